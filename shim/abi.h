@@ -1,0 +1,46 @@
+/* Field access into hiredis's structs for the version actually loaded.
+ * The offsets are those of x86_64 (LP64) builds of 0.14.x and 1.x; the
+ * tests check them against both versions' headers with offsetof. */
+#ifndef CACHEKIT_ABI_H
+#define CACHEKIT_ABI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "hiredis_types.h"
+
+typedef struct {
+    const char *name;
+    size_t ctx_err, ctx_errstr, ctx_fd, ctx_flags, ctx_connection_type;
+    size_t ctx_tcp_host, ctx_tcp_port, ctx_unix_path, ctx_size;
+    /* fields a program may set on its own context (1.x): kept in place when
+     * the shim swaps a fresh connection into the program's context */
+    size_t ctx_app_fields[3];
+    size_t ctx_app_field_count;
+    size_t reply_len, reply_str;
+} ck_abi_layout;
+
+extern ck_abi_layout ck_abi;
+
+void ck_abi_select(bool v1);
+
+#define CK_FIELD(ptr, off, type) (*(type *)((char *)(ptr) + (off)))
+
+static inline int ck_ctx_err(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_err, int); }
+static inline const char *ck_ctx_errstr(const redisContext *c) { return (const char *)c + ck_abi.ctx_errstr; }
+static inline int ck_ctx_fd(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_fd, int); }
+static inline int ck_ctx_flags(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_flags, int); }
+static inline int ck_ctx_connection_type(const redisContext *c) {
+    return CK_FIELD(c, ck_abi.ctx_connection_type, int);
+}
+static inline const char *ck_ctx_tcp_host(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_tcp_host, char *); }
+static inline int ck_ctx_tcp_port(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_tcp_port, int); }
+static inline const char *ck_ctx_unix_path(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_unix_path, char *); }
+
+/* redisReply: type is the first int in every version. */
+static inline int ck_reply_type(const void *r) { return *(const int *)r; }
+static inline const char *ck_reply_str(const void *r) { return CK_FIELD(r, ck_abi.reply_str, char *); }
+static inline size_t ck_reply_len(const void *r) { return CK_FIELD(r, ck_abi.reply_len, size_t); }
+
+#endif

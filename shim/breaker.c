@@ -1,0 +1,121 @@
+/* Lock-free circuit breaker. Why atomics and not a mutex: every hiredis call
+ * of every thread passes through here, and in the CLOSED state a call must
+ * cost a couple of loads. Only the rare transitions use compare-and-swap;
+ * the CAS on OPEN->HALF_OPEN is the probe permit, so exactly one caller in
+ * the whole process probes a recovering endpoint. */
+#include "breaker.h"
+
+#include <stddef.h>
+
+static void note(ck_transition *t, ck_breaker_state from, ck_breaker_state to, const char *reason) {
+    if (t != NULL) {
+        t->happened = true;
+        t->from = from;
+        t->to = to;
+        t->reason = reason;
+    }
+}
+
+void ck_breaker_init(ck_breaker *b, bool enabled, uint32_t threshold, uint64_t cooldown_ns) {
+    atomic_init(&b->state, CK_CLOSED);
+    atomic_init(&b->consecutive_failures, 0);
+    atomic_init(&b->probe_after_ns, 0);
+    atomic_init(&b->failures_total, 0);
+    atomic_init(&b->recoveries_total, 0);
+    atomic_init(&b->opens_total, 0);
+    atomic_init(&b->rejected_total, 0);
+    b->threshold = threshold == 0 ? 1 : threshold;
+    b->cooldown_ns = cooldown_ns;
+    b->enabled = enabled;
+}
+
+ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
+    if (t != NULL)
+        t->happened = false;
+    uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
+    if (s == CK_CLOSED || !b->enabled)
+        return CK_ALLOW;
+    if (s == CK_OPEN && now() >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed)) {
+        uint32_t expected = CK_OPEN;
+        if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_HALF_OPEN, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            note(t, CK_OPEN, CK_HALF_OPEN, "cooldown elapsed, one call probes");
+            return CK_PROBE;
+        }
+    }
+    atomic_fetch_add_explicit(&b->rejected_total, 1, memory_order_relaxed);
+    return CK_REJECT;
+}
+
+static void open_circuit(ck_breaker *b, ck_clock_fn now) {
+    atomic_store_explicit(&b->probe_after_ns, now() + b->cooldown_ns, memory_order_relaxed);
+}
+
+void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn now, ck_transition *t) {
+    if (t != NULL)
+        t->happened = false;
+    if (!b->enabled || gate == CK_REJECT)
+        return;
+    if (!success)
+        atomic_fetch_add_explicit(&b->failures_total, 1, memory_order_relaxed);
+
+    if (gate == CK_PROBE) {
+        /* Only the permit holder gets here, and the state is HALF_OPEN. */
+        if (success) {
+            atomic_store_explicit(&b->consecutive_failures, 0, memory_order_relaxed);
+            atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
+            atomic_store_explicit(&b->state, CK_CLOSED, memory_order_release);
+            note(t, CK_HALF_OPEN, CK_CLOSED, "probe succeeded");
+        } else {
+            open_circuit(b, now);
+            atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
+            atomic_store_explicit(&b->state, CK_OPEN, memory_order_release);
+            note(t, CK_HALF_OPEN, CK_OPEN, "probe failed");
+        }
+        return;
+    }
+
+    if (success) {
+        /* Load first: a store on every success would bounce the cache line
+         * between threads on the healthy path. */
+        if (atomic_load_explicit(&b->consecutive_failures, memory_order_relaxed) != 0)
+            atomic_store_explicit(&b->consecutive_failures, 0, memory_order_relaxed);
+        return;
+    }
+    /* Failures of calls let through before the circuit opened say nothing
+     * new: only the CLOSED state counts them. */
+    if (atomic_load_explicit(&b->state, memory_order_acquire) != CK_CLOSED)
+        return;
+    uint32_t n = atomic_fetch_add_explicit(&b->consecutive_failures, 1, memory_order_relaxed) + 1;
+    if (n < b->threshold)
+        return;
+    open_circuit(b, now);
+    uint32_t expected = CK_CLOSED;
+    if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_OPEN, memory_order_acq_rel,
+                                                memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
+        note(t, CK_CLOSED, CK_OPEN, "consecutive failures reached the threshold");
+    }
+}
+
+void ck_breaker_release_probe(ck_breaker *b, ck_transition *t) {
+    if (t != NULL)
+        t->happened = false;
+    uint32_t expected = CK_HALF_OPEN;
+    if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_OPEN, memory_order_acq_rel,
+                                                memory_order_relaxed))
+        note(t, CK_HALF_OPEN, CK_OPEN, "probe abandoned, the next call probes");
+}
+
+ck_breaker_state ck_breaker_state_of(const ck_breaker *b) {
+    return (ck_breaker_state)atomic_load_explicit(&b->state, memory_order_acquire);
+}
+
+const char *ck_breaker_state_name(ck_breaker_state s) {
+    switch (s) {
+    case CK_CLOSED: return "CLOSED";
+    case CK_OPEN: return "OPEN";
+    case CK_HALF_OPEN: return "HALF_OPEN";
+    }
+    return "?";
+}

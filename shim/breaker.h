@@ -1,0 +1,54 @@
+/* The circuit breaker state machine of one endpoint.
+ *
+ *   CLOSED --threshold consecutive failures--> OPEN
+ *   OPEN --cooldown elapsed, next caller wins the probe permit--> HALF_OPEN
+ *   HALF_OPEN --probe succeeds--> CLOSED      --probe fails--> OPEN
+ *
+ * Pure and lock-free: the state lives in atomics, the clock is injected and
+ * read only where a decision needs it (never on the CLOSED path). */
+#ifndef CACHEKIT_BREAKER_H
+#define CACHEKIT_BREAKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+
+typedef enum { CK_CLOSED = 0, CK_OPEN = 1, CK_HALF_OPEN = 2 } ck_breaker_state;
+
+/* What a caller may do. ALLOW and PROBE reach the network; the outcome of
+ * each must be given back with ck_breaker_record, a PROBE's always. */
+typedef enum { CK_ALLOW = 0, CK_PROBE = 1, CK_REJECT = 2 } ck_gate;
+
+typedef struct {
+    _Atomic uint32_t state;
+    _Atomic uint32_t consecutive_failures;
+    _Atomic uint64_t probe_after_ns; /* while OPEN: when the next call may probe */
+    _Atomic uint64_t failures_total;
+    _Atomic uint64_t recoveries_total;
+    _Atomic uint64_t opens_total;
+    _Atomic uint64_t rejected_total;
+    uint32_t threshold;
+    uint64_t cooldown_ns;
+    bool enabled;
+} ck_breaker;
+
+/* A state change caused by a call, for the caller to log. */
+typedef struct {
+    bool happened;
+    ck_breaker_state from, to;
+    const char *reason;
+} ck_transition;
+
+void ck_breaker_init(ck_breaker *b, bool enabled, uint32_t threshold, uint64_t cooldown_ns);
+ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t);
+void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn now, ck_transition *t);
+/* The probe holder gives the permit back without an outcome (its call was
+ * never sent, or its context went away before the reply): the circuit goes
+ * back to OPEN with the cooldown already elapsed, so the next call probes. */
+void ck_breaker_release_probe(ck_breaker *b, ck_transition *t);
+ck_breaker_state ck_breaker_state_of(const ck_breaker *b);
+const char *ck_breaker_state_name(ck_breaker_state s);
+
+#endif

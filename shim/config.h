@@ -1,0 +1,27 @@
+/* CACHEKIT_* configuration: read once at load time, validated, defaulted. */
+#ifndef CACHEKIT_CONFIG_H
+#define CACHEKIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log.h"
+
+typedef struct {
+    bool breaker_enabled;        /* CACHEKIT_CIRCUIT_BREAKER_ENABLED */
+    uint32_t failure_threshold;  /* CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD */
+    uint64_t recovery_timeout_ns;/* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT (seconds) */
+    ck_log_level log_level;      /* CACHEKIT_LOG_LEVEL */
+} ck_config;
+
+typedef const char *(*ck_getenv_fn)(const char *name);
+/* Receives one finished diagnostic line (no newline) per bad variable. */
+typedef void (*ck_config_report_fn)(const char *line);
+
+void ck_config_defaults(ck_config *cfg);
+/* Fills cfg from the environment. Every malformed or out-of-range value is
+ * reported once, naming the variable, the value and the default used;
+ * returns the number of such problems. */
+int ck_config_load(ck_config *cfg, ck_getenv_fn getenv_fn, ck_config_report_fn report);
+
+#endif

@@ -1,0 +1,255 @@
+/* Connection life cycle: the redisConnect* family, redisReconnect and
+ * redisFree. The blocking connects a program uses to reach a server by
+ * name (redisConnect, redisConnectWithTimeout and their Unix-socket twins)
+ * are gated by the breaker: while the circuit is open they return at once
+ * a placeholder context carrying an error, without touching the network,
+ * and the shim remembers how to connect it so that a later redisReconnect
+ * on it works. The other forms (non-blocking, bind, fd, options) connect as
+ * hiredis does and are then tracked under the endpoint they reached. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "abi.h"
+#include "context.h"
+#include "guard.h"
+#include "log.h"
+#include "real.h"
+
+#define CK_EXPORT __attribute__((visibility("default")))
+#define ENDPOINT_NAME_MAX 300
+
+static void name_tcp(char *buf, const char *host, int port) {
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(buf, ENDPOINT_NAME_MAX, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+static void name_unix(char *buf, const char *path) { snprintf(buf, ENDPOINT_NAME_MAX, "unix:%s", path); }
+
+static bool name_peer(char *buf, int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return false;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        name_tcp(buf, inet_ntop(AF_INET, &in->sin_addr, host, sizeof host), ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        name_tcp(buf, inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host), ntohs(in6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        name_unix(buf, ((const struct sockaddr_un *)&ss)->sun_path);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* The endpoint a context reached, read from the context itself. */
+static bool name_of_context(char *buf, const redisContext *c) {
+    int type = ck_ctx_connection_type(c);
+    if (type == REDIS_CONN_TCP && ck_ctx_tcp_host(c) != NULL)
+        name_tcp(buf, ck_ctx_tcp_host(c), ck_ctx_tcp_port(c));
+    else if (type == REDIS_CONN_UNIX && ck_ctx_unix_path(c) != NULL)
+        name_unix(buf, ck_ctx_unix_path(c));
+    else
+        return name_peer(buf, ck_ctx_fd(c));
+    return true;
+}
+
+static ck_endpoint *endpoint_of_recipe(const ck_connect_recipe *r) {
+    char name[ENDPOINT_NAME_MAX];
+    if (r->is_unix)
+        name_unix(name, r->address);
+    else
+        name_tcp(name, r->address, r->port);
+    return ck_endpoint_get(name);
+}
+
+static redisContext *connect_real(const ck_connect_recipe *r) {
+    if (r->is_unix)
+        return r->has_timeout ? CK_REAL_CALL(ck_real.redisConnectUnixWithTimeout(r->address, r->timeout))
+                              : CK_REAL_CALL(ck_real.redisConnectUnix(r->address));
+    return r->has_timeout ? CK_REAL_CALL(ck_real.redisConnectWithTimeout(r->address, r->port, r->timeout))
+                          : CK_REAL_CALL(ck_real.redisConnect(r->address, r->port));
+}
+
+static void set_circuit_open_error(redisContext *c, const ck_endpoint *ep, const char *what) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s, %s", ep->name, what);
+    ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
+}
+
+/* A context that is not connected, with the error a refused connect
+ * would leave, made without any network traffic. */
+static redisContext *placeholder(const ck_connect_recipe *r, ck_endpoint *ep) {
+    redisContext *c = CK_REAL_CALL(ck_real.redisConnectFd(-1));
+    if (c == NULL)
+        return NULL;
+    set_circuit_open_error(c, ep, "not connecting");
+    ck_context_state *st = ck_context_register(c, ep);
+    if (st != NULL) {
+        st->placeholder = true;
+        st->recipe = *r;
+        st->recipe.address = strdup(r->address);
+        if (st->recipe.address == NULL)
+            st->placeholder = false; /* cannot reconnect it: it stays a failed context */
+    }
+    return c;
+}
+
+static bool connected(const redisContext *c) { return c != NULL && ck_ctx_err(c) == 0; }
+
+static redisContext *connect_gated(const ck_connect_recipe *r) {
+    if (!ck_from_program())
+        return connect_real(r);
+    ck_endpoint *ep = endpoint_of_recipe(r);
+    if (ep == NULL)
+        return connect_real(r);
+    ck_gate gate = ck_endpoint_acquire(ep);
+    if (gate == CK_REJECT)
+        return placeholder(r, ep);
+    redisContext *c = connect_real(r);
+    int saved_errno = errno;
+    ck_endpoint_record(ep, gate, connected(c), c != NULL ? ck_ctx_errstr(c) : "out of memory");
+    if (c != NULL)
+        ck_context_register(c, ep);
+    errno = saved_errno;
+    return c;
+}
+
+/* Tracks a context connected by a form the shim does not gate. A connect
+ * still in progress (non-blocking) proves nothing, so only a failure is
+ * reported to the breaker. */
+static redisContext *adopt(redisContext *c) {
+    char name[ENDPOINT_NAME_MAX];
+    if (c == NULL || ck_guard_depth != 0 || !name_of_context(name, c))
+        return c;
+    int saved_errno = errno;
+    ck_endpoint *ep = ck_endpoint_get(name);
+    if (ep != NULL) {
+        if (!connected(c))
+            ck_endpoint_record(ep, CK_ALLOW, false, ck_ctx_errstr(c));
+        ck_context_register(c, ep);
+    }
+    errno = saved_errno;
+    return c;
+}
+
+#define REQUIRE_HIREDIS(fn)                                                                               \
+    if (!ck_real_ready() || ck_real.fn == NULL) {                                                          \
+        ck_hiredis_missing(#fn);                                                                           \
+        return NULL;                                                                                       \
+    }
+
+CK_EXPORT redisContext *redisConnect(const char *ip, int port) {
+    REQUIRE_HIREDIS(redisConnect);
+    return connect_gated(&(ck_connect_recipe){.address = (char *)ip, .port = port});
+}
+
+CK_EXPORT redisContext *redisConnectWithTimeout(const char *ip, int port, const struct timeval tv) {
+    REQUIRE_HIREDIS(redisConnectWithTimeout);
+    return connect_gated(&(ck_connect_recipe){.address = (char *)ip, .port = port, .has_timeout = true, .timeout = tv});
+}
+
+CK_EXPORT redisContext *redisConnectUnix(const char *path) {
+    REQUIRE_HIREDIS(redisConnectUnix);
+    return connect_gated(&(ck_connect_recipe){.is_unix = true, .address = (char *)path});
+}
+
+CK_EXPORT redisContext *redisConnectUnixWithTimeout(const char *path, const struct timeval tv) {
+    REQUIRE_HIREDIS(redisConnectUnixWithTimeout);
+    return connect_gated(
+        &(ck_connect_recipe){.is_unix = true, .address = (char *)path, .has_timeout = true, .timeout = tv});
+}
+
+/* Connect forms that are passed through, then tracked. */
+#define ADOPTING_CONNECT(fn, params, args)                                                                 \
+    CK_EXPORT redisContext *fn params {                                                                    \
+        REQUIRE_HIREDIS(fn);                                                                               \
+        return adopt(CK_REAL_CALL(ck_real.fn args));                                                       \
+    }
+
+ADOPTING_CONNECT(redisConnectNonBlock, (const char *ip, int port), (ip, port))
+ADOPTING_CONNECT(redisConnectBindNonBlock, (const char *ip, int port, const char *src), (ip, port, src))
+ADOPTING_CONNECT(redisConnectBindNonBlockWithReuse, (const char *ip, int port, const char *src), (ip, port, src))
+ADOPTING_CONNECT(redisConnectUnixNonBlock, (const char *path), (path))
+ADOPTING_CONNECT(redisConnectFd, (int fd), (fd))
+ADOPTING_CONNECT(redisConnectWithOptions, (const redisOptions *options), (options))
+
+/* Moves a fresh connection into the program's context object, which the
+ * program holds by address, and leaves the placeholder's insides in the
+ * fresh object for freeing. Fields the program may have set on its own
+ * context (1.x privdata, push callback) stay where they were. */
+static void swap_in(redisContext *mine, redisContext *fresh) {
+    unsigned char tmp[512];
+    size_t size = ck_abi.ctx_size;
+    memcpy(tmp, mine, size);
+    memcpy(mine, fresh, size);
+    memcpy(fresh, tmp, size);
+    for (size_t i = 0; i < ck_abi.ctx_app_field_count; i++) {
+        size_t off = ck_abi.ctx_app_fields[i];
+        void *kept;
+        memcpy(&kept, (char *)fresh + off, sizeof kept);
+        memcpy((char *)fresh + off, (char *)mine + off, sizeof kept);
+        memcpy((char *)mine + off, &kept, sizeof kept);
+    }
+}
+
+static int reconnect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) {
+    redisContext *fresh = connect_real(&st->recipe);
+    if (fresh == NULL) {
+        ck_endpoint_record(st->endpoint, gate, false, "out of memory");
+        return REDIS_ERR;
+    }
+    swap_in(c, fresh);
+    ck_guard_enter();
+    ck_real.redisFree(fresh);
+    ck_guard_leave();
+    st->placeholder = false;
+    free(st->recipe.address);
+    st->recipe.address = NULL;
+    ck_endpoint_record(st->endpoint, gate, connected(c), ck_ctx_errstr(c));
+    return connected(c) ? REDIS_OK : REDIS_ERR;
+}
+
+CK_EXPORT int redisReconnect(redisContext *c) {
+    if (!ck_real_ready())
+        return ck_hiredis_missing(__func__), REDIS_ERR;
+    ck_context_state *st = c != NULL && ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
+    if (st == NULL)
+        return CK_REAL_CALL(ck_real.redisReconnect(c));
+    ck_context_reset(st); /* whatever was owed is dropped with the old connection */
+    ck_gate gate = ck_endpoint_acquire(st->endpoint);
+    if (gate == CK_REJECT) {
+        set_circuit_open_error(c, st->endpoint, "not reconnecting");
+        return REDIS_ERR;
+    }
+    if (st->placeholder)
+        return reconnect_placeholder(c, st, gate);
+    int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
+    int saved_errno = errno;
+    ck_endpoint_record(st->endpoint, gate, rc == REDIS_OK && connected(c), ck_ctx_errstr(c));
+    errno = saved_errno;
+    return rc;
+}
+
+CK_EXPORT void redisFree(redisContext *c) {
+    if (!ck_real_ready()) {
+        ck_hiredis_missing(__func__);
+        return;
+    }
+    /* Forget before freeing: once freed, another thread may get a new
+     * context at the same address and register it. */
+    if (c != NULL)
+        ck_context_forget(c);
+    ck_guard_enter();
+    ck_real.redisFree(c);
+    ck_guard_leave();
+}

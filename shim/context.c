@@ -1,0 +1,103 @@
+/* Context table: open addressing over a fixed array of atomic keys.
+ * Insert claims a free or deleted slot with compare-and-swap (through a
+ * RESERVED marker, so the value is in place before the key is visible),
+ * lookup reads keys until it meets the context or an empty slot, delete
+ * leaves a tombstone. No lock anywhere, so a thread that forks or is
+ * interrupted never leaves the table unusable. Lookups of contexts the
+ * shim never saw stop after the longest probe sequence any insert needed. */
+#include "context.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+#define TABLE_BITS 16
+#define TABLE_SIZE (1u << TABLE_BITS)
+#define KEY_EMPTY ((uintptr_t)0)
+#define KEY_DELETED ((uintptr_t)1)
+#define KEY_RESERVED ((uintptr_t)2)
+
+typedef struct {
+    _Atomic uintptr_t key;
+    ck_context_state *state;
+} table_slot;
+
+static table_slot table[TABLE_SIZE];
+static _Atomic uint32_t longest_probe;
+
+static uint32_t home_slot(const redisContext *c) {
+    uint64_t h = (uint64_t)(uintptr_t)c * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> (64 - TABLE_BITS));
+}
+
+static table_slot *find_slot(const redisContext *c) {
+    uint32_t home = home_slot(c);
+    uint32_t limit = atomic_load_explicit(&longest_probe, memory_order_acquire);
+    for (uint32_t i = 0; i <= limit; i++) {
+        table_slot *s = &table[(home + i) & (TABLE_SIZE - 1)];
+        uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+        if (k == (uintptr_t)c)
+            return s;
+        if (k == KEY_EMPTY)
+            return NULL;
+    }
+    return NULL;
+}
+
+ck_context_state *ck_context_lookup(const redisContext *c) {
+    table_slot *s = find_slot(c);
+    return s == NULL ? NULL : s->state;
+}
+
+ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep) {
+    ck_context_state *st = calloc(1, sizeof *st);
+    if (st == NULL || !ck_pending_reserve(&st->pending)) {
+        free(st);
+        ck_log(CK_LOG_ERROR, "out of memory tracking a context of %s; it passes through unprotected", ep->name);
+        return NULL;
+    }
+    st->endpoint = ep;
+    uint32_t home = home_slot(c);
+    for (uint32_t i = 0; i < TABLE_SIZE; i++) {
+        table_slot *s = &table[(home + i) & (TABLE_SIZE - 1)];
+        uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
+        if ((k == KEY_EMPTY || k == KEY_DELETED) &&
+            atomic_compare_exchange_strong_explicit(&s->key, &k, KEY_RESERVED, memory_order_acquire,
+                                                    memory_order_relaxed)) {
+            uint32_t longest = atomic_load_explicit(&longest_probe, memory_order_relaxed);
+            while (i > longest && !atomic_compare_exchange_weak_explicit(&longest_probe, &longest, i,
+                                                                         memory_order_release,
+                                                                         memory_order_relaxed)) {
+            }
+            s->state = st;
+            atomic_store_explicit(&s->key, (uintptr_t)c, memory_order_release);
+            return st;
+        }
+    }
+    ck_pending_free(&st->pending);
+    free(st);
+    ck_log(CK_LOG_ERROR, "more than %u live contexts; a context of %s passes through unprotected", TABLE_SIZE,
+           ep->name);
+    return NULL;
+}
+
+void ck_context_reset(ck_context_state *st) {
+    if (ck_pending_clear(&st->pending))
+        ck_endpoint_release_probe(st->endpoint);
+    st->in_transaction = false;
+    st->passthrough = false;
+}
+
+void ck_context_forget(const redisContext *c) {
+    table_slot *s = find_slot(c);
+    if (s == NULL)
+        return;
+    ck_context_state *st = s->state;
+    atomic_store_explicit(&s->key, KEY_DELETED, memory_order_release);
+    ck_context_reset(st);
+    ck_pending_free(&st->pending);
+    free(st->recipe.address);
+    free(st);
+}

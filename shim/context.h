@@ -1,0 +1,48 @@
+/* What the shim knows of each redisContext of the program: its endpoint,
+ * the replies it owes (pending.h), the session modes that turn the shim
+ * into a pass-through (transaction, pub/sub), and how to connect it for
+ * real when the shim handed out a placeholder while the circuit was open.
+ *
+ * Found from the context pointer through a lock-free table, because the
+ * lookup is on every call's path and contexts of different threads must
+ * not contend. */
+#ifndef CACHEKIT_CONTEXT_H
+#define CACHEKIT_CONTEXT_H
+
+#include <stdbool.h>
+#include <sys/time.h>
+
+#include "endpoint.h"
+#include "hiredis_types.h"
+#include "pending.h"
+
+/* How a context was asked to connect, enough to do it again. */
+typedef struct {
+    bool is_unix;
+    char *address; /* host, or socket path */
+    int port;
+    bool has_timeout;
+    struct timeval timeout;
+} ck_connect_recipe;
+
+typedef struct {
+    ck_endpoint *endpoint;
+    ck_pending pending;
+    bool in_transaction; /* between MULTI and EXEC/DISCARD */
+    bool passthrough;    /* subscribed or monitoring: replies are not one per command */
+    bool placeholder;    /* not connected: made while the circuit was open */
+    ck_connect_recipe recipe; /* set for placeholders */
+} ck_context_state;
+
+/* The state of a context, or NULL for a context the shim does not manage. */
+ck_context_state *ck_context_lookup(const redisContext *c);
+/* Starts managing a context; NULL when memory or table space is short
+ * (the context then passes through unprotected). */
+ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep);
+/* Stops managing a context and frees its state; gives back a probe permit
+ * that a reply still owed would have settled. */
+void ck_context_forget(const redisContext *c);
+/* The program reset the connection: everything owed is gone. */
+void ck_context_reset(ck_context_state *st);
+
+#endif

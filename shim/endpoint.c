@@ -1,0 +1,76 @@
+/* Registry of endpoints. Lookups happen at connect time only (a context
+ * caches its endpoint), so a mutex-protected list is enough; the lock is
+ * held across fork by pthread_atfork so a child never inherits it locked. */
+#include "endpoint.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static ck_endpoint *endpoints;
+static ck_config settings;
+
+static void lock_registry(void) { pthread_mutex_lock(&registry_lock); }
+static void unlock_registry(void) { pthread_mutex_unlock(&registry_lock); }
+static void install_atfork(void) { pthread_atfork(lock_registry, unlock_registry, unlock_registry); }
+
+void ck_endpoint_configure(const ck_config *cfg) {
+    pthread_once(&atfork_once, install_atfork);
+    settings = *cfg;
+}
+
+ck_endpoint *ck_endpoint_get(const char *name) {
+    pthread_once(&atfork_once, install_atfork);
+    lock_registry();
+    ck_endpoint *ep = endpoints;
+    while (ep != NULL && strcmp(ep->name, name) != 0)
+        ep = ep->next;
+    if (ep == NULL) {
+        size_t len = strlen(name);
+        ep = calloc(1, sizeof *ep + len + 1);
+        if (ep != NULL) {
+            memcpy(ep->name, name, len + 1);
+            ck_breaker_init(&ep->breaker, settings.breaker_enabled, settings.failure_threshold,
+                            settings.recovery_timeout_ns);
+            ep->next = endpoints;
+            endpoints = ep;
+        } else {
+            ck_log(CK_LOG_ERROR, "out of memory registering endpoint %s; its calls pass through unprotected",
+                   name);
+        }
+    }
+    unlock_registry();
+    return ep;
+}
+
+static void log_transition(const ck_endpoint *ep, const ck_transition *t, const char *cause) {
+    if (!t->happened)
+        return;
+    ck_log(CK_LOG_INFO, "circuit %s: %s -> %s (%s%s%s)", ep->name, ck_breaker_state_name(t->from),
+           ck_breaker_state_name(t->to), t->reason, cause != NULL ? "; last error: " : "",
+           cause != NULL ? cause : "");
+}
+
+ck_gate ck_endpoint_acquire(ck_endpoint *ep) {
+    ck_transition t;
+    ck_gate gate = ck_breaker_acquire(&ep->breaker, ck_clock_monotonic_ns, &t);
+    log_transition(ep, &t, NULL);
+    return gate;
+}
+
+void ck_endpoint_record(ck_endpoint *ep, ck_gate gate, bool success, const char *cause) {
+    ck_transition t;
+    ck_breaker_record(&ep->breaker, gate, success, ck_clock_monotonic_ns, &t);
+    log_transition(ep, &t, success ? NULL : cause);
+}
+
+void ck_endpoint_release_probe(ck_endpoint *ep) {
+    ck_transition t;
+    ck_breaker_release_probe(&ep->breaker, &t);
+    log_transition(ep, &t, NULL);
+}

@@ -1,0 +1,33 @@
+/* Endpoints: one per Redis server the program talks to ("host:port" as the
+ * program wrote it, or "unix:/path"), each owning the breaker that every
+ * context and thread of the process shares for that server. */
+#ifndef CACHEKIT_ENDPOINT_H
+#define CACHEKIT_ENDPOINT_H
+
+#include <stdbool.h>
+
+#include "breaker.h"
+#include "config.h"
+
+typedef struct ck_endpoint {
+    struct ck_endpoint *next;
+    ck_breaker breaker;
+    char name[];
+} ck_endpoint;
+
+/* Settings every new endpoint's breaker starts with. */
+void ck_endpoint_configure(const ck_config *cfg);
+
+/* The endpoint of that name, created on first use; NULL when memory is
+ * short (the caller then passes the call through unprotected). Endpoints
+ * live as long as the process: contexts keep plain pointers to them. */
+ck_endpoint *ck_endpoint_get(const char *name);
+
+/* The breaker's decision for one call, with any transition logged. */
+ck_gate ck_endpoint_acquire(ck_endpoint *ep);
+/* The outcome of a call that was let through; `cause` says why it failed. */
+void ck_endpoint_record(ck_endpoint *ep, ck_gate gate, bool success, const char *cause);
+/* A probe permit whose call never completed: give it to the next caller. */
+void ck_endpoint_release_probe(ck_endpoint *ep);
+
+#endif

@@ -1,0 +1,35 @@
+/* Reentrancy guard. hiredis calls its own exported functions through the
+ * PLT (redisCommand -> redisvCommand -> redisGetReply), and with the shim
+ * preloaded those calls land in the shim's wrappers again. While the shim
+ * is inside a real hiredis call, this thread's depth is non-zero and every
+ * wrapper passes straight through, so each call of the program counts once. */
+#ifndef CACHEKIT_GUARD_H
+#define CACHEKIT_GUARD_H
+
+#include <stdbool.h>
+
+#include "real.h"
+
+extern __thread unsigned ck_guard_depth __attribute__((tls_model("initial-exec")));
+
+/* True when this call comes from the program (not from hiredis itself) and
+ * the real library is known: the shim's policy applies. */
+static inline bool ck_from_program(void) { return ck_guard_depth == 0 && ck_real_ready(); }
+
+static inline void ck_guard_enter(void) { ck_guard_depth++; }
+static inline void ck_guard_leave(void) { ck_guard_depth--; }
+
+/* Evaluates a real hiredis call (of a non-void function) with the guard held. */
+#define CK_REAL_CALL(expr)                                                                           \
+    ({                                                                                               \
+        ck_guard_enter();                                                                            \
+        __typeof__(expr) ck_value_ = (expr);                                                         \
+        ck_guard_leave();                                                                            \
+        ck_value_;                                                                                   \
+    })
+
+/* For a program call made before hiredis could be found: one diagnostic,
+ * and the caller returns its error value. */
+bool ck_hiredis_missing(const char *function);
+
+#endif

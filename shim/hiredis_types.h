@@ -1,0 +1,33 @@
+/* The slice of hiredis's API the shim needs, declared here rather than
+ * taken from <hiredis/hiredis.h>: one binary serves hiredis 0.14 and 1.x,
+ * whose headers disagree on struct layouts, so every struct stays opaque
+ * and field access goes through abi.h. Only C-level signatures matter for
+ * interposition, and these are identical in both versions. */
+#ifndef CACHEKIT_HIREDIS_TYPES_H
+#define CACHEKIT_HIREDIS_TYPES_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/time.h>
+
+typedef struct redisContext redisContext;
+typedef struct redisReader redisReader;
+typedef struct redisOptions redisOptions;
+
+#define REDIS_OK 0
+#define REDIS_ERR -1
+
+#define REDIS_ERR_IO 1
+#define REDIS_ERR_OTHER 2
+
+#define REDIS_BLOCK 0x1
+
+#define REDIS_REPLY_STRING 1
+#define REDIS_REPLY_NIL 4
+#define REDIS_REPLY_STATUS 5
+#define REDIS_REPLY_ERROR 6
+
+#define REDIS_CONN_TCP 0
+#define REDIS_CONN_UNIX 1
+
+#endif

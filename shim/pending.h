@@ -1,0 +1,42 @@
+/* The replies a context owes its program, in the order the commands were
+ * appended: some will come from Redis (REAL), some are made up by the shim
+ * because the circuit was open when the command was appended (SYNTH_NIL).
+ * redisGetReply pops from the front, which keeps real and synthesized
+ * replies in append order whatever the circuit does meanwhile.
+ * Runs of the same kind are counted, not stored one by one, so a healthy
+ * pipeline costs an increment and a decrement. Pure; one owner thread. */
+#ifndef CACHEKIT_PENDING_H
+#define CACHEKIT_PENDING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "breaker.h"
+
+typedef enum { CK_SLOT_REAL = 0, CK_SLOT_SYNTH_NIL = 1 } ck_slot_kind;
+
+typedef struct {
+    uint8_t kind;    /* ck_slot_kind */
+    uint8_t gate;    /* ck_gate of a REAL slot: CK_PROBE slots stand alone */
+    uint32_t count;  /* how many replies of this kind in a row */
+} ck_slot;
+
+typedef struct {
+    ck_slot *ring;
+    uint32_t cap, head, len;
+} ck_pending;
+
+void ck_pending_init(ck_pending *q);
+/* Makes room for one more push; false when memory is short. */
+bool ck_pending_reserve(ck_pending *q);
+/* Needs a prior successful ck_pending_reserve. */
+void ck_pending_push(ck_pending *q, ck_slot_kind kind, ck_gate gate);
+bool ck_pending_empty(const ck_pending *q);
+const ck_slot *ck_pending_front(const ck_pending *q);
+void ck_pending_pop(ck_pending *q);
+/* Forgets everything owed (the connection was reset or freed). Returns true
+ * when a probe was among them: its outcome will never be known. */
+bool ck_pending_clear(ck_pending *q);
+void ck_pending_free(ck_pending *q);
+
+#endif

@@ -1,0 +1,58 @@
+/* Resolution of the real hiredis symbols. Done from the constructor and,
+ * while hiredis is not loaded yet, again from wrappers until it succeeds;
+ * after that a wrapper pays one atomic load. A symbol that resolves to the
+ * shim itself (the shim loaded twice, or no hiredis below it) counts as
+ * missing, or the wrapper would call itself for ever. */
+#include "real.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "abi.h"
+#include "log.h"
+
+ck_real_table ck_real;
+
+static atomic_bool ready;
+static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool is_inside_shim(void *fn) {
+    Dl_info mine, theirs;
+    if (fn == NULL)
+        return false;
+    if (dladdr((void *)&ck_real_ready, &mine) == 0 || dladdr(fn, &theirs) == 0)
+        return false;
+    return mine.dli_fbase == theirs.dli_fbase;
+}
+
+static bool resolve_all(void) {
+    bool complete = true;
+    void *fn;
+#define CK_REAL_RESOLVE(ret, name, params, required)                                 \
+    fn = dlsym(RTLD_NEXT, #name);                                                    \
+    if (is_inside_shim(fn))                                                          \
+        fn = NULL;                                                                   \
+    memcpy(&ck_real.name, &fn, sizeof fn);                                           \
+    if (fn == NULL && (required))                                                    \
+        complete = false;
+    CK_REAL_SYMBOLS(CK_REAL_RESOLVE)
+#undef CK_REAL_RESOLVE
+    return complete;
+}
+
+bool ck_real_ready(void) {
+    if (__builtin_expect(atomic_load_explicit(&ready, memory_order_acquire), 1))
+        return true;
+    pthread_mutex_lock(&resolve_lock);
+    bool ok = atomic_load_explicit(&ready, memory_order_relaxed);
+    if (!ok && resolve_all()) {
+        ck_abi_select(ck_real.redisConnectWithOptions != NULL);
+        ck_log(CK_LOG_DEBUG, "hiredis %s ABI found", ck_abi.name);
+        atomic_store_explicit(&ready, true, memory_order_release);
+        ok = true;
+    }
+    pthread_mutex_unlock(&resolve_lock);
+    return ok;
+}

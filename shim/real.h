@@ -1,0 +1,53 @@
+/* The real hiredis functions, found with dlsym(RTLD_NEXT) once. The list
+ * below is the single source of truth: it generates the table of function
+ * pointers and the resolver. */
+#ifndef CACHEKIT_REAL_H
+#define CACHEKIT_REAL_H
+
+#include <stdbool.h>
+
+#include "hiredis_types.h"
+
+/* X(return type, name, parameter list, required) */
+#define CK_REAL_SYMBOLS(X)                                                                              \
+    X(redisContext *, redisConnect, (const char *ip, int port), true)                                 \
+    X(redisContext *, redisConnectWithTimeout, (const char *ip, int port, const struct timeval tv), true) \
+    X(redisContext *, redisConnectNonBlock, (const char *ip, int port), true)                         \
+    X(redisContext *, redisConnectBindNonBlock, (const char *ip, int port, const char *src), true)   \
+    X(redisContext *, redisConnectBindNonBlockWithReuse, (const char *ip, int port, const char *src), \
+      false)                                                                                            \
+    X(redisContext *, redisConnectUnix, (const char *path), true)                                     \
+    X(redisContext *, redisConnectUnixWithTimeout, (const char *path, const struct timeval tv), true) \
+    X(redisContext *, redisConnectUnixNonBlock, (const char *path), true)                             \
+    X(redisContext *, redisConnectFd, (int fd), true)                                                 \
+    X(redisContext *, redisConnectWithOptions, (const redisOptions *options), false)                  \
+    X(int, redisReconnect, (redisContext * c), true)                                                  \
+    X(void, redisFree, (redisContext * c), true)                                                      \
+    X(int, redisvAppendCommand, (redisContext * c, const char *format, va_list ap), true)             \
+    X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), \
+      true)                                                                                             \
+    X(int, redisAppendFormattedCommand, (redisContext * c, const char *cmd, size_t len), true)        \
+    X(int, redisGetReply, (redisContext * c, void **reply), true)                                     \
+    X(int, redisvFormatCommand, (char **target, const char *format, va_list ap), true)                \
+    X(void, redisFreeCommand, (char *cmd), true)                                                      \
+    X(void, __redisSetError, (redisContext * c, int type, const char *str), true)                     \
+    X(redisReader *, redisReaderCreate, (void), true)                                                 \
+    X(int, redisReaderFeed, (redisReader * r, const char *buf, size_t len), true)                     \
+    X(int, redisReaderGetReply, (redisReader * r, void **reply), true)                                \
+    X(void, redisReaderFree, (redisReader * r), true)                                                 \
+    X(void, freeReplyObject, (void *reply), true)
+
+typedef struct {
+#define CK_REAL_FIELD(ret, name, params, required) ret(*name) params;
+    CK_REAL_SYMBOLS(CK_REAL_FIELD)
+#undef CK_REAL_FIELD
+} ck_real_table;
+
+extern ck_real_table ck_real;
+
+/* True once every required symbol is known. Cheap after the first success;
+ * retried while false, because a program (Perl, Ruby) may dlopen hiredis
+ * after the shim was loaded. */
+bool ck_real_ready(void);
+
+#endif

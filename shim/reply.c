@@ -1,0 +1,62 @@
+/* Reply synthesis through a per-thread hiredis reader. Creating a reader
+ * per reply costs several allocations; one reader per thread, fed a
+ * complete RESP2 value each time, turns a synthesized reply into one parse
+ * and the reply's own allocation. The reader is freed when its thread ends
+ * (pthread key destructor) or at process exit. */
+#include "reply.h"
+
+#include <pthread.h>
+
+#include "abi.h"
+#include "command.h"
+#include "log.h"
+#include "real.h"
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_key_once = PTHREAD_ONCE_INIT;
+static __thread redisReader *thread_reader;
+
+static void free_reader(void *reader) {
+    if (reader != NULL)
+        ck_real.redisReaderFree(reader);
+}
+
+static void make_key(void) { pthread_key_create(&reader_key, free_reader); }
+
+static redisReader *reader_for_thread(void) {
+    if (thread_reader == NULL) {
+        pthread_once(&reader_key_once, make_key);
+        thread_reader = ck_real.redisReaderCreate();
+        if (thread_reader != NULL)
+            pthread_setspecific(reader_key, thread_reader);
+    }
+    return thread_reader;
+}
+
+void ck_reply_thread_cleanup(void) {
+    if (thread_reader != NULL) {
+        pthread_setspecific(reader_key, NULL);
+        ck_real.redisReaderFree(thread_reader);
+        thread_reader = NULL;
+    }
+}
+
+static void *build(const char *resp, size_t len) {
+    redisReader *r = reader_for_thread();
+    void *reply = NULL;
+    if (r == NULL || ck_real.redisReaderFeed(r, resp, len) != REDIS_OK ||
+        ck_real.redisReaderGetReply(r, &reply) != REDIS_OK || reply == NULL) {
+        /* A reader in an error state cannot be reused: drop it. */
+        ck_reply_thread_cleanup();
+        ck_log(CK_LOG_ERROR, "could not build a reply (out of memory?); the program gets an error instead");
+        return NULL;
+    }
+    return reply;
+}
+
+void *ck_reply_nil(void) { return build("$-1\r\n", 5); }
+
+bool ck_reply_is_unavailable(const void *reply) {
+    return reply != NULL && ck_reply_type(reply) == REDIS_REPLY_ERROR &&
+           ck_error_is_availability(ck_reply_str(reply), ck_reply_len(reply));
+}

@@ -1,0 +1,254 @@
+/* The sync command API as the program sees it. Every form of sending a
+ * command (format string, va_list, argv, preformatted) becomes one
+ * command_call, and two functions carry the policy:
+ *
+ *   append_command: classify, ask the breaker, then either append for real
+ *                   (a REAL slot) or owe a synthesized reply (a SYNTH slot);
+ *   get_reply:      pay what the front slot says: a real reply, whose
+ *                   outcome goes back to the breaker, or a synthesized one.
+ *
+ * redisCommand and friends are append + get_reply, exactly as hiredis
+ * composes them, so pipelines and single calls share one path. */
+#include <errno.h>
+#include <stdarg.h>
+
+#include "abi.h"
+#include "command.h"
+#include "context.h"
+#include "guard.h"
+#include "log.h"
+#include "real.h"
+#include "reply.h"
+
+#define CK_EXPORT __attribute__((visibility("default")))
+
+typedef enum { BY_FORMAT, BY_ARGV, BY_FORMATTED } call_form;
+
+typedef struct {
+    call_form form;
+    const char *format;
+    va_list *ap;
+    int argc;
+    const char **argv;
+    const size_t *argvlen;
+    const char *cmd;
+    size_t len;
+} command_call;
+
+static int real_append(redisContext *c, const command_call *call) {
+    switch (call->form) {
+    case BY_FORMAT: return CK_REAL_CALL(ck_real.redisvAppendCommand(c, call->format, *call->ap));
+    case BY_ARGV: return CK_REAL_CALL(ck_real.redisAppendCommandArgv(c, call->argc, call->argv, call->argvlen));
+    case BY_FORMATTED: return CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, call->cmd, call->len));
+    }
+    return REDIS_ERR;
+}
+
+/* argv[0] of the call. A format string is expanded only when its first
+ * word cannot be read directly; the expansion then replaces the format
+ * (*expanded is set, for the caller to free), so it happens once. */
+static bool command_name(command_call *call, char **expanded, const char **name, size_t *len) {
+    switch (call->form) {
+    case BY_ARGV:
+        if (call->argc < 1 || call->argv == NULL || call->argv[0] == NULL)
+            return false;
+        *name = call->argv[0];
+        *len = call->argvlen != NULL ? call->argvlen[0] : strlen(call->argv[0]);
+        return true;
+    case BY_FORMATTED: return ck_command_name_from_resp(call->cmd, call->len, name, len);
+    case BY_FORMAT:
+        if (ck_command_name_from_format(call->format, name, len))
+            return true;
+        va_list copy;
+        va_copy(copy, *call->ap);
+        int n = ck_real.redisvFormatCommand(expanded, call->format, copy);
+        va_end(copy);
+        if (n < 0)
+            return false; /* the real append will report the bad format */
+        call->form = BY_FORMATTED;
+        call->cmd = *expanded;
+        call->len = (size_t)n;
+        return ck_command_name_from_resp(call->cmd, call->len, name, len);
+    }
+    return false;
+}
+
+static void enter_session_mode(ck_context_state *st, ck_command_class cls) {
+    if (cls == CK_CMD_TXN_BEGIN)
+        st->in_transaction = true;
+    else if (cls == CK_CMD_TXN_END)
+        st->in_transaction = false;
+    else if (cls == CK_CMD_SUBSCRIBE)
+        st->passthrough = true;
+}
+
+static int append_command(redisContext *c, ck_context_state *st, command_call *call) {
+    if (st == NULL || st->passthrough)
+        return real_append(c, call);
+    char *expanded = NULL;
+    const char *name;
+    size_t name_len;
+    if (!command_name(call, &expanded, &name, &name_len))
+        return real_append(c, call);
+
+    ck_command_class cls = ck_command_classify(name, name_len);
+    /* Transactions, connection set-up and pub/sub are never faked: only
+     * plain data commands outside MULTI ask the breaker. */
+    ck_gate gate = CK_ALLOW;
+    if (cls == CK_CMD_DATA && !st->in_transaction)
+        gate = ck_endpoint_acquire(st->endpoint);
+
+    int rc;
+    if (!ck_pending_reserve(&st->pending)) {
+        ck_real.__redisSetError(c, 5 /* REDIS_ERR_OOM */, "Out of memory");
+        rc = REDIS_ERR;
+    } else if (gate == CK_REJECT) {
+        ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, gate);
+        rc = REDIS_OK;
+    } else {
+        rc = real_append(c, call);
+        if (rc == REDIS_OK) {
+            ck_pending_push(&st->pending, CK_SLOT_REAL, gate);
+            enter_session_mode(st, cls);
+        }
+    }
+    if (rc != REDIS_OK && gate == CK_PROBE)
+        ck_endpoint_release_probe(st->endpoint);
+    if (expanded != NULL)
+        ck_real.redisFreeCommand(expanded);
+    return rc;
+}
+
+static void hand_over(void *made, void **reply) {
+    if (reply != NULL)
+        *reply = made;
+    else if (made != NULL)
+        ck_real.freeReplyObject(made);
+}
+
+static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
+    const ck_slot *front = st != NULL ? ck_pending_front(&st->pending) : NULL;
+    if (front == NULL)
+        return CK_REAL_CALL(ck_real.redisGetReply(c, reply));
+
+    if (front->kind == CK_SLOT_SYNTH_NIL) {
+        void *made = reply != NULL ? ck_reply_nil() : NULL;
+        if (reply != NULL && made == NULL)
+            return REDIS_ERR;
+        ck_pending_pop(&st->pending);
+        hand_over(made, reply);
+        return REDIS_OK;
+    }
+
+    ck_gate gate = (ck_gate)front->gate;
+    void *made = NULL;
+    int rc = CK_REAL_CALL(ck_real.redisGetReply(c, &made));
+    if (rc == REDIS_OK && made == NULL) { /* non-blocking context: nothing read yet */
+        hand_over(NULL, reply);
+        return rc;
+    }
+    int saved_errno = errno;
+    ck_pending_pop(&st->pending);
+    if (rc != REDIS_OK)
+        ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
+    else if (ck_reply_is_unavailable(made))
+        ck_endpoint_record(st->endpoint, gate, false, ck_reply_str(made));
+    else
+        ck_endpoint_record(st->endpoint, gate, true, NULL);
+    errno = saved_errno;
+    if (rc == REDIS_OK)
+        hand_over(made, reply);
+    return rc;
+}
+
+/* The state that applies to a call: NULL (plain hiredis behaviour) for
+ * calls hiredis makes to itself and for contexts the shim does not manage. */
+static ck_context_state *state_for_call(const redisContext *c) {
+    return ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
+}
+
+static bool usable(const redisContext *c, const char *function) {
+    if (!ck_real_ready())
+        return !ck_hiredis_missing(function);
+    if (c == NULL) {
+        ck_log(CK_LOG_WARN, "%s called with a NULL context; returning an error instead of crashing", function);
+        return false;
+    }
+    return true;
+}
+
+static void *run_command(redisContext *c, command_call *call) {
+    ck_context_state *st = state_for_call(c);
+    if (append_command(c, st, call) != REDIS_OK)
+        return NULL;
+    /* as hiredis: only a blocking context waits for the reply */
+    if (!(ck_ctx_flags(c) & REDIS_BLOCK))
+        return NULL;
+    void *reply = NULL;
+    return get_reply(c, st, &reply) == REDIS_OK ? reply : NULL;
+}
+
+CK_EXPORT void *redisvCommand(redisContext *c, const char *format, va_list ap) {
+    if (!usable(c, __func__))
+        return NULL;
+    va_list copy;
+    va_copy(copy, ap);
+    command_call call = {.form = BY_FORMAT, .format = format, .ap = &copy};
+    void *reply = run_command(c, &call);
+    va_end(copy);
+    return reply;
+}
+
+CK_EXPORT void *redisCommand(redisContext *c, const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    void *reply = redisvCommand(c, format, ap);
+    va_end(ap);
+    return reply;
+}
+
+CK_EXPORT void *redisCommandArgv(redisContext *c, int argc, const char **argv, const size_t *argvlen) {
+    if (!usable(c, __func__))
+        return NULL;
+    command_call call = {.form = BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen};
+    return run_command(c, &call);
+}
+
+CK_EXPORT int redisvAppendCommand(redisContext *c, const char *format, va_list ap) {
+    if (!usable(c, __func__))
+        return REDIS_ERR;
+    va_list copy;
+    va_copy(copy, ap);
+    command_call call = {.form = BY_FORMAT, .format = format, .ap = &copy};
+    int rc = append_command(c, state_for_call(c), &call);
+    va_end(copy);
+    return rc;
+}
+
+CK_EXPORT int redisAppendCommand(redisContext *c, const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    int rc = redisvAppendCommand(c, format, ap);
+    va_end(ap);
+    return rc;
+}
+
+CK_EXPORT int redisAppendCommandArgv(redisContext *c, int argc, const char **argv, const size_t *argvlen) {
+    if (!usable(c, __func__))
+        return REDIS_ERR;
+    command_call call = {.form = BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen};
+    return append_command(c, state_for_call(c), &call);
+}
+
+CK_EXPORT int redisAppendFormattedCommand(redisContext *c, const char *cmd, size_t len) {
+    if (!usable(c, __func__))
+        return REDIS_ERR;
+    command_call call = {.form = BY_FORMATTED, .cmd = cmd, .len = len};
+    return append_command(c, state_for_call(c), &call);
+}
+
+CK_EXPORT int redisGetReply(redisContext *c, void **reply) {
+    if (!usable(c, __func__))
+        return REDIS_ERR;
+    return get_reply(c, state_for_call(c), reply);
+}
