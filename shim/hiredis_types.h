@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/time.h>
 
+#ifndef __HIREDIS_H /* hiredis.h itself is included only by the ABI test */
 typedef struct redisContext redisContext;
 typedef struct redisReader redisReader;
 typedef struct redisOptions redisOptions;
@@ -29,5 +30,6 @@ typedef struct redisOptions redisOptions;
 
 #define REDIS_CONN_TCP 0
 #define REDIS_CONN_UNIX 1
+#endif
 
 #endif

@@ -1,0 +1,170 @@
+/* A hiredis program driven by a script on stdin, written as a legacy
+ * program would be: it knows nothing of the shim. Integration tests feed
+ * it one operation per line and read one line per reply on stdout.
+ *
+ *   connect                  redisFree the old context, redisConnectWithTimeout
+ *   connect-unix             the same over the Unix socket given by -s
+ *   reconnect                redisReconnect
+ *   cmd GET k                redisCommand(c, "GET k") (format without %)
+ *   fmt GET k                redisCommand(c, "%s %s", "GET", "k") (format expanded)
+ *   argv GET k               redisCommandArgv
+ *   append GET k             redisAppendCommandArgv
+ *   appendfmt GET k          redisAppendCommand(c, "GET k")
+ *   get                      redisGetReply
+ *   repeat N <operation>     the operation N times
+ *   sh <shell command>       run it (without LD_PRELOAD) and wait
+ *   sleep MS
+ *   echo <text>              print the text (marks a phase in the output)
+ *
+ * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
+ * "NULL <errstr>" (no reply: the context carries the error).
+ * With -r, a NULL reply makes the program reconnect, as collectd does. */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_WORDS 16
+
+static redisContext *ctx;
+static const char *host = "127.0.0.1";
+static int port = 6379;
+static const char *socket_path;
+static int reconnect_on_error;
+
+static void print_reply(redisReply *r) {
+    if (r == NULL) {
+        printf("NULL %s\n", ctx != NULL ? ctx->errstr : "(no context)");
+        return;
+    }
+    switch (r->type) {
+    case REDIS_REPLY_NIL: printf("nil\n"); break;
+    case REDIS_REPLY_STRING: printf("str %.*s\n", (int)r->len, r->str); break;
+    case REDIS_REPLY_STATUS: printf("status %.*s\n", (int)r->len, r->str); break;
+    case REDIS_REPLY_INTEGER: printf("int %lld\n", r->integer); break;
+    case REDIS_REPLY_ERROR: printf("err %.*s\n", (int)r->len, r->str); break;
+    case REDIS_REPLY_ARRAY: printf("array %zu\n", (size_t)r->elements); break;
+    default: printf("type %d\n", r->type); break;
+    }
+}
+
+static void do_connect(int use_unix) {
+    struct timeval tv = {1, 0};
+    if (ctx != NULL)
+        redisFree(ctx);
+    ctx = use_unix ? redisConnectUnixWithTimeout(socket_path, tv) : redisConnectWithTimeout(host, port, tv);
+    if (ctx == NULL)
+        printf("connect failed: no context\n");
+    else if (ctx->err)
+        printf("connect failed: %s\n", ctx->errstr);
+    else
+        printf("connect ok\n");
+}
+
+static void after_reply(redisReply *r) {
+    print_reply(r);
+    if (r != NULL)
+        freeReplyObject(r);
+    else if (reconnect_on_error)
+        do_connect(socket_path != NULL);
+}
+
+static int split(char *line, char **words) {
+    int n = 0;
+    for (char *w = strtok(line, " \t\n"); w != NULL && n < MAX_WORDS; w = strtok(NULL, " \t\n"))
+        words[n++] = w;
+    return n;
+}
+
+static void run(char *line);
+
+static void run_words(char *op, char *rest, int argc, char **argv) {
+    if (strcmp(op, "connect") == 0) {
+        do_connect(0);
+    } else if (strcmp(op, "connect-unix") == 0) {
+        do_connect(1);
+    } else if (strcmp(op, "reconnect") == 0) {
+        int rc = redisReconnect(ctx);
+        printf("reconnect %s%s%s\n", rc == REDIS_OK ? "ok" : "failed", rc == REDIS_OK ? "" : ": ",
+               rc == REDIS_OK ? "" : ctx->errstr);
+    } else if (strcmp(op, "cmd") == 0) {
+        after_reply(redisCommand(ctx, rest));
+    } else if (strcmp(op, "fmt") == 0) {
+        char fmt[64] = "%s";
+        for (int i = 1; i < argc; i++)
+            strcat(fmt, " %s");
+        after_reply(redisCommand(ctx, fmt, argv[0], argv[1], argv[2], argv[3], argv[4]));
+    } else if (strcmp(op, "argv") == 0) {
+        after_reply(redisCommandArgv(ctx, argc, (const char **)argv, NULL));
+    } else if (strcmp(op, "append") == 0) {
+        printf("append %s\n", redisAppendCommandArgv(ctx, argc, (const char **)argv, NULL) == REDIS_OK ? "ok" : "failed");
+    } else if (strcmp(op, "appendfmt") == 0) {
+        printf("append %s\n", redisAppendCommand(ctx, rest) == REDIS_OK ? "ok" : "failed");
+    } else if (strcmp(op, "get") == 0) {
+        void *reply = NULL;
+        if (redisGetReply(ctx, &reply) != REDIS_OK)
+            reply = NULL;
+        after_reply(reply);
+    } else if (strcmp(op, "repeat") == 0) {
+        int n = atoi(argv[0]);
+        char *body = strchr(rest, ' ');
+        for (int i = 0; i < n && body != NULL; i++) {
+            char copy[1024];
+            snprintf(copy, sizeof copy, "%s", body + 1);
+            run(copy);
+        }
+    } else if (strcmp(op, "sh") == 0) {
+        fflush(stdout);
+        int status = system(rest);
+        (void)status;
+    } else if (strcmp(op, "sleep") == 0) {
+        struct timespec ts = {atoi(argv[0]) / 1000, (long)(atoi(argv[0]) % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    } else if (strcmp(op, "echo") == 0) {
+        printf("%s\n", rest);
+    } else {
+        printf("unknown operation %s\n", op);
+    }
+}
+
+static void run(char *line) {
+    line[strcspn(line, "\n")] = '\0';
+    while (*line == ' ')
+        line++;
+    if (*line == '\0' || *line == '#')
+        return;
+    char *rest = strchr(line, ' ');
+    rest = rest != NULL ? rest + 1 : line + strlen(line);
+    char restcopy[1024];
+    snprintf(restcopy, sizeof restcopy, "%s", rest);
+    char *words[MAX_WORDS + 1] = {0};
+    char op[32];
+    snprintf(op, sizeof op, "%.*s", (int)strcspn(line, " "), line);
+    int argc = split(rest, words);
+    run_words(op, restcopy, argc, words);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    int opt;
+    while ((opt = getopt(argc, argv, "h:p:s:r")) != -1) {
+        switch (opt) {
+        case 'h': host = optarg; break;
+        case 'p': port = atoi(optarg); break;
+        case 's': socket_path = optarg; break;
+        case 'r': reconnect_on_error = 1; break;
+        default: fprintf(stderr, "usage: %s [-h host] [-p port] [-s socket] [-r] < script\n", argv[0]); return 2;
+        }
+    }
+    /* The shell commands of a script run without the shim. */
+    unsetenv("LD_PRELOAD");
+    char line[1024];
+    while (fgets(line, sizeof line, stdin) != NULL)
+        run(line);
+    if (ctx != NULL)
+        redisFree(ctx);
+    return 0;
+}

@@ -1,0 +1,106 @@
+/* The per-context queue of owed replies keeps append order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pending.h"
+
+static void push(ck_pending *q, ck_slot_kind kind, ck_gate gate) {
+    assert_true(ck_pending_reserve(q));
+    ck_pending_push(q, kind, gate);
+}
+
+static ck_slot_kind pop(ck_pending *q, ck_gate *gate) {
+    const ck_slot *s = ck_pending_front(q);
+    assert_non_null(s);
+    ck_slot_kind kind = (ck_slot_kind)s->kind;
+    if (gate != NULL)
+        *gate = (ck_gate)s->gate;
+    ck_pending_pop(q);
+    return kind;
+}
+
+static void keeps_order_across_kinds(void **state) {
+    (void)state;
+    ck_pending q;
+    ck_pending_init(&q);
+    assert_true(ck_pending_empty(&q));
+    push(&q, CK_SLOT_REAL, CK_ALLOW);
+    push(&q, CK_SLOT_REAL, CK_ALLOW);
+    push(&q, CK_SLOT_SYNTH_NIL, CK_REJECT);
+    push(&q, CK_SLOT_REAL, CK_PROBE);
+    push(&q, CK_SLOT_REAL, CK_ALLOW);
+    push(&q, CK_SLOT_SYNTH_NIL, CK_REJECT);
+    ck_gate g;
+    assert_int_equal(pop(&q, NULL), CK_SLOT_REAL);
+    assert_int_equal(pop(&q, NULL), CK_SLOT_REAL);
+    assert_int_equal(pop(&q, NULL), CK_SLOT_SYNTH_NIL);
+    assert_int_equal(pop(&q, &g), CK_SLOT_REAL);
+    assert_int_equal(g, CK_PROBE);
+    assert_int_equal(pop(&q, &g), CK_SLOT_REAL);
+    assert_int_equal(g, CK_ALLOW);
+    assert_int_equal(pop(&q, NULL), CK_SLOT_SYNTH_NIL);
+    assert_true(ck_pending_empty(&q));
+    ck_pending_free(&q);
+}
+
+static void runs_are_counted_not_stored(void **state) {
+    (void)state;
+    ck_pending q;
+    ck_pending_init(&q);
+    for (int i = 0; i < 10000; i++)
+        push(&q, CK_SLOT_REAL, CK_ALLOW);
+    assert_int_equal(q.len, 1);
+    assert_int_equal(q.cap, 8);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(pop(&q, NULL), CK_SLOT_REAL);
+    assert_true(ck_pending_empty(&q));
+    ck_pending_free(&q);
+}
+
+static void grows_and_wraps(void **state) {
+    (void)state;
+    ck_pending q;
+    ck_pending_init(&q);
+    /* alternate kinds so every push is a slot of its own; pop some in
+     * between so the ring wraps before it grows */
+    int pushed = 0, popped = 0;
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < 7; i++, pushed++)
+            push(&q, pushed % 2 ? CK_SLOT_SYNTH_NIL : CK_SLOT_REAL, pushed % 2 ? CK_REJECT : CK_PROBE);
+        for (int i = 0; i < 5; i++, popped++)
+            assert_int_equal(pop(&q, NULL), popped % 2 ? CK_SLOT_SYNTH_NIL : CK_SLOT_REAL);
+    }
+    while (!ck_pending_empty(&q)) {
+        assert_int_equal(pop(&q, NULL), popped % 2 ? CK_SLOT_SYNTH_NIL : CK_SLOT_REAL);
+        popped++;
+    }
+    assert_int_equal(popped, pushed);
+    ck_pending_free(&q);
+}
+
+static void clear_reports_an_owed_probe(void **state) {
+    (void)state;
+    ck_pending q;
+    ck_pending_init(&q);
+    push(&q, CK_SLOT_REAL, CK_ALLOW);
+    assert_false(ck_pending_clear(&q));
+    push(&q, CK_SLOT_SYNTH_NIL, CK_REJECT);
+    push(&q, CK_SLOT_REAL, CK_PROBE);
+    assert_true(ck_pending_clear(&q));
+    assert_true(ck_pending_empty(&q));
+    assert_null(ck_pending_front(&q));
+    ck_pending_free(&q);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(keeps_order_across_kinds),
+        cmocka_unit_test(runs_are_counted_not_stored),
+        cmocka_unit_test(grows_and_wraps),
+        cmocka_unit_test(clear_reports_an_owed_probe),
+    };
+    return cmocka_run_group_tests_name("pending", tests, NULL, NULL);
+}
