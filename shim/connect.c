@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "abi.h"
+#include "connect.h"
 #include "context.h"
 #include "guard.h"
 #include "log.h"
@@ -202,7 +203,7 @@ static void swap_in(redisContext *mine, redisContext *fresh) {
     }
 }
 
-static int reconnect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) {
+int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) {
     redisContext *fresh = connect_real(&st->recipe);
     if (fresh == NULL) {
         ck_endpoint_record(st->endpoint, gate, false, "out of memory");
@@ -232,7 +233,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
         return REDIS_ERR;
     }
     if (st->placeholder)
-        return reconnect_placeholder(c, st, gate);
+        return ck_connect_placeholder(c, st, gate);
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
     ck_endpoint_record(st->endpoint, gate, rc == REDIS_OK && connected(c), ck_ctx_errstr(c));

@@ -14,6 +14,7 @@
 
 #include "abi.h"
 #include "command.h"
+#include "connect.h"
 #include "context.h"
 #include "guard.h"
 #include "log.h"
@@ -99,6 +100,17 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
         gate = ck_endpoint_acquire(st->endpoint);
 
     int rc;
+    if (st->placeholder && gate != CK_REJECT) {
+        /* A context handed out while the circuit was open: connect it now,
+         * in place. It never carried a session, so nothing is lost. The
+         * connect is the call's outcome when it fails. */
+        if (ck_connect_placeholder(c, st, gate) != REDIS_OK) {
+            if (expanded != NULL)
+                ck_real.redisFreeCommand(expanded);
+            return REDIS_ERR;
+        }
+        gate = CK_ALLOW; /* a probe was settled by the connect */
+    }
     if (!ck_pending_reserve(&st->pending)) {
         ck_real.__redisSetError(c, 5 /* REDIS_ERR_OOM */, "Out of memory");
         rc = REDIS_ERR;

@@ -12,6 +12,7 @@
  *   appendfmt GET k          redisAppendCommand(c, "GET k")
  *   get                      redisGetReply
  *   repeat N <operation>     the operation N times
+ *   loop N MS <operation>    the operation N times, MS milliseconds apart
  *   sh <shell command>       run it (without LD_PRELOAD) and wait
  *   sleep MS
  *   echo <text>              print the text (marks a phase in the output)
@@ -115,6 +116,16 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
             char copy[1024];
             snprintf(copy, sizeof copy, "%s", body + 1);
             run(copy);
+        }
+    } else if (strcmp(op, "loop") == 0 && argc >= 3) {
+        int n = atoi(argv[0]);
+        struct timespec pause = {atoi(argv[1]) / 1000, (long)(atoi(argv[1]) % 1000) * 1000000};
+        char *body = strchr(strchr(rest, ' ') + 1, ' ');
+        for (int i = 0; i < n && body != NULL; i++) {
+            char copy[1024];
+            snprintf(copy, sizeof copy, "%s", body + 1);
+            run(copy);
+            nanosleep(&pause, NULL);
         }
     } else if (strcmp(op, "sh") == 0) {
         fflush(stdout);

@@ -1,0 +1,86 @@
+# Shared by the scripts: where things are, installing what is missing, and
+# starting throwaway redis-servers. Sourced, not run.
+
+CK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CK_CACHE=${CK_CACHE:-$CK_ROOT/.cache}
+# Some machines export LIBRARY_PATH for other toolchains; hiredis's Makefile
+# would install into it.
+unset LIBRARY_PATH
+
+# Debian packages the project needs to build, test, demo and benchmark.
+CK_PACKAGES=(gcc make pkg-config meson ninja-build libhiredis-dev redis-server redis-tools
+             libcmocka-dev bats dpkg-dev xz-utils valgrind procps)
+
+ck_say() { printf '==> %s\n' "$*" >&2; }
+
+ck_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs whichever of CK_PACKAGES (plus any given) is not installed yet.
+ck_install_missing() {
+    local missing=() pkg
+    for pkg in "${CK_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    ck_say "installing ${missing[*]}"
+    ck_as_root apt-get update -q >/dev/null
+    ck_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Configures (once) and compiles a build directory. Extra arguments go to
+# `meson setup`.
+ck_build() {
+    local dir=$1; shift
+    if [ ! -f "$CK_ROOT/$dir/build.ninja" ]; then
+        meson setup "$CK_ROOT/$dir" "$CK_ROOT" "$@" >/dev/null
+    fi
+    meson compile -C "$CK_ROOT/$dir" >/dev/null
+}
+
+# A TCP port nobody listens on now.
+ck_free_port() {
+    local port
+    for _ in $(seq 1 100); do
+        port=$(( (RANDOM % 20000) + 20000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ck_redis_start DIR PORT [extra redis-server arguments]: starts a
+# redis-server on 127.0.0.1:PORT with its files in DIR and waits until it
+# answers INFO (at most 10 s; a stale replica answers INFO but not PING).
+ck_redis_start() {
+    local dir=$1 port=$2; shift 2
+    mkdir -p "$dir"
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+        --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" || return 1
+    local i
+    for i in $(seq 1 200); do
+        redis-cli -p "$port" info server 2>/dev/null | grep -q redis_version && return 0
+        sleep 0.05
+    done
+    echo "redis-server on port $port did not start; log:" >&2
+    cat "$dir/redis.log" >&2
+    return 1
+}
+
+# ck_redis_stop DIR: kills the server started in DIR and waits for it to go.
+ck_redis_stop() {
+    local dir=$1 pid
+    [ -f "$dir/redis.pid" ] || return 0
+    pid=$(cat "$dir/redis.pid")
+    kill -9 "$pid" 2>/dev/null || true
+    # gone, or a zombie waiting for whoever reaps orphans here
+    for _ in $(seq 1 200); do
+        [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = "" ] && break
+        [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = "Z" ] && break
+        sleep 0.02
+    done
+    rm -f "$dir/redis.pid"
+}

@@ -1,0 +1,14 @@
+/* Connecting the placeholder contexts that the shim hands out while a
+ * circuit is open (see connect.c). */
+#ifndef CACHEKIT_CONNECT_H
+#define CACHEKIT_CONNECT_H
+
+#include "breaker.h"
+#include "context.h"
+#include "hiredis_types.h"
+
+/* Connects a placeholder for real, in place, and reports the outcome to
+ * the breaker under `gate`. REDIS_OK when the context is now connected. */
+int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate);
+
+#endif

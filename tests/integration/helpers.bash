@@ -1,0 +1,55 @@
+# Shared set-up of the integration tests: a redis-server of the test's own
+# on a free loopback port, and the scripted client run under the shim.
+#
+# CK_BUILD names the build directory whose test programs are used (one per
+# hiredis version); the shim is the same binary in every build.
+
+CK_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+CK_BUILD=${CK_BUILD:-$CK_ROOT/build}
+SHIM=$CK_BUILD/shim/libcachekit_shim.so
+CLIENT=$CK_BUILD/tests/apps/scripted_client
+REDISCTL=$CK_ROOT/tests/tools/redisctl
+source "$CK_ROOT/scripts/lib/common.sh"
+
+start_redis() {
+    REDIS_DIR=$BATS_TEST_TMPDIR/redis
+    PORT=$(ck_free_port)
+    "$REDISCTL" start "$REDIS_DIR" "$PORT" "$@"
+}
+
+teardown() {
+    [ -n "${REDIS_DIR:-}" ] && "$REDISCTL" kill "$REDIS_DIR"
+    [ -n "${BACKGROUND_PID:-}" ] && kill "$BACKGROUND_PID" 2>/dev/null
+    return 0
+}
+
+rcli() { redis-cli -p "$PORT" "$@"; }
+
+# An INFO field of the test's server.
+info_field() { rcli info all | tr -d '\r' | awk -F: -v f="$1" '$1 == f {print $2}'; }
+
+# How many times the server has executed a command: cmdstat_<name> calls.
+calls_of() {
+    rcli info commandstats | tr -d '\r' | awk -F'[:=,]' -v c="cmdstat_$1" '$1 == c {print $3; found=1} END {if (!found) print 0}'
+}
+
+# run_client [client options] < script: the client under the shim, with a
+# small threshold and the given CACHEKIT_* settings; stdout in $output
+# (bats `run`), stderr in $BATS_TEST_TMPDIR/stderr.
+client_under_shim() {
+    env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD="${THRESHOLD:-3}" \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="${COOLDOWN:-30}" \
+        LD_PRELOAD="$SHIM" "$CLIENT" -p "$PORT" "$@" 2>"$BATS_TEST_TMPDIR/stderr"
+}
+
+# Fails with both texts shown when they differ.
+assert_output_is() {
+    if [ "$output" != "$1" ]; then
+        diff <(printf '%s\n' "$1") <(printf '%s\n' "$output") >&2 || true
+        return 1
+    fi
+}
+
+# Collapses runs of equal lines into "line xN", for loops whose exact
+# length depends on timing.
+runs() { awk 'NR > 1 && $0 != prev {print prev " x" n; n = 0} {prev = $0; n++} END {if (n) print prev " x" n}'; }
