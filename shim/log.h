@@ -16,4 +16,13 @@ int ck_log_enabled(ck_log_level level);
 void ck_log(ck_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Logs only the first time this call site is reached: for causes that
+ * could repeat on every call of the program. */
+#define CK_LOG_ONCE(level, ...)                                                                      \
+    do {                                                                                             \
+        static _Atomic int ck_logged_;                                                               \
+        if (!__atomic_exchange_n(&ck_logged_, 1, __ATOMIC_RELAXED))                                  \
+            ck_log(level, __VA_ARGS__);                                                              \
+    } while (0)
+
 #endif

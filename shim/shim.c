@@ -2,7 +2,6 @@
  * and the process-wide pieces every wrapper shares (the reentrancy guard,
  * the diagnostics for a hiredis that cannot be found). Nothing here may
  * call into hiredis before it is resolved, nor print to stdout. */
-#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "config.h"
@@ -38,9 +37,7 @@ __attribute__((destructor)) static void cachekit_fini(void) {
 }
 
 bool ck_hiredis_missing(const char *function) {
-    static atomic_bool reported;
-    if (!atomic_exchange(&reported, true))
-        ck_log(CK_LOG_ERROR, "%s: the real hiredis library was not found below the shim; failing the call",
-               function);
+    CK_LOG_ONCE(CK_LOG_ERROR, "%s: the real hiredis library was not found below the shim; failing the call",
+                function);
     return true;
 }

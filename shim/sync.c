@@ -183,7 +183,8 @@ static bool usable(const redisContext *c, const char *function) {
     if (!ck_real_ready())
         return !ck_hiredis_missing(function);
     if (c == NULL) {
-        ck_log(CK_LOG_WARN, "%s called with a NULL context; returning an error instead of crashing", function);
+        CK_LOG_ONCE(CK_LOG_WARN, "%s called with a NULL context; returning an error instead of crashing (reported once)",
+                    function);
         return false;
     }
     return true;

@@ -16,6 +16,7 @@
  *   sh <shell command>       run it (without LD_PRELOAD) and wait
  *   sleep MS
  *   echo <text>              print the text (marks a phase in the output)
+ *   null-context             redisCommand(NULL, "PING"): a crash without the shim
  *
  * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
  * "NULL <errstr>" (no reply: the context carries the error).
@@ -134,6 +135,9 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
     } else if (strcmp(op, "sleep") == 0) {
         struct timespec ts = {atoi(argv[0]) / 1000, (long)(atoi(argv[0]) % 1000) * 1000000};
         nanosleep(&ts, NULL);
+    } else if (strcmp(op, "null-context") == 0) {
+        redisReply *r = redisCommand(NULL, "PING");
+        printf("null-context %s\n", r == NULL ? "NULL" : "reply");
     } else if (strcmp(op, "echo") == 0) {
         printf("%s\n", rest);
     } else {

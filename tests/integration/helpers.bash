@@ -6,7 +6,8 @@
 
 CK_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 CK_BUILD=${CK_BUILD:-$CK_ROOT/build}
-SHIM=$CK_BUILD/shim/libcachekit_shim.so
+# Sanitizer runtimes, when the build uses them, must be loaded first.
+SHIM="${CK_PRELOAD_FIRST:+$CK_PRELOAD_FIRST }$CK_BUILD/shim/libcachekit_shim.so"
 CLIENT=$CK_BUILD/tests/apps/scripted_client
 REDISCTL=$CK_ROOT/tests/tools/redisctl
 source "$CK_ROOT/scripts/lib/common.sh"

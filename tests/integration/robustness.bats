@@ -1,0 +1,61 @@
+#!/usr/bin/env bats
+# Bad input never stops the program: malformed CACHEKIT_* values, a NULL
+# context; and the shim writes nothing to stdout, one line per problem to
+# stderr.
+
+load helpers
+
+@test "a malformed setting gets one stderr line naming it, and its default is used" {
+    start_redis
+    printf 'connect\nsh %s kill %s\nrepeat 6 cmd GET k\n' "$REDISCTL" "$REDIS_DIR" > "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=lots \
+        LD_PRELOAD="$SHIM" "$CLIENT" -p "$PORT" < "$BATS_TEST_TMPDIR/script" \
+        > "$BATS_TEST_TMPDIR/stdout" 2> "$BATS_TEST_TMPDIR/stderr"
+    grep -c 'CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD="lots" is not valid' "$BATS_TEST_TMPDIR/stderr"
+    [ "$(grep -c 'CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
+    grep -q 'using the default 5' "$BATS_TEST_TMPDIR/stderr"
+    # the default threshold applies: five errors, then nil
+    run sed 's/^NULL .*/NULL/' "$BATS_TEST_TMPDIR/stdout"
+    assert_output_is "$(printf '%s\n' "connect ok" NULL NULL NULL NULL NULL nil)"
+}
+
+@test "every malformed setting is reported, the program runs on" {
+    start_redis
+    rcli set k v >/dev/null
+    printf 'connect\ncmd GET k\n' > "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_CIRCUIT_BREAKER_ENABLED=perhaps CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=-4 \
+        CACHEKIT_LOG_LEVEL=chatty LD_PRELOAD="$SHIM" "$CLIENT" -p "$PORT" < "$BATS_TEST_TMPDIR/script" \
+        > "$BATS_TEST_TMPDIR/stdout" 2> "$BATS_TEST_TMPDIR/stderr"
+    [ "$(cat "$BATS_TEST_TMPDIR/stdout")" = "$(printf 'connect ok\nstr v')" ]
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/stderr")" -eq 3 ]
+    grep -q 'CACHEKIT_CIRCUIT_BREAKER_ENABLED="perhaps" is not valid.*using the default true' "$BATS_TEST_TMPDIR/stderr"
+    grep -q 'CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="-4" is not valid.*using the default 30' "$BATS_TEST_TMPDIR/stderr"
+    grep -q 'CACHEKIT_LOG_LEVEL="chatty" is not valid.*using the default info' "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "a NULL context gets an error and a diagnostic instead of a crash" {
+    printf 'null-context\nnull-context\n' > "$BATS_TEST_TMPDIR/script"
+    LD_PRELOAD="$SHIM" "$CLIENT" < "$BATS_TEST_TMPDIR/script" \
+        > "$BATS_TEST_TMPDIR/stdout" 2> "$BATS_TEST_TMPDIR/stderr"
+    [ "$(cat "$BATS_TEST_TMPDIR/stdout")" = "$(printf 'null-context NULL\nnull-context NULL')" ]
+    [ "$(grep -c 'redisvCommand called with a NULL context' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
+}
+
+@test "with the breaker disabled the program sees plain hiredis behaviour" {
+    start_redis
+    printf 'connect\nsh %s kill %s\nrepeat 8 cmd GET k\nconnect\n' "$REDISCTL" "$REDIS_DIR" > "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_CIRCUIT_BREAKER_ENABLED=false THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c '^NULL ' <<<"$output")" -eq 8 ]
+    ! grep -q '^nil$' <<<"$output"
+    [ "${lines[9]}" = "connect failed: Connection refused" ]
+}
+
+@test "the shim prints nothing on stdout, even at debug level through an outage" {
+    start_redis
+    printf 'connect\nsh %s kill %s\nrepeat 6 cmd GET k\n' "$REDISCTL" "$REDIS_DIR" > "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_LOG_LEVEL=debug THRESHOLD=2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    ! grep -v -E '^(connect ok|NULL .*|nil)$' <<<"$output"
+    grep -q 'debug: hiredis .* ABI found' "$BATS_TEST_TMPDIR/stderr"
+    grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
+}
