@@ -14,7 +14,11 @@ setup() {
 }
 
 run_suite() {
-    run env "$@" CACHEKIT_LOG_LEVEL=debug LD_PRELOAD="$SHIM" \
+    local lsan=""
+    case $CK_HIREDIS_TEST in
+        */0.14.1/*) lsan="suppressions=$BATS_TEST_DIRNAME/hiredis-0.14.1-test.supp" ;;
+    esac
+    run env "$@" LSAN_OPTIONS="$lsan" CACHEKIT_LOG_LEVEL=debug LD_PRELOAD="$SHIM" \
         "$CK_HIREDIS_TEST" -p "$PORT" -s "$REDIS_DIR/redis.sock"
     if [ "$status" -ne 0 ] || ! grep -q 'ALL TESTS PASSED' <<<"$output"; then
         grep -v PASSED <<<"$output" >&2
