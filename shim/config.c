@@ -29,6 +29,7 @@ static const config_row rows[] = {
      1000000},
     {"CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", KIND_SECONDS, offsetof(ck_config, recovery_timeout_ns),
      0.001, 86400},
+    {"CACHEKIT_LAZY_CONNECT", KIND_BOOL, offsetof(ck_config, lazy_connect), 0, 0},
     {"CACHEKIT_LOG_LEVEL", KIND_LOG_LEVEL, offsetof(ck_config, log_level), 0, 0},
 };
 
@@ -38,6 +39,7 @@ void ck_config_defaults(ck_config *cfg) {
     cfg->breaker_enabled = true;
     cfg->failure_threshold = 5;
     cfg->recovery_timeout_ns = 30ull * 1000000000ull;
+    cfg->lazy_connect = true;
     cfg->log_level = CK_LOG_INFO;
 }
 

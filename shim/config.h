@@ -11,6 +11,7 @@ typedef struct {
     bool breaker_enabled;        /* CACHEKIT_CIRCUIT_BREAKER_ENABLED */
     uint32_t failure_threshold;  /* CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD */
     uint64_t recovery_timeout_ns;/* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT (seconds) */
+    bool lazy_connect;           /* CACHEKIT_LAZY_CONNECT */
     ck_log_level log_level;      /* CACHEKIT_LOG_LEVEL */
 } ck_config;
 

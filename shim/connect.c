@@ -1,11 +1,15 @@
 /* Connection life cycle: the redisConnect* family, redisReconnect and
  * redisFree. The blocking connects a program uses to reach a server by
  * name (redisConnect, redisConnectWithTimeout and their Unix-socket twins)
- * are gated by the breaker: while the circuit is open they return at once
- * a placeholder context carrying an error, without touching the network,
- * and the shim remembers how to connect it so that a later redisReconnect
- * on it works. The other forms (non-blocking, bind, fd, options) connect as
- * hiredis does and are then tracked under the endpoint they reached. */
+ * are gated by the breaker: while the circuit is open they return at once,
+ * without touching the network, a placeholder context that the shim knows
+ * how to connect later. With CACHEKIT_LAZY_CONNECT (the default) the
+ * placeholder looks connected: the program's commands get the open-circuit
+ * replies, and the first command the breaker lets through connects it in
+ * place. Without it, the placeholder carries a connect error, as a refused
+ * connect would, until the program calls redisReconnect on it. The other
+ * forms (non-blocking, bind, fd, options) connect as hiredis does and are
+ * then tracked under the endpoint they reached. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,6 +28,10 @@
 
 #define CK_EXPORT __attribute__((visibility("default")))
 #define ENDPOINT_NAME_MAX 300
+
+static bool lazy_connect = true;
+
+void ck_connect_configure(const ck_config *cfg) { lazy_connect = cfg->lazy_connect; }
 
 static void name_tcp(char *buf, const char *host, int port) {
     bool v6 = strchr(host, ':') != NULL;
@@ -87,21 +95,23 @@ static void set_circuit_open_error(redisContext *c, const ck_endpoint *ep, const
     ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
 }
 
-/* A context that is not connected, with the error a refused connect
- * would leave, made without any network traffic. */
+/* A context that is not connected, made without any network traffic. */
 static redisContext *placeholder(const ck_connect_recipe *r, ck_endpoint *ep) {
     redisContext *c = CK_REAL_CALL(ck_real.redisConnectFd(-1));
     if (c == NULL)
         return NULL;
-    set_circuit_open_error(c, ep, "not connecting");
     ck_context_state *st = ck_context_register(c, ep);
-    if (st != NULL) {
-        st->placeholder = true;
-        st->recipe = *r;
-        st->recipe.address = strdup(r->address);
-        if (st->recipe.address == NULL)
-            st->placeholder = false; /* cannot reconnect it: it stays a failed context */
+    char *address = st != NULL ? strdup(r->address) : NULL;
+    if (address == NULL) {
+        /* cannot connect it later: it can only be a failed context */
+        set_circuit_open_error(c, ep, "not connecting");
+        return c;
     }
+    st->placeholder = true;
+    st->recipe = *r;
+    st->recipe.address = address;
+    if (!lazy_connect)
+        set_circuit_open_error(c, ep, "not connecting");
     return c;
 }
 
@@ -214,6 +224,10 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) 
     ck_real.redisFree(fresh);
     ck_guard_leave();
     st->placeholder = false;
+    if (connected(c) && st->recipe.has_command_timeout)
+        CK_REAL_CALL(ck_real.redisSetTimeout(c, st->recipe.command_timeout));
+    if (connected(c) && st->recipe.keepalive)
+        CK_REAL_CALL(ck_real.redisEnableKeepAlive(c));
     free(st->recipe.address);
     st->recipe.address = NULL;
     ck_endpoint_record(st->endpoint, gate, connected(c), ck_ctx_errstr(c));
@@ -229,6 +243,8 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     ck_context_reset(st); /* whatever was owed is dropped with the old connection */
     ck_gate gate = ck_endpoint_acquire(st->endpoint);
     if (gate == CK_REJECT) {
+        if (st->placeholder && lazy_connect)
+            return REDIS_OK; /* it stays a usable placeholder */
         set_circuit_open_error(c, st->endpoint, "not reconnecting");
         return REDIS_ERR;
     }
@@ -239,6 +255,34 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     ck_endpoint_record(st->endpoint, gate, rc == REDIS_OK && connected(c), ck_ctx_errstr(c));
     errno = saved_errno;
     return rc;
+}
+
+/* Socket settings asked of a placeholder wait until it is connected:
+ * applied to its fd -1 they would leave a sticky error. */
+static ck_context_state *placeholder_state(redisContext *c) {
+    ck_context_state *st = c != NULL && ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
+    return st != NULL && st->placeholder ? st : NULL;
+}
+
+CK_EXPORT int redisSetTimeout(redisContext *c, const struct timeval tv) {
+    if (!ck_real_ready())
+        return ck_hiredis_missing(__func__), REDIS_ERR;
+    ck_context_state *st = placeholder_state(c);
+    if (st == NULL)
+        return CK_REAL_CALL(ck_real.redisSetTimeout(c, tv));
+    st->recipe.has_command_timeout = true;
+    st->recipe.command_timeout = tv;
+    return REDIS_OK;
+}
+
+CK_EXPORT int redisEnableKeepAlive(redisContext *c) {
+    if (!ck_real_ready())
+        return ck_hiredis_missing(__func__), REDIS_ERR;
+    ck_context_state *st = placeholder_state(c);
+    if (st == NULL)
+        return CK_REAL_CALL(ck_real.redisEnableKeepAlive(c));
+    st->recipe.keepalive = true;
+    return REDIS_OK;
 }
 
 CK_EXPORT void redisFree(redisContext *c) {

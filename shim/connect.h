@@ -4,8 +4,11 @@
 #define CACHEKIT_CONNECT_H
 
 #include "breaker.h"
+#include "config.h"
 #include "context.h"
 #include "hiredis_types.h"
+
+void ck_connect_configure(const ck_config *cfg);
 
 /* Connects a placeholder for real, in place, and reports the outcome to
  * the breaker under `gate`. REDIS_OK when the context is now connected. */

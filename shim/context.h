@@ -23,6 +23,10 @@ typedef struct {
     int port;
     bool has_timeout;
     struct timeval timeout;
+    /* asked of a placeholder, applied once it is connected */
+    bool has_command_timeout;
+    struct timeval command_timeout;
+    bool keepalive;
 } ck_connect_recipe;
 
 typedef struct {
@@ -30,7 +34,7 @@ typedef struct {
     ck_pending pending;
     bool in_transaction; /* between MULTI and EXEC/DISCARD */
     bool passthrough;    /* subscribed or monitoring: replies are not one per command */
-    bool placeholder;    /* not connected: made while the circuit was open */
+    bool placeholder;    /* not connected yet: made while the circuit was open */
     ck_connect_recipe recipe; /* set for placeholders */
 } ck_context_state;
 

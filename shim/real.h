@@ -22,6 +22,8 @@
     X(redisContext *, redisConnectFd, (int fd), true)                                                 \
     X(redisContext *, redisConnectWithOptions, (const redisOptions *options), false)                  \
     X(int, redisReconnect, (redisContext * c), true)                                                  \
+    X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), true)                        \
+    X(int, redisEnableKeepAlive, (redisContext * c), true)                                            \
     X(void, redisFree, (redisContext * c), true)                                                      \
     X(int, redisvAppendCommand, (redisContext * c, const char *format, va_list ap), true)             \
     X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), \

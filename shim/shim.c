@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "connect.h"
 #include "endpoint.h"
 #include "guard.h"
 #include "log.h"
@@ -23,6 +24,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
     ck_log_set_level(cfg.log_level);
     ck_config_load(&cfg, read_env, report_config_problem);
     ck_endpoint_configure(&cfg);
+    ck_connect_configure(&cfg);
     ck_log(CK_LOG_DEBUG, "loaded: breaker %s, failure threshold %u, recovery timeout %.3fs",
            cfg.breaker_enabled ? "enabled" : "disabled", (unsigned)cfg.failure_threshold,
            (double)cfg.recovery_timeout_ns / 1e9);

@@ -5,6 +5,7 @@
  *   connect                  redisFree the old context, redisConnectWithTimeout
  *   connect-unix             the same over the Unix socket given by -s
  *   reconnect                redisReconnect
+ *   timeout MS               redisSetTimeout
  *   cmd GET k                redisCommand(c, "GET k") (format without %)
  *   fmt GET k                redisCommand(c, "%s %s", "GET", "k") (format expanded)
  *   argv GET k               redisCommandArgv
@@ -92,6 +93,9 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         int rc = redisReconnect(ctx);
         printf("reconnect %s%s%s\n", rc == REDIS_OK ? "ok" : "failed", rc == REDIS_OK ? "" : ": ",
                rc == REDIS_OK ? "" : ctx->errstr);
+    } else if (strcmp(op, "timeout") == 0 && argc >= 1) {
+        struct timeval tv = {atoi(argv[0]) / 1000, (atoi(argv[0]) % 1000) * 1000};
+        printf("timeout %s\n", redisSetTimeout(ctx, tv) == REDIS_OK ? "ok" : "failed");
     } else if (strcmp(op, "cmd") == 0) {
         after_reply(redisCommand(ctx, rest));
     } else if (strcmp(op, "fmt") == 0) {

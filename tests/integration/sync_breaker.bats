@@ -25,9 +25,12 @@ replies() {
     for i in $(seq "$n"); do echo "$reply"; done
 }
 
-# F1: Redis stopped. Threshold 3, cooldown 2 s.
+# F1: Redis stopped. Threshold 3, cooldown 2 s. With LAZY=true (the
+# default) a connect while the circuit is open hands out a placeholder that
+# answers nil and connects in place once the breaker allows; with
+# LAZY=false the connect fails at once.
 f1_stopped() {
-    local op=$1
+    local op=$1 lazy=${LAZY:-true}
     start_redis
     local open_msg="connect failed: cachekit: circuit open for 127.0.0.1:$PORT, not connecting"
     local conns=$BATS_TEST_TMPDIR/connections
@@ -41,29 +44,47 @@ f1_stopped() {
         echo "connect"
         echo "sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 >/dev/null && redis-cli -p $PORT info stats | grep total_connections_received > $conns.before"
         echo "connect"
+        echo "timeout 800"
         gets "$op" 2
         echo "reconnect"
         echo "sh redis-cli -p $PORT info stats | grep total_connections_received > $conns.after"
         echo "sleep 2100"
-        echo "connect"
+        [ "$lazy" = true ] || echo "reconnect"
         gets "$op" 1
     } > "$BATS_TEST_TMPDIR/script"
-    COOLDOWN=2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_LAZY_CONNECT=$lazy COOLDOWN=2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     output=$(sed 's/^NULL .*/NULL/' <<<"$output")
-    assert_output_is "$(
-        echo "connect ok"
-        echo "status OK"
-        replies "$op" "str v1" 1
-        replies "$op" NULL 3
-        replies "$op" nil 2
-        echo "$open_msg"
-        echo "$open_msg"
-        replies "$op" nil 2
-        echo "reconnect failed: cachekit: circuit open for 127.0.0.1:$PORT, not reconnecting"
-        echo "connect ok"
-        replies "$op" "str v2" 1
-    )"
+    if [ "$lazy" = true ]; then
+        assert_output_is "$(
+            echo "connect ok"
+            echo "status OK"
+            replies "$op" "str v1" 1
+            replies "$op" NULL 3
+            replies "$op" nil 2
+            echo "connect ok"
+            echo "connect ok"
+            echo "timeout ok"
+            replies "$op" nil 2
+            echo "reconnect ok"
+            replies "$op" "str v2" 1
+        )"
+    else
+        assert_output_is "$(
+            echo "connect ok"
+            echo "status OK"
+            replies "$op" "str v1" 1
+            replies "$op" NULL 3
+            replies "$op" nil 2
+            echo "$open_msg"
+            echo "$open_msg"
+            echo "timeout ok"
+            replies "$op" nil 2
+            echo "reconnect failed: cachekit: circuit open for 127.0.0.1:$PORT, not reconnecting"
+            echo "reconnect ok"
+            replies "$op" "str v2" 1
+        )"
+    fi
     # While the circuit was open the program made no connection: between
     # the two INFO calls only the second redis-cli itself connected.
     before=$(tr -dc 0-9 < "$conns.before")
@@ -90,6 +111,10 @@ f1_stopped() {
 
 @test "F1 stopped: pipeline of redisAppendCommandArgv + redisGetReply" {
     f1_stopped pipe
+}
+
+@test "F1 stopped, CACHEKIT_LAZY_CONNECT=false: connects fail at once while open, redisReconnect recovers" {
+    LAZY=false f1_stopped cmd
 }
 
 # F2: kill -9 while a loop runs. The program sees its values, exactly

@@ -50,6 +50,7 @@ static void defaults_when_nothing_is_set(void **state) {
     assert_int_equal(cfg.failure_threshold, 5);
     assert_int_equal(cfg.recovery_timeout_ns, 30 * SEC);
     assert_int_equal(cfg.log_level, CK_LOG_INFO);
+    assert_true(cfg.lazy_connect);
     assert_int_equal(report_count, 0);
 }
 
@@ -59,8 +60,10 @@ static void good_values(void **state) {
     set_env("CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD", "12");
     set_env("CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "0.25");
     set_env("CACHEKIT_LOG_LEVEL", "DEBUG");
+    set_env("CACHEKIT_LAZY_CONNECT", "off");
     ck_config cfg;
     assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_false(cfg.lazy_connect);
     assert_false(cfg.breaker_enabled);
     assert_int_equal(cfg.failure_threshold, 12);
     assert_int_equal(cfg.recovery_timeout_ns, SEC / 4);
