@@ -44,6 +44,16 @@ typedef struct {
 void ck_breaker_init(ck_breaker *b, bool enabled, uint32_t threshold, uint64_t cooldown_ns);
 ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t);
 void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn now, ck_transition *t);
+
+/* The healthy path, inline: a closed circuit allows, and a success that
+ * follows a success changes nothing. Both are a load or two. */
+static inline bool ck_breaker_closed(const ck_breaker *b) {
+    return atomic_load_explicit(&((ck_breaker *)b)->state, memory_order_acquire) == CK_CLOSED;
+}
+static inline bool ck_breaker_success_is_news(const ck_breaker *b, ck_gate gate) {
+    return gate == CK_PROBE ||
+           atomic_load_explicit(&((ck_breaker *)b)->consecutive_failures, memory_order_relaxed) != 0;
+}
 /* The probe holder gives the permit back without an outcome (its call was
  * never sent, or its context went away before the reply): the circuit goes
  * back to OPEN with the cooldown already elapsed, so the next call probes. */

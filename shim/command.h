@@ -18,12 +18,42 @@ typedef enum {
 /* argv[0] of a hiredis format string when it can be read without
  * formatting: a leading run of characters up to a space or the end, with no
  * '%' in it. Returns false when the format must be expanded to know. */
-bool ck_command_name_from_format(const char *fmt, const char **name, size_t *len);
+static inline bool ck_command_name_from_format(const char *fmt, const char **name, size_t *len) {
+    if (fmt == NULL)
+        return false;
+    size_t n = 0;
+    while (fmt[n] != '\0' && fmt[n] != ' ') {
+        if (fmt[n] == '%')
+            return false;
+        n++;
+    }
+    *name = fmt;
+    *len = n;
+    return n > 0;
+}
 
 /* argv[0] of a RESP-encoded command ("*N\r\n$L\r\nNAME\r\n..."). */
 bool ck_command_name_from_resp(const char *buf, size_t buflen, const char **name, size_t *len);
 
-ck_command_class ck_command_classify(const char *name, size_t len);
+/* Lengths and first letters that some special (non-data) command has:
+ * most data commands (GET, SET, HGET...) fail one of these two bit tests
+ * and are classified without a string comparison. */
+#define CK_SPECIAL_LENGTHS 0x7f0u /* 4 to 10 */
+#define CK_SPECIAL_LETTERS                                                                           \
+    ((1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) | (1u << ('E' - 'A')) |        \
+     (1u << ('H' - 'A')) | (1u << ('M' - 'A')) | (1u << ('P' - 'A')) | (1u << ('Q' - 'A')) |        \
+     (1u << ('R' - 'A')) | (1u << ('S' - 'A')) | (1u << ('U' - 'A')) | (1u << ('W' - 'A')))
+
+ck_command_class ck_command_classify_special(const char *name, size_t len);
+
+static inline ck_command_class ck_command_classify(const char *name, size_t len) {
+    if (len > 10 || !(CK_SPECIAL_LENGTHS & (1u << len)))
+        return CK_CMD_DATA;
+    unsigned letter = (unsigned)(name[0] & ~0x20) - 'A'; /* upper case */
+    if (letter >= 26 || !(CK_SPECIAL_LETTERS & (1u << letter)))
+        return CK_CMD_DATA;
+    return ck_command_classify_special(name, len);
+}
 
 /* True for an error reply that says the server cannot serve now (LOADING,
  * BUSY, MASTERDOWN...), as opposed to an error of the application's own

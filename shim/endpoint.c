@@ -4,6 +4,7 @@
 #include "endpoint.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,19 +52,23 @@ ck_endpoint *ck_endpoint_get(const char *name) {
 static void log_transition(const ck_endpoint *ep, const ck_transition *t, const char *cause) {
     if (!t->happened)
         return;
+    char reason[96];
+    if (t->from == CK_CLOSED)
+        snprintf(reason, sizeof reason, "%u consecutive failures", (unsigned)ep->breaker.threshold);
+    else
+        snprintf(reason, sizeof reason, "%s", t->reason);
     ck_log(CK_LOG_INFO, "circuit %s: %s -> %s (%s%s%s)", ep->name, ck_breaker_state_name(t->from),
-           ck_breaker_state_name(t->to), t->reason, cause != NULL ? "; last error: " : "",
-           cause != NULL ? cause : "");
+           ck_breaker_state_name(t->to), reason, cause != NULL ? "; last error: " : "", cause != NULL ? cause : "");
 }
 
-ck_gate ck_endpoint_acquire(ck_endpoint *ep) {
+ck_gate ck_endpoint_acquire_slow(ck_endpoint *ep) {
     ck_transition t;
     ck_gate gate = ck_breaker_acquire(&ep->breaker, ck_clock_monotonic_ns, &t);
     log_transition(ep, &t, NULL);
     return gate;
 }
 
-void ck_endpoint_record(ck_endpoint *ep, ck_gate gate, bool success, const char *cause) {
+void ck_endpoint_record_slow(ck_endpoint *ep, ck_gate gate, bool success, const char *cause) {
     ck_transition t;
     ck_breaker_record(&ep->breaker, gate, success, ck_clock_monotonic_ns, &t);
     log_transition(ep, &t, success ? NULL : cause);

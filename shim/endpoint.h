@@ -23,10 +23,19 @@ void ck_endpoint_configure(const ck_config *cfg);
  * live as long as the process: contexts keep plain pointers to them. */
 ck_endpoint *ck_endpoint_get(const char *name);
 
+ck_gate ck_endpoint_acquire_slow(ck_endpoint *ep);
+void ck_endpoint_record_slow(ck_endpoint *ep, ck_gate gate, bool success, const char *cause);
+
 /* The breaker's decision for one call, with any transition logged. */
-ck_gate ck_endpoint_acquire(ck_endpoint *ep);
+static inline ck_gate ck_endpoint_acquire(ck_endpoint *ep) {
+    return ck_breaker_closed(&ep->breaker) ? CK_ALLOW : ck_endpoint_acquire_slow(ep);
+}
+
 /* The outcome of a call that was let through; `cause` says why it failed. */
-void ck_endpoint_record(ck_endpoint *ep, ck_gate gate, bool success, const char *cause);
+static inline void ck_endpoint_record(ck_endpoint *ep, ck_gate gate, bool success, const char *cause) {
+    if (!success || ck_breaker_success_is_news(&ep->breaker, gate))
+        ck_endpoint_record_slow(ep, gate, success, cause);
+}
 /* A probe permit whose call never completed: give it to the next caller. */
 void ck_endpoint_release_probe(ck_endpoint *ep);
 

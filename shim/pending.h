@@ -9,6 +9,7 @@
 #define CACHEKIT_PENDING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "breaker.h"
@@ -27,13 +28,42 @@ typedef struct {
 } ck_pending;
 
 void ck_pending_init(ck_pending *q);
+bool ck_pending_grow(ck_pending *q);
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate);
+void ck_pending_pop_slot(ck_pending *q);
+
+static inline ck_slot *ck_pending_at(const ck_pending *q, uint32_t i) {
+    return &q->ring[(q->head + i) & (q->cap - 1)];
+}
+
 /* Makes room for one more push; false when memory is short. */
-bool ck_pending_reserve(ck_pending *q);
-/* Needs a prior successful ck_pending_reserve. */
-void ck_pending_push(ck_pending *q, ck_slot_kind kind, ck_gate gate);
-bool ck_pending_empty(const ck_pending *q);
-const ck_slot *ck_pending_front(const ck_pending *q);
-void ck_pending_pop(ck_pending *q);
+static inline bool ck_pending_reserve(ck_pending *q) { return q->len < q->cap || ck_pending_grow(q); }
+
+/* Needs a prior successful ck_pending_reserve. A reply of the same kind
+ * as the last one owed extends its run. */
+static inline void ck_pending_push(ck_pending *q, ck_slot_kind kind, ck_gate gate) {
+    if (q->len > 0 && gate != CK_PROBE) {
+        ck_slot *tail = ck_pending_at(q, q->len - 1);
+        if (tail->kind == kind && tail->gate != CK_PROBE && tail->count < UINT32_MAX) {
+            tail->count++;
+            return;
+        }
+    }
+    ck_pending_push_slot(q, kind, gate);
+}
+
+static inline bool ck_pending_empty(const ck_pending *q) { return q->len == 0; }
+
+static inline const ck_slot *ck_pending_front(const ck_pending *q) {
+    return q->len == 0 ? NULL : ck_pending_at(q, 0);
+}
+
+static inline void ck_pending_pop(ck_pending *q) {
+    if (q->len > 0 && ck_pending_at(q, 0)->count > 1)
+        ck_pending_at(q, 0)->count--;
+    else
+        ck_pending_pop_slot(q);
+}
 /* Forgets everything owed (the connection was reset or freed). Returns true
  * when a probe was among them: its outcome will never be known. */
 bool ck_pending_clear(ck_pending *q);

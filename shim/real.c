@@ -15,14 +15,14 @@
 
 ck_real_table ck_real;
 
-static atomic_bool ready;
+atomic_bool ck_real_resolved;
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool is_inside_shim(void *fn) {
     Dl_info mine, theirs;
     if (fn == NULL)
         return false;
-    if (dladdr((void *)&ck_real_ready, &mine) == 0 || dladdr(fn, &theirs) == 0)
+    if (dladdr((void *)&ck_real_resolve, &mine) == 0 || dladdr(fn, &theirs) == 0)
         return false;
     return mine.dli_fbase == theirs.dli_fbase;
 }
@@ -42,15 +42,13 @@ static bool resolve_all(void) {
     return complete;
 }
 
-bool ck_real_ready(void) {
-    if (__builtin_expect(atomic_load_explicit(&ready, memory_order_acquire), 1))
-        return true;
+bool ck_real_resolve(void) {
     pthread_mutex_lock(&resolve_lock);
-    bool ok = atomic_load_explicit(&ready, memory_order_relaxed);
+    bool ok = atomic_load_explicit(&ck_real_resolved, memory_order_relaxed);
     if (!ok && resolve_all()) {
         ck_abi_select(ck_real.redisConnectWithOptions != NULL);
         ck_log(CK_LOG_DEBUG, "hiredis %s ABI found", ck_abi.name);
-        atomic_store_explicit(&ready, true, memory_order_release);
+        atomic_store_explicit(&ck_real_resolved, true, memory_order_release);
         ok = true;
     }
     pthread_mutex_unlock(&resolve_lock);

@@ -4,6 +4,7 @@
 #ifndef CACHEKIT_REAL_H
 #define CACHEKIT_REAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "hiredis_types.h"
@@ -47,9 +48,16 @@ typedef struct {
 
 extern ck_real_table ck_real;
 
-/* True once every required symbol is known. Cheap after the first success;
- * retried while false, because a program (Perl, Ruby) may dlopen hiredis
- * after the shim was loaded. */
-bool ck_real_ready(void);
+extern atomic_bool ck_real_resolved;
+bool ck_real_resolve(void);
+
+/* True once every required symbol is known: one load after the first
+ * success; retried while false, because a program (Perl, Ruby) may dlopen
+ * hiredis after the shim was loaded. */
+static inline bool ck_real_ready(void) {
+    if (__builtin_expect(atomic_load_explicit(&ck_real_resolved, memory_order_acquire), 1))
+        return true;
+    return ck_real_resolve();
+}
 
 #endif

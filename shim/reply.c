@@ -55,8 +55,3 @@ static void *build(const char *resp, size_t len) {
 }
 
 void *ck_reply_nil(void) { return build("$-1\r\n", 5); }
-
-bool ck_reply_is_unavailable(const void *reply) {
-    return reply != NULL && ck_reply_type(reply) == REDIS_REPLY_ERROR &&
-           ck_error_is_availability(ck_reply_str(reply), ck_reply_len(reply));
-}

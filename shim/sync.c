@@ -45,11 +45,28 @@ static int real_append(redisContext *c, const command_call *call) {
     return REDIS_ERR;
 }
 
-/* argv[0] of the call. A format string is expanded only when its first
- * word cannot be read directly; the expansion then replaces the format
- * (*expanded is set, for the caller to free), so it happens once. */
-static bool command_name(command_call *call, char **expanded, const char **name, size_t *len) {
+/* A format whose first word is interpolated ("%s %s") is expanded once
+ * here; the expansion then replaces the format (*expanded is set, for the
+ * caller to free). */
+__attribute__((noinline)) static bool expand_format(command_call *call, char **expanded, const char **name,
+                                                    size_t *len) {
+    va_list copy;
+    va_copy(copy, *call->ap);
+    int n = ck_real.redisvFormatCommand(expanded, call->format, copy);
+    va_end(copy);
+    if (n < 0)
+        return false; /* the real append will report the bad format */
+    call->form = BY_FORMATTED;
+    call->cmd = *expanded;
+    call->len = (size_t)n;
+    return ck_command_name_from_resp(call->cmd, call->len, name, len);
+}
+
+/* argv[0] of the call. */
+static inline bool command_name(command_call *call, char **expanded, const char **name, size_t *len) {
     switch (call->form) {
+    case BY_FORMAT:
+        return ck_command_name_from_format(call->format, name, len) || expand_format(call, expanded, name, len);
     case BY_ARGV:
         if (call->argc < 1 || call->argv == NULL || call->argv[0] == NULL)
             return false;
@@ -57,19 +74,6 @@ static bool command_name(command_call *call, char **expanded, const char **name,
         *len = call->argvlen != NULL ? call->argvlen[0] : strlen(call->argv[0]);
         return true;
     case BY_FORMATTED: return ck_command_name_from_resp(call->cmd, call->len, name, len);
-    case BY_FORMAT:
-        if (ck_command_name_from_format(call->format, name, len))
-            return true;
-        va_list copy;
-        va_copy(copy, *call->ap);
-        int n = ck_real.redisvFormatCommand(expanded, call->format, copy);
-        va_end(copy);
-        if (n < 0)
-            return false; /* the real append will report the bad format */
-        call->form = BY_FORMATTED;
-        call->cmd = *expanded;
-        call->len = (size_t)n;
-        return ck_command_name_from_resp(call->cmd, call->len, name, len);
     }
     return false;
 }
@@ -159,15 +163,14 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
         hand_over(NULL, reply);
         return rc;
     }
-    int saved_errno = errno;
     ck_pending_pop(&st->pending);
-    if (rc != REDIS_OK)
-        ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
-    else if (ck_reply_is_unavailable(made))
-        ck_endpoint_record(st->endpoint, gate, false, ck_reply_str(made));
-    else
-        ck_endpoint_record(st->endpoint, gate, true, NULL);
-    errno = saved_errno;
+    if (rc == REDIS_OK && !ck_reply_is_unavailable(made)) {
+        ck_endpoint_record(st->endpoint, gate, true, NULL); /* no system call: errno is intact */
+    } else {
+        int saved_errno = errno;
+        ck_endpoint_record(st->endpoint, gate, false, rc != REDIS_OK ? ck_ctx_errstr(c) : ck_reply_str(made));
+        errno = saved_errno;
+    }
     if (rc == REDIS_OK)
         hand_over(made, reply);
     return rc;
@@ -179,15 +182,17 @@ static ck_context_state *state_for_call(const redisContext *c) {
     return ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
 }
 
-static bool usable(const redisContext *c, const char *function) {
+__attribute__((noinline, cold)) static bool unusable(const redisContext *c, const char *function) {
     if (!ck_real_ready())
-        return !ck_hiredis_missing(function);
-    if (c == NULL) {
+        return ck_hiredis_missing(function);
+    if (c == NULL)
         CK_LOG_ONCE(CK_LOG_WARN, "%s called with a NULL context; returning an error instead of crashing (reported once)",
                     function);
-        return false;
-    }
-    return true;
+    return c == NULL;
+}
+
+static inline bool usable(const redisContext *c, const char *function) {
+    return __builtin_expect(ck_real_ready() && c != NULL, 1) || !unusable(c, function);
 }
 
 static void *run_command(redisContext *c, command_call *call) {
@@ -201,8 +206,10 @@ static void *run_command(redisContext *c, command_call *call) {
     return get_reply(c, st, &reply) == REDIS_OK ? reply : NULL;
 }
 
-CK_EXPORT void *redisvCommand(redisContext *c, const char *format, va_list ap) {
-    if (!usable(c, __func__))
+/* The variadic and va_list forms share these; an exported function calling
+ * another exported one would go through the PLT. */
+static void *command_v(redisContext *c, const char *format, va_list ap, const char *function) {
+    if (!usable(c, function))
         return NULL;
     va_list copy;
     va_copy(copy, ap);
@@ -212,10 +219,25 @@ CK_EXPORT void *redisvCommand(redisContext *c, const char *format, va_list ap) {
     return reply;
 }
 
+static int append_v(redisContext *c, const char *format, va_list ap, const char *function) {
+    if (!usable(c, function))
+        return REDIS_ERR;
+    va_list copy;
+    va_copy(copy, ap);
+    command_call call = {.form = BY_FORMAT, .format = format, .ap = &copy};
+    int rc = append_command(c, state_for_call(c), &call);
+    va_end(copy);
+    return rc;
+}
+
+CK_EXPORT void *redisvCommand(redisContext *c, const char *format, va_list ap) {
+    return command_v(c, format, ap, __func__);
+}
+
 CK_EXPORT void *redisCommand(redisContext *c, const char *format, ...) {
     va_list ap;
     va_start(ap, format);
-    void *reply = redisvCommand(c, format, ap);
+    void *reply = command_v(c, format, ap, __func__);
     va_end(ap);
     return reply;
 }
@@ -228,20 +250,13 @@ CK_EXPORT void *redisCommandArgv(redisContext *c, int argc, const char **argv, c
 }
 
 CK_EXPORT int redisvAppendCommand(redisContext *c, const char *format, va_list ap) {
-    if (!usable(c, __func__))
-        return REDIS_ERR;
-    va_list copy;
-    va_copy(copy, ap);
-    command_call call = {.form = BY_FORMAT, .format = format, .ap = &copy};
-    int rc = append_command(c, state_for_call(c), &call);
-    va_end(copy);
-    return rc;
+    return append_v(c, format, ap, __func__);
 }
 
 CK_EXPORT int redisAppendCommand(redisContext *c, const char *format, ...) {
     va_list ap;
     va_start(ap, format);
-    int rc = redisvAppendCommand(c, format, ap);
+    int rc = append_v(c, format, ap, __func__);
     va_end(ap);
     return rc;
 }

@@ -38,7 +38,7 @@ load helpers
     LD_PRELOAD="$SHIM" "$CLIENT" < "$BATS_TEST_TMPDIR/script" \
         > "$BATS_TEST_TMPDIR/stdout" 2> "$BATS_TEST_TMPDIR/stderr"
     [ "$(cat "$BATS_TEST_TMPDIR/stdout")" = "$(printf 'null-context NULL\nnull-context NULL')" ]
-    [ "$(grep -c 'redisvCommand called with a NULL context' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
+    [ "$(grep -c 'redisCommand called with a NULL context' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
 }
 
 @test "with the breaker disabled the program sees plain hiredis behaviour" {

@@ -57,7 +57,11 @@ static void classes(void **state) {
         {"Client", CK_CMD_CONNECTION}, {"MULTI", CK_CMD_TXN_BEGIN},    {"exec", CK_CMD_TXN_END},
         {"DISCARD", CK_CMD_TXN_END},   {"WATCH", CK_CMD_TXN_WATCH},    {"SUBSCRIBE", CK_CMD_SUBSCRIBE},
         {"psubscribe", CK_CMD_SUBSCRIBE}, {"MONITOR", CK_CMD_SUBSCRIBE}, {"SELECTX", CK_CMD_DATA},
-        {"AUT", CK_CMD_DATA},
+        {"AUT", CK_CMD_DATA},          {"READONLY", CK_CMD_CONNECTION}, {"readwrite", CK_CMD_CONNECTION},
+        {"RESET", CK_CMD_CONNECTION},  {"QUIT", CK_CMD_CONNECTION},    {"ASKING", CK_CMD_CONNECTION},
+        {"UNWATCH", CK_CMD_TXN_WATCH}, {"SSUBSCRIBE", CK_CMD_SUBSCRIBE}, {"hget", CK_CMD_DATA},
+        {"LPUSH", CK_CMD_DATA},        {"SUBSCRIBEX", CK_CMD_DATA},     {"", CK_CMD_DATA},
+        {"_MULTI", CK_CMD_DATA},       {"PSUBSCRIBE_", CK_CMD_DATA},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         assert_int_equal(ck_command_classify(cases[i].name, strlen(cases[i].name)), cases[i].cls);
