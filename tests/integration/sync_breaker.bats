@@ -55,35 +55,32 @@ f1_stopped() {
     CACHEKIT_LAZY_CONNECT=$lazy COOLDOWN=2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    # what every variant sees until Redis is gone and the circuit is open
+    local common
+    common=$(
+        echo "connect ok"
+        echo "status OK"
+        replies "$op" "str v1" 1
+        replies "$op" NULL 3
+        replies "$op" nil 2
+    )
     if [ "$lazy" = true ]; then
-        assert_output_is "$(
-            echo "connect ok"
-            echo "status OK"
-            replies "$op" "str v1" 1
-            replies "$op" NULL 3
-            replies "$op" nil 2
-            echo "connect ok"
-            echo "connect ok"
-            echo "timeout ok"
-            replies "$op" nil 2
-            echo "reconnect ok"
-            replies "$op" "str v2" 1
-        )"
+        assert_output_is "$common
+connect ok
+connect ok
+timeout ok
+$(replies "$op" nil 2)
+reconnect ok
+$(replies "$op" "str v2" 1)"
     else
-        assert_output_is "$(
-            echo "connect ok"
-            echo "status OK"
-            replies "$op" "str v1" 1
-            replies "$op" NULL 3
-            replies "$op" nil 2
-            echo "$open_msg"
-            echo "$open_msg"
-            echo "timeout ok"
-            replies "$op" nil 2
-            echo "reconnect failed: cachekit: circuit open for 127.0.0.1:$PORT, not reconnecting"
-            echo "reconnect ok"
-            replies "$op" "str v2" 1
-        )"
+        assert_output_is "$common
+$open_msg
+$open_msg
+timeout ok
+$(replies "$op" nil 2)
+reconnect failed: cachekit: circuit open for 127.0.0.1:$PORT, not reconnecting
+reconnect ok
+$(replies "$op" "str v2" 1)"
     fi
     # While the circuit was open the program made no connection: between
     # the two INFO calls only the second redis-cli itself connected.
