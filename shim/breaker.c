@@ -6,6 +6,7 @@
 #include "breaker.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 static void note(ck_transition *t, ck_breaker_state from, ck_breaker_state to, const char *reason) {
     if (t != NULL) {
@@ -16,7 +17,7 @@ static void note(ck_transition *t, ck_breaker_state from, ck_breaker_state to, c
     }
 }
 
-void ck_breaker_init(ck_breaker *b, bool enabled, uint32_t threshold, uint64_t cooldown_ns) {
+void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
     atomic_init(&b->state, CK_CLOSED);
     atomic_init(&b->consecutive_failures, 0);
     atomic_init(&b->probe_after_ns, 0);
@@ -24,9 +25,26 @@ void ck_breaker_init(ck_breaker *b, bool enabled, uint32_t threshold, uint64_t c
     atomic_init(&b->recoveries_total, 0);
     atomic_init(&b->opens_total, 0);
     atomic_init(&b->rejected_total, 0);
-    b->threshold = threshold == 0 ? 1 : threshold;
-    b->cooldown_ns = cooldown_ns;
-    b->enabled = enabled;
+    atomic_init(&b->probe_failures, 0);
+    b->threshold = s->threshold == 0 ? 1 : s->threshold;
+    b->cooldown_ns = s->cooldown_ns;
+    b->cooldown_max_ns = s->cooldown_max_ns < s->cooldown_ns ? s->cooldown_ns : s->cooldown_max_ns;
+    b->random = s->random;
+    b->enabled = s->enabled;
+}
+
+uint64_t ck_breaker_cooldown(const ck_breaker *b, uint32_t probe_failures) {
+    uint64_t d = b->cooldown_ns;
+    for (uint32_t i = 0; i < probe_failures && d < b->cooldown_max_ns; i++)
+        d = d > UINT64_MAX / 2 ? UINT64_MAX : d * 2;
+    if (d > b->cooldown_max_ns)
+        d = b->cooldown_max_ns;
+    if (probe_failures == 0 || b->random == NULL)
+        return d;
+    /* uniform in [max(first cooldown, d/2), d]: never below what the
+     * operator configured */
+    uint64_t low = d - d / 2 < b->cooldown_ns ? b->cooldown_ns : d - d / 2;
+    return low + b->random() % (d - low + 1);
 }
 
 ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
@@ -47,8 +65,9 @@ ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
     return CK_REJECT;
 }
 
-static void open_circuit(ck_breaker *b, ck_clock_fn now) {
-    atomic_store_explicit(&b->probe_after_ns, now() + b->cooldown_ns, memory_order_relaxed);
+static void open_circuit(ck_breaker *b, ck_clock_fn now, uint32_t probe_failures) {
+    atomic_store_explicit(&b->probe_after_ns, now() + ck_breaker_cooldown(b, probe_failures),
+                          memory_order_relaxed);
 }
 
 void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn now, ck_transition *t) {
@@ -63,11 +82,13 @@ void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn no
         /* Only the permit holder gets here, and the state is HALF_OPEN. */
         if (success) {
             atomic_store_explicit(&b->consecutive_failures, 0, memory_order_relaxed);
+            atomic_store_explicit(&b->probe_failures, 0, memory_order_relaxed);
             atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
             atomic_store_explicit(&b->state, CK_CLOSED, memory_order_release);
             note(t, CK_HALF_OPEN, CK_CLOSED, "probe succeeded");
         } else {
-            open_circuit(b, now);
+            uint32_t n = atomic_fetch_add_explicit(&b->probe_failures, 1, memory_order_relaxed) + 1;
+            open_circuit(b, now, n);
             atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
             atomic_store_explicit(&b->state, CK_OPEN, memory_order_release);
             note(t, CK_HALF_OPEN, CK_OPEN, "probe failed");
@@ -89,7 +110,7 @@ void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn no
     uint32_t n = atomic_fetch_add_explicit(&b->consecutive_failures, 1, memory_order_relaxed) + 1;
     if (n < b->threshold)
         return;
-    open_circuit(b, now);
+    open_circuit(b, now, 0);
     uint32_t expected = CK_CLOSED;
     if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_OPEN, memory_order_acq_rel,
                                                 memory_order_relaxed)) {

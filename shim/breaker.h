@@ -4,6 +4,11 @@
  *   OPEN --cooldown elapsed, next caller wins the probe permit--> HALF_OPEN
  *   HALF_OPEN --probe succeeds--> CLOSED      --probe fails--> OPEN
  *
+ * The first cooldown is the recovery timeout; each failed probe in a row
+ * doubles it, with "equal jitter" (a uniform pick in the upper half) so
+ * that many processes do not probe a recovering server in step, capped by
+ * the maximum; a recovery resets it.
+ *
  * Pure and lock-free: the state lives in atomics, the clock is injected and
  * read only where a decision needs it (never on the CLOSED path). */
 #ifndef CACHEKIT_BREAKER_H
@@ -29,10 +34,21 @@ typedef struct {
     _Atomic uint64_t recoveries_total;
     _Atomic uint64_t opens_total;
     _Atomic uint64_t rejected_total;
+    _Atomic uint32_t probe_failures; /* failed probes in a row */
     uint32_t threshold;
     uint64_t cooldown_ns;
+    uint64_t cooldown_max_ns;
+    uint64_t (*random)(void);
     bool enabled;
 } ck_breaker;
+
+typedef struct {
+    bool enabled;
+    uint32_t threshold;      /* consecutive failures that open the circuit */
+    uint64_t cooldown_ns;    /* first cooldown */
+    uint64_t cooldown_max_ns;/* cap of the growing cooldown (>= cooldown_ns) */
+    uint64_t (*random)(void);/* jitter source; NULL: no jitter */
+} ck_breaker_settings;
 
 /* A state change caused by a call, for the caller to log. */
 typedef struct {
@@ -41,7 +57,9 @@ typedef struct {
     const char *reason;
 } ck_transition;
 
-void ck_breaker_init(ck_breaker *b, bool enabled, uint32_t threshold, uint64_t cooldown_ns);
+void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s);
+/* The cooldown after `probe_failures` failed probes in a row, jitter drawn. */
+uint64_t ck_breaker_cooldown(const ck_breaker *b, uint32_t probe_failures);
 ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t);
 void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn now, ck_transition *t);
 

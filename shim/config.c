@@ -29,6 +29,12 @@ static const config_row rows[] = {
      1000000},
     {"CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", KIND_SECONDS, offsetof(ck_config, recovery_timeout_ns),
      0.001, 86400},
+    {"CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX", KIND_SECONDS,
+     offsetof(ck_config, recovery_timeout_max_ns), 0.001, 86400},
+    {"CACHEKIT_SOCKET_CONNECT_TIMEOUT", KIND_SECONDS, offsetof(ck_config, connect_timeout_ns), 0, 3600},
+    {"CACHEKIT_SOCKET_TIMEOUT", KIND_SECONDS, offsetof(ck_config, socket_timeout_ns), 0, 3600},
+    {"CACHEKIT_SLOW_CALL_THRESHOLD", KIND_SECONDS, offsetof(ck_config, slow_call_ns), 0, 3600},
+    {"CACHEKIT_ADAPTIVE_TIMEOUT", KIND_BOOL, offsetof(ck_config, adaptive_timeout), 0, 0},
     {"CACHEKIT_LAZY_CONNECT", KIND_BOOL, offsetof(ck_config, lazy_connect), 0, 0},
     {"CACHEKIT_LOG_LEVEL", KIND_LOG_LEVEL, offsetof(ck_config, log_level), 0, 0},
 };
@@ -39,6 +45,11 @@ void ck_config_defaults(ck_config *cfg) {
     cfg->breaker_enabled = true;
     cfg->failure_threshold = 5;
     cfg->recovery_timeout_ns = 30ull * 1000000000ull;
+    cfg->recovery_timeout_max_ns = 300ull * 1000000000ull;
+    cfg->connect_timeout_ns = 2ull * 1000000000ull;
+    cfg->socket_timeout_ns = 5ull * 1000000000ull;
+    cfg->slow_call_ns = 0;
+    cfg->adaptive_timeout = false;
     cfg->lazy_connect = true;
     cfg->log_level = CK_LOG_INFO;
 }
@@ -129,12 +140,15 @@ int ck_config_load(ck_config *cfg, ck_getenv_fn getenv_fn, ck_config_report_fn r
     ck_config_defaults(&defaults);
     *cfg = defaults;
     int problems = 0;
+    bool max_set = false;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const char *value = getenv_fn(rows[i].name);
         if (value == NULL || value[0] == '\0')
             continue;
-        if (parse_row(&rows[i], value, cfg))
+        if (parse_row(&rows[i], value, cfg)) {
+            max_set |= rows[i].offset == offsetof(ck_config, recovery_timeout_max_ns);
             continue;
+        }
         /* parse_* write only on success, so the field still holds its default */
         problems++;
         if (report != NULL) {
@@ -144,6 +158,22 @@ int ck_config_load(ck_config *cfg, ck_getenv_fn getenv_fn, ck_config_report_fn r
                      rows[i].name, value, expected(&rows[i], range, sizeof range), def);
             report(line);
         }
+    }
+    /* the cap of the growing cooldown cannot be below the cooldown itself */
+    if (cfg->recovery_timeout_max_ns < cfg->recovery_timeout_ns) {
+        if (max_set) {
+            problems++;
+            if (report != NULL) {
+                char line[400];
+                snprintf(line, sizeof line,
+                         "CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=%g is below "
+                         "CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=%g; using %g (no growth)",
+                         (double)cfg->recovery_timeout_max_ns / 1e9, (double)cfg->recovery_timeout_ns / 1e9,
+                         (double)cfg->recovery_timeout_ns / 1e9);
+                report(line);
+            }
+        }
+        cfg->recovery_timeout_max_ns = cfg->recovery_timeout_ns;
     }
     return problems;
 }

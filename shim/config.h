@@ -11,6 +11,11 @@ typedef struct {
     bool breaker_enabled;        /* CACHEKIT_CIRCUIT_BREAKER_ENABLED */
     uint32_t failure_threshold;  /* CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD */
     uint64_t recovery_timeout_ns;/* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT (seconds) */
+    uint64_t recovery_timeout_max_ns; /* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX */
+    uint64_t connect_timeout_ns; /* CACHEKIT_SOCKET_CONNECT_TIMEOUT, 0: none added */
+    uint64_t socket_timeout_ns;  /* CACHEKIT_SOCKET_TIMEOUT, 0: none added */
+    uint64_t slow_call_ns;       /* CACHEKIT_SLOW_CALL_THRESHOLD, 0: off */
+    bool adaptive_timeout;       /* CACHEKIT_ADAPTIVE_TIMEOUT */
     bool lazy_connect;           /* CACHEKIT_LAZY_CONNECT */
     ck_log_level log_level;      /* CACHEKIT_LOG_LEVEL */
 } ck_config;

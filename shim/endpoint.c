@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -15,6 +16,19 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static ck_endpoint *endpoints;
 static ck_config settings;
+
+/* Jitter for the growing cooldown: xorshift64*, one state per thread,
+ * seeded from the clock and the thread, so processes started together do
+ * not draw the same sequence. */
+static uint64_t jitter_random(void) {
+    static __thread uint64_t state;
+    if (state == 0)
+        state = (ck_clock_monotonic_ns() ^ ((uint64_t)(uintptr_t)&state << 16) ^ (uint64_t)getpid()) | 1;
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545F4914F6CDD1Dull;
+}
 
 static void lock_registry(void) { pthread_mutex_lock(&registry_lock); }
 static void unlock_registry(void) { pthread_mutex_unlock(&registry_lock); }
@@ -36,8 +50,10 @@ ck_endpoint *ck_endpoint_get(const char *name) {
         ep = calloc(1, sizeof *ep + len + 1);
         if (ep != NULL) {
             memcpy(ep->name, name, len + 1);
-            ck_breaker_init(&ep->breaker, settings.breaker_enabled, settings.failure_threshold,
-                            settings.recovery_timeout_ns);
+            ck_breaker_settings s = {settings.breaker_enabled, settings.failure_threshold,
+                                     settings.recovery_timeout_ns, settings.recovery_timeout_max_ns,
+                                     jitter_random};
+            ck_breaker_init(&ep->breaker, &s);
             ep->next = endpoints;
             endpoints = ep;
         } else {

@@ -18,12 +18,20 @@ static uint64_t fake_clock(void) {
 }
 
 static ck_breaker b;
+static uint64_t fake_random_value;
+static uint64_t fake_random(void) { return fake_random_value; }
+
+static void init_breaker(bool enabled, uint32_t threshold, uint64_t cooldown, uint64_t cooldown_max) {
+    ck_breaker_settings s = {enabled, threshold, cooldown, cooldown_max, fake_random};
+    ck_breaker_init(&b, &s);
+}
 
 static int setup(void **state) {
     (void)state;
     fake_now = 1000 * SEC;
     clock_reads = 0;
-    ck_breaker_init(&b, true, 3, 30 * SEC);
+    fake_random_value = 0;
+    init_breaker(true, 3, 30 * SEC, 30 * SEC);
     return 0;
 }
 
@@ -74,7 +82,7 @@ static void success_resets_the_count(void **state) {
 
 static void threshold_of_one_opens_on_first_failure(void **state) {
     (void)state;
-    ck_breaker_init(&b, true, 1, SEC);
+    init_breaker(true, 1, SEC, SEC);
     fail_n(1);
     assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
 }
@@ -161,13 +169,74 @@ static void released_probe_lets_the_next_call_probe(void **state) {
 
 static void disabled_breaker_always_allows(void **state) {
     (void)state;
-    ck_breaker_init(&b, false, 1, SEC);
+    init_breaker(false, 1, SEC, SEC);
     for (int i = 0; i < 10; i++) {
         ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
         assert_int_equal(g, CK_ALLOW);
         ck_breaker_record(&b, g, false, fake_clock, NULL);
     }
     assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+}
+
+static void fail_probe(void) {
+    ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(g, CK_PROBE);
+    ck_breaker_record(&b, g, false, fake_clock, NULL);
+}
+
+/* the circuit probes exactly `after` ns from now, not a nanosecond before */
+static void assert_next_probe_after(uint64_t after) {
+    fake_now += after - 1;
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_REJECT);
+    fake_now += 1;
+}
+
+static void cooldown_doubles_with_jitter_and_is_capped(void **state) {
+    (void)state;
+    init_breaker(true, 1, 10 * SEC, 50 * SEC);
+    fake_random_value = 0; /* jitter picks the lowest: half of the doubled cooldown, plus nothing */
+    fail_n(1);
+    assert_next_probe_after(10 * SEC); /* the first cooldown is exact */
+    fail_probe();
+    assert_next_probe_after(10 * SEC); /* 20 s doubled, jitter in [10, 20] */
+    fake_random_value = UINT64_MAX - 1; /* some value: the pick stays within the upper half */
+    fail_probe();
+    uint64_t c2 = ck_breaker_cooldown(&b, 2);
+    assert_true(c2 >= 20 * SEC && c2 <= 40 * SEC);
+    assert_next_probe_after(atomic_load(&b.probe_after_ns) - fake_now);
+    fail_probe();
+    for (uint32_t n = 3; n < 40; n++) { /* capped, never beyond the maximum */
+        uint64_t c = ck_breaker_cooldown(&b, n);
+        assert_true(c >= 25 * SEC && c <= 50 * SEC);
+    }
+    fake_random_value = 25 * SEC; /* the top of the range */
+    assert_int_equal(ck_breaker_cooldown(&b, 3), 50 * SEC);
+}
+
+static void recovery_resets_the_backoff(void **state) {
+    (void)state;
+    init_breaker(true, 1, 10 * SEC, 80 * SEC);
+    fake_random_value = 0;
+    fail_n(1);
+    fake_now += 10 * SEC;
+    fail_probe();
+    fake_now += 10 * SEC;
+    fail_probe();
+    fake_now += 20 * SEC;
+    ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(g, CK_PROBE);
+    ck_breaker_record(&b, g, true, fake_clock, NULL);
+    fail_n(1);
+    assert_next_probe_after(10 * SEC);
+    fail_probe();
+    assert_next_probe_after(10 * SEC);
+}
+
+static void maximum_below_the_timeout_means_no_growth(void **state) {
+    (void)state;
+    init_breaker(true, 1, 10 * SEC, 1 * SEC);
+    for (uint32_t n = 0; n < 5; n++)
+        assert_int_equal(ck_breaker_cooldown(&b, n), 10 * SEC);
 }
 
 /* Many threads hit an open breaker whose cooldown has elapsed: exactly one
@@ -192,7 +261,7 @@ static void *racer(void *arg) {
 static void exactly_one_probe_under_concurrency(void **state) {
     (void)state;
     for (int round = 0; round < 200; round++) {
-        ck_breaker_init(&b, true, 1, 30 * SEC);
+        init_breaker(true, 1, 30 * SEC, 30 * SEC);
         fail_n(1);
         fake_now += 30 * SEC;
         atomic_store(&probes, 0);
@@ -222,6 +291,9 @@ int main(void) {
         cmocka_unit_test_setup(released_probe_lets_the_next_call_probe, setup),
         cmocka_unit_test_setup(disabled_breaker_always_allows, setup),
         cmocka_unit_test_setup(exactly_one_probe_under_concurrency, setup),
+        cmocka_unit_test_setup(cooldown_doubles_with_jitter_and_is_capped, setup),
+        cmocka_unit_test_setup(recovery_resets_the_backoff, setup),
+        cmocka_unit_test_setup(maximum_below_the_timeout_means_no_growth, setup),
     };
     return cmocka_run_group_tests_name("breaker", tests, NULL, NULL);
 }

@@ -51,7 +51,40 @@ static void defaults_when_nothing_is_set(void **state) {
     assert_int_equal(cfg.recovery_timeout_ns, 30 * SEC);
     assert_int_equal(cfg.log_level, CK_LOG_INFO);
     assert_true(cfg.lazy_connect);
+    assert_int_equal(cfg.recovery_timeout_max_ns, 300 * SEC);
+    assert_int_equal(cfg.connect_timeout_ns, 2 * SEC);
+    assert_int_equal(cfg.socket_timeout_ns, 5 * SEC);
+    assert_int_equal(cfg.slow_call_ns, 0);
+    assert_false(cfg.adaptive_timeout);
     assert_int_equal(report_count, 0);
+}
+
+static void timeouts_and_their_zero(void **state) {
+    (void)state;
+    set_env("CACHEKIT_SOCKET_TIMEOUT", "0");
+    set_env("CACHEKIT_SOCKET_CONNECT_TIMEOUT", "0.25");
+    set_env("CACHEKIT_SLOW_CALL_THRESHOLD", "0.05");
+    set_env("CACHEKIT_ADAPTIVE_TIMEOUT", "yes");
+    ck_config cfg;
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.socket_timeout_ns, 0);
+    assert_int_equal(cfg.connect_timeout_ns, SEC / 4);
+    assert_int_equal(cfg.slow_call_ns, SEC / 20);
+    assert_true(cfg.adaptive_timeout);
+}
+
+static void cooldown_cap_below_the_cooldown(void **state) {
+    (void)state;
+    ck_config cfg;
+    /* the default cap rises silently with a long cooldown */
+    set_env("CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "600");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.recovery_timeout_max_ns, 600 * SEC);
+    /* an explicit cap below it is reported */
+    set_env("CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX", "60");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 1);
+    assert_int_equal(cfg.recovery_timeout_max_ns, 600 * SEC);
+    assert_non_null(strstr(reports[0], "CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=60 is below"));
 }
 
 static void good_values(void **state) {
@@ -158,6 +191,8 @@ int main(void) {
         cmocka_unit_test_setup(range_edges, setup),
         cmocka_unit_test_setup(each_bad_value_is_reported_with_its_default, setup),
         cmocka_unit_test_setup(bad_seconds_bool_and_level, setup),
+        cmocka_unit_test_setup(timeouts_and_their_zero, setup),
+        cmocka_unit_test_setup(cooldown_cap_below_the_cooldown, setup),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
