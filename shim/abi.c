@@ -6,6 +6,7 @@ static const ck_abi_layout layout_v014 = {
     .name = "0.14",
     .ctx_err = 0, .ctx_errstr = 4, .ctx_fd = 132, .ctx_flags = 136, .ctx_connection_type = 160,
     .ctx_tcp_host = 176, .ctx_tcp_port = 192, .ctx_unix_path = 200, .ctx_size = 208,
+    .ctx_command_timeout = CK_NO_FIELD,
     .ctx_app_field_count = 0,
     .reply_len = 16, .reply_str = 24,
 };
@@ -14,6 +15,7 @@ static const ck_abi_layout layout_v1 = {
     .name = "1.x",
     .ctx_err = 8, .ctx_errstr = 12, .ctx_fd = 140, .ctx_flags = 144, .ctx_connection_type = 168,
     .ctx_tcp_host = 192, .ctx_tcp_port = 208, .ctx_unix_path = 216, .ctx_size = 272,
+    .ctx_command_timeout = 184,
     .ctx_app_fields = {240 /* privdata */, 248 /* free_privdata */, 264 /* push_cb */},
     .ctx_app_field_count = 3,
     .reply_len = 24, .reply_str = 32,

@@ -14,6 +14,7 @@ typedef struct {
     const char *name;
     size_t ctx_err, ctx_errstr, ctx_fd, ctx_flags, ctx_connection_type;
     size_t ctx_tcp_host, ctx_tcp_port, ctx_unix_path, ctx_size;
+    size_t ctx_command_timeout; /* 1.x only; CK_NO_FIELD in 0.14 */
     /* fields a program may set on its own context (1.x): kept in place when
      * the shim swaps a fresh connection into the program's context */
     size_t ctx_app_fields[3];
@@ -26,6 +27,7 @@ extern ck_abi_layout ck_abi;
 void ck_abi_select(bool v1);
 
 #define CK_FIELD(ptr, off, type) (*(type *)((char *)(ptr) + (off)))
+#define CK_NO_FIELD ((size_t)-1)
 
 static inline int ck_ctx_err(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_err, int); }
 static inline const char *ck_ctx_errstr(const redisContext *c) { return (const char *)c + ck_abi.ctx_errstr; }
@@ -35,6 +37,12 @@ static inline int ck_ctx_connection_type(const redisContext *c) {
     return CK_FIELD(c, ck_abi.ctx_connection_type, int);
 }
 static inline const char *ck_ctx_tcp_host(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_tcp_host, char *); }
+/* The command timeout the program gave hiredis 1.x (options or
+ * redisSetTimeout), or NULL. */
+static inline const struct timeval *ck_ctx_command_timeout(const redisContext *c) {
+    return ck_abi.ctx_command_timeout == CK_NO_FIELD ? NULL
+                                                     : CK_FIELD(c, ck_abi.ctx_command_timeout, struct timeval *);
+}
 static inline int ck_ctx_tcp_port(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_tcp_port, int); }
 static inline const char *ck_ctx_unix_path(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_unix_path, char *); }
 

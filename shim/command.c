@@ -23,6 +23,12 @@ static const class_row class_rows[] = {
     ROW("WATCH", CK_CMD_TXN_WATCH),     ROW("UNWATCH", CK_CMD_TXN_WATCH),
     ROW("SUBSCRIBE", CK_CMD_SUBSCRIBE), ROW("PSUBSCRIBE", CK_CMD_SUBSCRIBE),
     ROW("SSUBSCRIBE", CK_CMD_SUBSCRIBE), ROW("MONITOR", CK_CMD_SUBSCRIBE),
+    ROW("BLPOP", CK_CMD_BLOCKING),      ROW("BRPOP", CK_CMD_BLOCKING),
+    ROW("BRPOPLPUSH", CK_CMD_BLOCKING), ROW("BLMOVE", CK_CMD_BLOCKING),
+    ROW("BLMPOP", CK_CMD_BLOCKING),     ROW("BZPOPMIN", CK_CMD_BLOCKING),
+    ROW("BZPOPMAX", CK_CMD_BLOCKING),   ROW("BZMPOP", CK_CMD_BLOCKING),
+    ROW("XREAD", CK_CMD_BLOCKING),      ROW("XREADGROUP", CK_CMD_BLOCKING),
+    ROW("WAIT", CK_CMD_BLOCKING),       ROW("WAITAOF", CK_CMD_BLOCKING),
 };
 
 static const class_row availability_rows[] = {
@@ -42,25 +48,37 @@ static bool find(const class_row *rows, size_t n, const char *name, size_t len, 
     return false;
 }
 
-bool ck_command_name_from_resp(const char *buf, size_t buflen, const char **name, size_t *len) {
+bool ck_command_arg_from_resp(const char *buf, size_t buflen, unsigned index, const char **arg, size_t *len) {
     if (buf == NULL || buflen < 4 || buf[0] != '*')
         return false;
     const char *end = buf + buflen;
     const char *p = memchr(buf, '\n', buflen);
-    if (p == NULL || ++p >= end || *p != '$')
+    if (p == NULL)
         return false;
-    size_t n = 0;
-    const char *after = p + 1;
-    while (after < end && *after >= '0' && *after <= '9' && n < (1u << 30))
-        n = n * 10 + (size_t)(*after++ - '0');
-    if (after == p + 1 || end - after < 2 || after[0] != '\r' || after[1] != '\n')
-        return false;
-    p = after + 2;
-    if (n == 0 || n > (size_t)(end - p))
-        return false;
-    *name = p;
-    *len = n;
-    return true;
+    p++;
+    for (unsigned i = 0;; i++) {
+        if (p >= end || *p != '$')
+            return false;
+        size_t n = 0;
+        const char *after = p + 1;
+        while (after < end && *after >= '0' && *after <= '9' && n < (1u << 30))
+            n = n * 10 + (size_t)(*after++ - '0');
+        if (after == p + 1 || end - after < 2 || after[0] != '\r' || after[1] != '\n')
+            return false;
+        p = after + 2;
+        if (n > (size_t)(end - p))
+            return false;
+        if (i == index) {
+            if (n == 0 && index == 0)
+                return false;
+            *arg = p;
+            *len = n;
+            return true;
+        }
+        if ((size_t)(end - p) < n + 2)
+            return false;
+        p += n + 2;
+    }
 }
 
 /* Every row must pass the bit tests of ck_command_classify (command.h);

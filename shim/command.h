@@ -13,6 +13,7 @@ typedef enum {
     CK_CMD_TXN_END,      /* EXEC, DISCARD */
     CK_CMD_TXN_WATCH,    /* WATCH, UNWATCH: part of a transaction, never faked */
     CK_CMD_SUBSCRIBE,    /* SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR: pass-through for good */
+    CK_CMD_BLOCKING,     /* BLPOP, XREAD, WAIT...: data, but may wait as long as they ask */
 } ck_command_class;
 
 /* argv[0] of a hiredis format string when it can be read without
@@ -32,17 +33,21 @@ static inline bool ck_command_name_from_format(const char *fmt, const char **nam
     return n > 0;
 }
 
-/* argv[0] of a RESP-encoded command ("*N\r\n$L\r\nNAME\r\n..."). */
-bool ck_command_name_from_resp(const char *buf, size_t buflen, const char **name, size_t *len);
+/* argv[index] of a RESP-encoded command ("*N\r\n$L\r\nNAME\r\n..."). */
+bool ck_command_arg_from_resp(const char *buf, size_t buflen, unsigned index, const char **arg, size_t *len);
+static inline bool ck_command_name_from_resp(const char *buf, size_t buflen, const char **name, size_t *len) {
+    return ck_command_arg_from_resp(buf, buflen, 0, name, len);
+}
 
 /* Lengths and first letters that some special (non-data) command has:
  * most data commands (GET, SET, HGET...) fail one of these two bit tests
  * and are classified without a string comparison. */
 #define CK_SPECIAL_LENGTHS 0x7f0u /* 4 to 10 */
 #define CK_SPECIAL_LETTERS                                                                           \
-    ((1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) | (1u << ('E' - 'A')) |        \
-     (1u << ('H' - 'A')) | (1u << ('M' - 'A')) | (1u << ('P' - 'A')) | (1u << ('Q' - 'A')) |        \
-     (1u << ('R' - 'A')) | (1u << ('S' - 'A')) | (1u << ('U' - 'A')) | (1u << ('W' - 'A')))
+    ((1u << ('A' - 'A')) | (1u << ('B' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |        \
+     (1u << ('E' - 'A')) | (1u << ('H' - 'A')) | (1u << ('M' - 'A')) | (1u << ('P' - 'A')) |        \
+     (1u << ('Q' - 'A')) | (1u << ('R' - 'A')) | (1u << ('S' - 'A')) | (1u << ('U' - 'A')) |        \
+     (1u << ('W' - 'A')) | (1u << ('X' - 'A')))
 
 ck_command_class ck_command_classify_special(const char *name, size_t len);
 

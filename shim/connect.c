@@ -25,6 +25,7 @@
 #include "guard.h"
 #include "log.h"
 #include "real.h"
+#include "timeouts.h"
 
 #define CK_EXPORT __attribute__((visibility("default")))
 #define ENDPOINT_NAME_MAX 300
@@ -81,12 +82,16 @@ static ck_endpoint *endpoint_of_recipe(const ck_connect_recipe *r) {
     return ck_endpoint_get(name);
 }
 
+/* Connects as the recipe says; a connect the program asked without a
+ * timeout gets CACHEKIT_SOCKET_CONNECT_TIMEOUT. */
 static redisContext *connect_real(const ck_connect_recipe *r) {
+    struct timeval tv = r->timeout;
+    bool timed = r->has_timeout || ck_timeouts_connect_default(&tv);
     if (r->is_unix)
-        return r->has_timeout ? CK_REAL_CALL(ck_real.redisConnectUnixWithTimeout(r->address, r->timeout))
-                              : CK_REAL_CALL(ck_real.redisConnectUnix(r->address));
-    return r->has_timeout ? CK_REAL_CALL(ck_real.redisConnectWithTimeout(r->address, r->port, r->timeout))
-                          : CK_REAL_CALL(ck_real.redisConnect(r->address, r->port));
+        return timed ? CK_REAL_CALL(ck_real.redisConnectUnixWithTimeout(r->address, tv))
+                     : CK_REAL_CALL(ck_real.redisConnectUnix(r->address));
+    return timed ? CK_REAL_CALL(ck_real.redisConnectWithTimeout(r->address, r->port, tv))
+                 : CK_REAL_CALL(ck_real.redisConnect(r->address, r->port));
 }
 
 static void set_circuit_open_error(redisContext *c, const ck_endpoint *ep, const char *what) {
@@ -117,6 +122,22 @@ static redisContext *placeholder(const ck_connect_recipe *r, ck_endpoint *ep) {
 
 static bool connected(const redisContext *c) { return c != NULL && ck_ctx_err(c) == 0; }
 
+/* A connect that failed because the server is not there (refused, timed
+ * out, unreachable, its Unix socket gone), as opposed to the program's own
+ * mistake (an invalid timeout, a name that does not resolve): only the
+ * former says anything about the endpoint. */
+static bool failed_for_unavailability(const redisContext *c, bool is_unix) {
+    static const int unavailable[] = {ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ECONNRESET, ECONNABORTED};
+    if (ck_ctx_err(c) == 6 /* REDIS_ERR_TIMEOUT, 1.x */)
+        return true;
+    if (ck_ctx_err(c) != REDIS_ERR_IO)
+        return false;
+    for (size_t i = 0; i < sizeof unavailable / sizeof unavailable[0]; i++)
+        if (strstr(ck_ctx_errstr(c), strerror(unavailable[i])) != NULL)
+            return true;
+    return is_unix && strstr(ck_ctx_errstr(c), strerror(ENOENT)) != NULL;
+}
+
 static redisContext *connect_gated(const ck_connect_recipe *r) {
     if (!ck_from_program())
         return connect_real(r);
@@ -128,9 +149,24 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
         return placeholder(r, ep);
     redisContext *c = connect_real(r);
     int saved_errno = errno;
-    ck_endpoint_record(ep, gate, connected(c), c != NULL ? ck_ctx_errstr(c) : "out of memory");
-    if (c != NULL)
-        ck_context_register(c, ep);
+    bool unavailable = c != NULL && !connected(c) && failed_for_unavailability(c, r->is_unix);
+    if (c == NULL || connected(c) || unavailable)
+        ck_endpoint_record(ep, gate, connected(c), c != NULL ? ck_ctx_errstr(c) : "out of memory");
+    else if (gate == CK_PROBE)
+        ck_endpoint_release_probe(ep); /* the program's mistake says nothing about the server */
+    if (unavailable && lazy_connect && ep->breaker.enabled) {
+        /* Lazy: the program gets a context that will connect when it can,
+         * so a program that connects at start-up starts while Redis is
+         * down. */
+        ck_guard_enter();
+        ck_real.redisFree(c);
+        ck_guard_leave();
+        c = placeholder(r, ep);
+    } else if (c != NULL) {
+        ck_context_state *st = ck_context_register(c, ep);
+        if (st != NULL)
+            ck_timeouts_after_connect(c, st);
+    }
     errno = saved_errno;
     return c;
 }
@@ -145,9 +181,13 @@ static redisContext *adopt(redisContext *c) {
     int saved_errno = errno;
     ck_endpoint *ep = ck_endpoint_get(name);
     if (ep != NULL) {
-        if (!connected(c))
+        if (!connected(c) && failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
             ck_endpoint_record(ep, CK_ALLOW, false, ck_ctx_errstr(c));
-        ck_context_register(c, ep);
+        ck_context_state *st = ck_context_register(c, ep);
+        if (st != NULL) {
+            st->program_timeout = ck_ctx_command_timeout(c) != NULL;
+            ck_timeouts_after_connect(c, st);
+        }
     }
     errno = saved_errno;
     return c;
@@ -228,6 +268,7 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) 
         CK_REAL_CALL(ck_real.redisSetTimeout(c, st->recipe.command_timeout));
     if (connected(c) && st->recipe.keepalive)
         CK_REAL_CALL(ck_real.redisEnableKeepAlive(c));
+    ck_timeouts_after_connect(c, st);
     free(st->recipe.address);
     st->recipe.address = NULL;
     ck_endpoint_record(st->endpoint, gate, connected(c), ck_ctx_errstr(c));
@@ -250,11 +291,47 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     }
     if (st->placeholder)
         return ck_connect_placeholder(c, st, gate);
+    ck_session_clear(&st->session); /* the program rebuilds its session itself */
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
     ck_endpoint_record(st->endpoint, gate, rc == REDIS_OK && connected(c), ck_ctx_errstr(c));
+    ck_timeouts_after_connect(c, st);
     errno = saved_errno;
     return rc;
+}
+
+/* Sends one stored session command on a fresh connection; false with an
+ * error set on the context when it does not succeed. */
+static bool replay(redisContext *c, const ck_session_command *cmd, ck_session_kind kind) {
+    void *reply = NULL;
+    if (CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, cmd->bytes, cmd->len)) != REDIS_OK ||
+        CK_REAL_CALL(ck_real.redisGetReply(c, &reply)) != REDIS_OK || reply == NULL)
+        return false;
+    bool ok = ck_reply_type(reply) != REDIS_REPLY_ERROR;
+    if (!ok) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "cachekit: could not restore %s after reconnecting: %.*s", ck_session_kind_name(kind),
+                 (int)(ck_reply_len(reply) > 60 ? 60 : ck_reply_len(reply)), ck_reply_str(reply));
+        ck_real.__redisSetError(c, REDIS_ERR_OTHER, msg);
+    }
+    ck_real.freeReplyObject(reply);
+    return ok;
+}
+
+int ck_context_heal(redisContext *c, ck_context_state *st, ck_gate gate) {
+    int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
+    for (int k = 0; rc == REDIS_OK && k < CK_SESSION_KINDS; k++)
+        if (st->session.kept[k].bytes != NULL && !replay(c, &st->session.kept[k], (ck_session_kind)k))
+            rc = REDIS_ERR;
+    ck_endpoint_record(st->endpoint, gate, rc == REDIS_OK, ck_ctx_errstr(c));
+    if (rc != REDIS_OK)
+        return REDIS_ERR;
+    ck_timeouts_after_connect(c, st);
+    char restored[64];
+    ck_session_describe(&st->session, restored, sizeof restored);
+    ck_log(CK_LOG_INFO, "reconnected a broken context of %s%s%s", st->endpoint->name,
+           restored[0] ? "; restored " : "", restored);
+    return REDIS_OK;
 }
 
 /* Socket settings asked of a placeholder wait until it is connected:
@@ -267,8 +344,12 @@ static ck_context_state *placeholder_state(redisContext *c) {
 CK_EXPORT int redisSetTimeout(redisContext *c, const struct timeval tv) {
     if (!ck_real_ready())
         return ck_hiredis_missing(__func__), REDIS_ERR;
-    ck_context_state *st = placeholder_state(c);
-    if (st == NULL)
+    ck_context_state *st = c != NULL && ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
+    if (st != NULL) {
+        st->program_timeout = true; /* the program's own timeout wins from now on */
+        st->imposed_timeout_ns = 0;
+    }
+    if (st == NULL || !st->placeholder)
         return CK_REAL_CALL(ck_real.redisSetTimeout(c, tv));
     st->recipe.has_command_timeout = true;
     st->recipe.command_timeout = tv;

@@ -14,4 +14,9 @@ void ck_connect_configure(const ck_config *cfg);
  * the breaker under `gate`. REDIS_OK when the context is now connected. */
 int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate);
 
+/* Reconnects a context whose connection broke, in place, and replays the
+ * session the program had built on it (AUTH, HELLO, SELECT, CLIENT
+ * SETNAME); the outcome goes to the breaker under `gate`. */
+int ck_context_heal(redisContext *c, ck_context_state *st, ck_gate gate);
+
 #endif

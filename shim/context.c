@@ -86,6 +86,7 @@ ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep) {
 void ck_context_reset(ck_context_state *st) {
     if (ck_pending_clear(&st->pending))
         ck_endpoint_release_probe(st->endpoint);
+    ck_session_drop_proposed(&st->session);
     st->in_transaction = false;
     st->passthrough = false;
 }
@@ -98,6 +99,7 @@ void ck_context_forget(const redisContext *c) {
     atomic_store_explicit(&s->key, KEY_DELETED, memory_order_release);
     ck_context_reset(st);
     ck_pending_free(&st->pending);
+    ck_session_free(&st->session);
     free(st->recipe.address);
     free(st);
 }

@@ -15,6 +15,7 @@
 #include "endpoint.h"
 #include "hiredis_types.h"
 #include "pending.h"
+#include "session.h"
 
 /* How a context was asked to connect, enough to do it again. */
 typedef struct {
@@ -32,9 +33,12 @@ typedef struct {
 typedef struct {
     ck_endpoint *endpoint;
     ck_pending pending;
+    ck_session session;  /* AUTH, SELECT... to replay after the shim reconnects */
     bool in_transaction; /* between MULTI and EXEC/DISCARD */
     bool passthrough;    /* subscribed or monitoring: replies are not one per command */
     bool placeholder;    /* not connected yet: made while the circuit was open */
+    bool program_timeout;/* the program set its own command timeout */
+    uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */
     ck_connect_recipe recipe; /* set for placeholders */
 } ck_context_state;
 

@@ -23,8 +23,8 @@ bool ck_pending_grow(ck_pending *q) {
     return true;
 }
 
-void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate) {
-    *ck_pending_at(q, q->len) = (ck_slot){.kind = (uint8_t)kind, .gate = (uint8_t)gate, .count = 1};
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags) {
+    *ck_pending_at(q, q->len) = (ck_slot){.kind = (uint8_t)kind, .gate = (uint8_t)gate, .flags = flags, .count = 1};
     q->len++;
 }
 
@@ -42,6 +42,13 @@ bool ck_pending_clear(ck_pending *q) {
     q->head = 0;
     q->len = 0;
     return had_probe;
+}
+
+bool ck_pending_awaits_real(const ck_pending *q) {
+    for (uint32_t i = 0; i < q->len; i++)
+        if (ck_pending_at(q, i)->kind == CK_SLOT_REAL)
+            return true;
+    return false;
 }
 
 void ck_pending_free(ck_pending *q) {

@@ -16,10 +16,17 @@
 
 typedef enum { CK_SLOT_REAL = 0, CK_SLOT_SYNTH_NIL = 1 } ck_slot_kind;
 
+/* What the reply of a REAL slot needs besides being read. */
+enum {
+    CK_SLOT_UNBOUNDED = 1, /* a blocking command: read it without the shim's socket timeout */
+    CK_SLOT_SESSION = 2,   /* AUTH, SELECT...: on success the session to replay changes */
+};
+
 typedef struct {
     uint8_t kind;    /* ck_slot_kind */
-    uint8_t gate;    /* ck_gate of a REAL slot: CK_PROBE slots stand alone */
-    uint32_t count;  /* how many replies of this kind in a row */
+    uint8_t gate;    /* ck_gate of a REAL slot */
+    uint8_t flags;   /* CK_SLOT_UNBOUNDED | CK_SLOT_SESSION */
+    uint32_t count;  /* how many replies of this kind in a row; probes and flagged slots stand alone */
 } ck_slot;
 
 typedef struct {
@@ -29,7 +36,7 @@ typedef struct {
 
 void ck_pending_init(ck_pending *q);
 bool ck_pending_grow(ck_pending *q);
-void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate);
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags);
 void ck_pending_pop_slot(ck_pending *q);
 
 static inline ck_slot *ck_pending_at(const ck_pending *q, uint32_t i) {
@@ -41,15 +48,15 @@ static inline bool ck_pending_reserve(ck_pending *q) { return q->len < q->cap ||
 
 /* Needs a prior successful ck_pending_reserve. A reply of the same kind
  * as the last one owed extends its run. */
-static inline void ck_pending_push(ck_pending *q, ck_slot_kind kind, ck_gate gate) {
-    if (q->len > 0 && gate != CK_PROBE) {
+static inline void ck_pending_push(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags) {
+    if (q->len > 0 && gate != CK_PROBE && flags == 0) {
         ck_slot *tail = ck_pending_at(q, q->len - 1);
-        if (tail->kind == kind && tail->gate != CK_PROBE && tail->count < UINT32_MAX) {
+        if (tail->kind == kind && tail->gate != CK_PROBE && tail->flags == 0 && tail->count < UINT32_MAX) {
             tail->count++;
             return;
         }
     }
-    ck_pending_push_slot(q, kind, gate);
+    ck_pending_push_slot(q, kind, gate, flags);
 }
 
 static inline bool ck_pending_empty(const ck_pending *q) { return q->len == 0; }
@@ -67,6 +74,8 @@ static inline void ck_pending_pop(ck_pending *q) {
 /* Forgets everything owed (the connection was reset or freed). Returns true
  * when a probe was among them: its outcome will never be known. */
 bool ck_pending_clear(ck_pending *q);
+/* True when a reply from the connection is still owed. */
+bool ck_pending_awaits_real(const ck_pending *q);
 void ck_pending_free(ck_pending *q);
 
 #endif

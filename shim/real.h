@@ -32,6 +32,7 @@
     X(int, redisAppendFormattedCommand, (redisContext * c, const char *cmd, size_t len), true)        \
     X(int, redisGetReply, (redisContext * c, void **reply), true)                                     \
     X(int, redisvFormatCommand, (char **target, const char *format, va_list ap), true)                \
+    X(int, redisFormatCommandArgv, (char **target, int argc, const char **argv, const size_t *argvlen), true) \
     X(void, redisFreeCommand, (char *cmd), true)                                                      \
     X(void, __redisSetError, (redisContext * c, int type, const char *str), true)                     \
     X(redisReader *, redisReaderCreate, (void), true)                                                 \

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "real.h"
 #include "reply.h"
+#include "timeouts.h"
 
 __thread unsigned ck_guard_depth __attribute__((tls_model("initial-exec")));
 
@@ -25,6 +26,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
     ck_config_load(&cfg, read_env, report_config_problem);
     ck_endpoint_configure(&cfg);
     ck_connect_configure(&cfg);
+    ck_timeouts_configure(&cfg);
     ck_log(CK_LOG_DEBUG, "loaded: breaker %s, failure threshold %u, recovery timeout %.3fs",
            cfg.breaker_enabled ? "enabled" : "disabled", (unsigned)cfg.failure_threshold,
            (double)cfg.recovery_timeout_ns / 1e9);

@@ -11,8 +11,10 @@
  * composes them, so pipelines and single calls share one path. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 #include "abi.h"
+#include "clock.h"
 #include "command.h"
 #include "connect.h"
 #include "context.h"
@@ -20,6 +22,7 @@
 #include "log.h"
 #include "real.h"
 #include "reply.h"
+#include "timeouts.h"
 
 #define CK_EXPORT __attribute__((visibility("default")))
 
@@ -78,13 +81,50 @@ static inline bool command_name(command_call *call, char **expanded, const char 
     return false;
 }
 
-static void enter_session_mode(ck_context_state *st, ck_command_class cls) {
-    if (cls == CK_CMD_TXN_BEGIN)
+/* The RESP bytes of the call, formatting it if it was not yet; the call
+ * then carries them (*expanded is set, for the caller to free). */
+static bool as_resp(command_call *call, char **expanded) {
+    int n;
+    switch (call->form) {
+    case BY_FORMATTED: return true;
+    case BY_FORMAT:
+        if (*expanded == NULL) {
+            const char *name;
+            size_t len;
+            return expand_format(call, expanded, &name, &len);
+        }
+        return true;
+    case BY_ARGV:
+        n = ck_real.redisFormatCommandArgv(expanded, call->argc, call->argv, call->argvlen);
+        if (n < 0)
+            return false;
+        call->form = BY_FORMATTED;
+        call->cmd = *expanded;
+        call->len = (size_t)n;
+        return true;
+    }
+    return false;
+}
+
+static void enter_session_mode(redisContext *c, ck_context_state *st, ck_command_class cls) {
+    if (cls == CK_CMD_TXN_BEGIN) {
         st->in_transaction = true;
-    else if (cls == CK_CMD_TXN_END)
+    } else if (cls == CK_CMD_TXN_END) {
         st->in_transaction = false;
-    else if (cls == CK_CMD_SUBSCRIBE)
+    } else if (cls == CK_CMD_SUBSCRIBE) {
         st->passthrough = true;
+        ck_timeouts_lift_for_good(c, st); /* it now waits for messages */
+    }
+}
+
+/* A command sent on a placeholder while the circuit is open: connection
+ * set-up and transactions are never faked, so they fail, saying why. */
+static int refuse_unsent(redisContext *c, ck_context_state *st, const char *name, size_t name_len) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s; %.*s was not sent", st->endpoint->name,
+             (int)(name_len > 20 ? 20 : name_len), name);
+    ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
+    return REDIS_ERR;
 }
 
 static int append_command(redisContext *c, ck_context_state *st, command_call *call) {
@@ -98,36 +138,49 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
 
     ck_command_class cls = ck_command_classify(name, name_len);
     /* Transactions, connection set-up and pub/sub are never faked: only
-     * plain data commands outside MULTI ask the breaker. */
-    ck_gate gate = CK_ALLOW;
-    if (cls == CK_CMD_DATA && !st->in_transaction)
-        gate = ck_endpoint_acquire(st->endpoint);
+     * data commands outside MULTI are answered by the shim while open. A
+     * context that must connect first (a placeholder, or a broken one the
+     * shim can heal) asks the breaker for that connect whatever the
+     * command. */
+    bool gated = (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING) && !st->in_transaction;
+    bool must_connect = !st->in_transaction && st->endpoint->breaker.enabled &&
+                        (st->placeholder || (ck_ctx_err(c) != 0 && !ck_pending_awaits_real(&st->pending)));
+    ck_gate gate = gated || must_connect ? ck_endpoint_acquire(st->endpoint) : CK_ALLOW;
+
+    uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : 0;
+    ck_session_kind session_kind = CK_SESSION_AUTH;
+    if (cls == CK_CMD_CONNECTION && !st->in_transaction && as_resp(call, &expanded) &&
+        ck_session_kind_of(call->cmd, call->len, &session_kind))
+        flags |= CK_SLOT_SESSION;
 
     int rc;
-    if (st->placeholder && gate != CK_REJECT) {
-        /* A context handed out while the circuit was open: connect it now,
-         * in place. It never carried a session, so nothing is lost. The
-         * connect is the call's outcome when it fails. */
-        if (ck_connect_placeholder(c, st, gate) != REDIS_OK) {
-            if (expanded != NULL)
-                ck_real.redisFreeCommand(expanded);
-            return REDIS_ERR;
-        }
-        gate = CK_ALLOW; /* a probe was settled by the connect */
-    }
     if (!ck_pending_reserve(&st->pending)) {
         ck_real.__redisSetError(c, 5 /* REDIS_ERR_OOM */, "Out of memory");
         rc = REDIS_ERR;
-    } else if (gate == CK_REJECT) {
-        ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, gate);
+    } else if (gate == CK_REJECT && gated) {
+        ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, gate, 0);
         rc = REDIS_OK;
+    } else if (gate == CK_REJECT && st->placeholder) {
+        rc = refuse_unsent(c, st, name, name_len);
     } else {
+        if (must_connect && gate != CK_REJECT) {
+            /* the connect settles a probe; the command then goes as allowed */
+            rc = st->placeholder ? ck_connect_placeholder(c, st, gate) : ck_context_heal(c, st, gate);
+            gate = CK_ALLOW;
+            if (rc != REDIS_OK)
+                goto done;
+        }
+        if ((flags & CK_SLOT_SESSION) && !ck_session_propose(&st->session, session_kind, call->cmd, call->len))
+            flags &= (uint8_t)~CK_SLOT_SESSION;
         rc = real_append(c, call);
         if (rc == REDIS_OK) {
-            ck_pending_push(&st->pending, CK_SLOT_REAL, gate);
-            enter_session_mode(st, cls);
+            ck_pending_push(&st->pending, CK_SLOT_REAL, gate, flags);
+            enter_session_mode(c, st, cls);
+        } else if (flags & CK_SLOT_SESSION) {
+            ck_session_drop_proposed(&st->session);
         }
     }
+done:
     if (rc != REDIS_OK && gate == CK_PROBE)
         ck_endpoint_release_probe(st->endpoint);
     if (expanded != NULL)
@@ -157,18 +210,34 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
     }
 
     ck_gate gate = (ck_gate)front->gate;
+    uint8_t flags = front->flags;
+    uint64_t slow_ns = ck_timeouts_slow_call_ns();
+    uint64_t started = slow_ns != 0 ? ck_clock_monotonic_ns() : 0;
     void *made = NULL;
+    if (flags & CK_SLOT_UNBOUNDED)
+        ck_timeouts_lift(c, st);
     int rc = CK_REAL_CALL(ck_real.redisGetReply(c, &made));
+    if (flags & CK_SLOT_UNBOUNDED)
+        ck_timeouts_restore(c, st);
     if (rc == REDIS_OK && made == NULL) { /* non-blocking context: nothing read yet */
         hand_over(NULL, reply);
         return rc;
     }
     ck_pending_pop(&st->pending);
-    if (rc == REDIS_OK && !ck_reply_is_unavailable(made)) {
+    if (flags & CK_SLOT_SESSION)
+        ck_session_settle(&st->session, rc == REDIS_OK && ck_reply_type(made) != REDIS_REPLY_ERROR);
+    uint64_t elapsed = slow_ns != 0 ? ck_clock_monotonic_ns() - started : 0;
+    if (rc == REDIS_OK && !ck_reply_is_unavailable(made) && (elapsed <= slow_ns || (flags & CK_SLOT_UNBOUNDED))) {
         ck_endpoint_record(st->endpoint, gate, true, NULL); /* no system call: errno is intact */
     } else {
         int saved_errno = errno;
-        ck_endpoint_record(st->endpoint, gate, false, rc != REDIS_OK ? ck_ctx_errstr(c) : ck_reply_str(made));
+        char slow[48];
+        const char *cause = rc != REDIS_OK ? ck_ctx_errstr(c) : ck_reply_str(made);
+        if (rc == REDIS_OK && !ck_reply_is_unavailable(made)) {
+            snprintf(slow, sizeof slow, "slow call: %.1f ms", (double)elapsed / 1e6);
+            cause = slow;
+        }
+        ck_endpoint_record(st->endpoint, gate, false, cause);
         errno = saved_errno;
     }
     if (rc == REDIS_OK)

@@ -62,6 +62,11 @@ static void classes(void **state) {
         {"UNWATCH", CK_CMD_TXN_WATCH}, {"SSUBSCRIBE", CK_CMD_SUBSCRIBE}, {"hget", CK_CMD_DATA},
         {"LPUSH", CK_CMD_DATA},        {"SUBSCRIBEX", CK_CMD_DATA},     {"", CK_CMD_DATA},
         {"_MULTI", CK_CMD_DATA},       {"PSUBSCRIBE_", CK_CMD_DATA},
+        {"BLPOP", CK_CMD_BLOCKING},    {"brpop", CK_CMD_BLOCKING},      {"BRPOPLPUSH", CK_CMD_BLOCKING},
+        {"BLMOVE", CK_CMD_BLOCKING},   {"BLMPOP", CK_CMD_BLOCKING},     {"BZPOPMIN", CK_CMD_BLOCKING},
+        {"BZPOPMAX", CK_CMD_BLOCKING}, {"BZMPOP", CK_CMD_BLOCKING},     {"XREAD", CK_CMD_BLOCKING},
+        {"XREADGROUP", CK_CMD_BLOCKING}, {"WAIT", CK_CMD_BLOCKING},     {"WAITAOF", CK_CMD_BLOCKING},
+        {"XRANGE", CK_CMD_DATA},       {"BITCOUNT", CK_CMD_DATA},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         assert_int_equal(ck_command_classify(cases[i].name, strlen(cases[i].name)), cases[i].cls);

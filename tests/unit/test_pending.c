@@ -9,7 +9,7 @@
 
 static void push(ck_pending *q, ck_slot_kind kind, ck_gate gate) {
     assert_true(ck_pending_reserve(q));
-    ck_pending_push(q, kind, gate);
+    ck_pending_push(q, kind, gate, 0);
 }
 
 static ck_slot_kind pop(ck_pending *q, ck_gate *gate) {
@@ -81,6 +81,31 @@ static void grows_and_wraps(void **state) {
     ck_pending_free(&q);
 }
 
+static void flagged_slots_stand_alone(void **state) {
+    (void)state;
+    ck_pending q;
+    ck_pending_init(&q);
+    assert_true(ck_pending_reserve(&q));
+    ck_pending_push(&q, CK_SLOT_REAL, CK_ALLOW, 0);
+    assert_true(ck_pending_reserve(&q));
+    ck_pending_push(&q, CK_SLOT_REAL, CK_ALLOW, CK_SLOT_UNBOUNDED);
+    assert_true(ck_pending_reserve(&q));
+    ck_pending_push(&q, CK_SLOT_REAL, CK_ALLOW, 0);
+    assert_true(ck_pending_reserve(&q));
+    ck_pending_push(&q, CK_SLOT_REAL, CK_ALLOW, CK_SLOT_SESSION);
+    assert_int_equal(q.len, 4);
+    assert_int_equal(ck_pending_front(&q)->flags, 0);
+    ck_pending_pop(&q);
+    assert_int_equal(ck_pending_front(&q)->flags, CK_SLOT_UNBOUNDED);
+    ck_pending_pop(&q);
+    assert_int_equal(ck_pending_front(&q)->flags, 0);
+    ck_pending_pop(&q);
+    assert_int_equal(ck_pending_front(&q)->flags, CK_SLOT_SESSION);
+    ck_pending_pop(&q);
+    assert_true(ck_pending_empty(&q));
+    ck_pending_free(&q);
+}
+
 static void clear_reports_an_owed_probe(void **state) {
     (void)state;
     ck_pending q;
@@ -101,6 +126,7 @@ int main(void) {
         cmocka_unit_test(runs_are_counted_not_stored),
         cmocka_unit_test(grows_and_wraps),
         cmocka_unit_test(clear_reports_an_owed_probe),
+        cmocka_unit_test(flagged_slots_stand_alone),
     };
     return cmocka_run_group_tests_name("pending", tests, NULL, NULL);
 }

@@ -1,0 +1,69 @@
+/* Socket timeouts the shim imposes, applied with setsockopt on the
+ * context's descriptor rather than through redisSetTimeout: hiredis then
+ * keeps no record of them (1.x would re-apply a recorded one on every
+ * reconnect, and a program reading c->command_timeout would see the
+ * shim's value as its own). The shim re-applies its timeout itself after
+ * every connect it makes or sees. */
+#include "timeouts.h"
+
+#include <sys/socket.h>
+
+#include "abi.h"
+#include "log.h"
+
+static uint64_t connect_timeout_ns;
+static uint64_t socket_timeout_ns;
+static uint64_t slow_call_ns;
+
+void ck_timeouts_configure(const ck_config *cfg) {
+    connect_timeout_ns = cfg->connect_timeout_ns;
+    socket_timeout_ns = cfg->socket_timeout_ns;
+    slow_call_ns = cfg->slow_call_ns;
+}
+
+static struct timeval to_timeval(uint64_t ns) {
+    return (struct timeval){.tv_sec = (time_t)(ns / 1000000000u), .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u)};
+}
+
+bool ck_timeouts_connect_default(struct timeval *tv) {
+    if (connect_timeout_ns == 0)
+        return false;
+    *tv = to_timeval(connect_timeout_ns);
+    return true;
+}
+
+uint64_t ck_timeouts_slow_call_ns(void) { return slow_call_ns; }
+
+static void set_socket_timeout(redisContext *c, uint64_t ns) {
+    struct timeval tv = to_timeval(ns);
+    int fd = ck_ctx_fd(c);
+    if (fd < 0)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+        CK_LOG_ONCE(CK_LOG_WARN, "could not set a socket timeout on fd %d; calls on it are not bounded", fd);
+}
+
+void ck_timeouts_after_connect(redisContext *c, ck_context_state *st) {
+    st->imposed_timeout_ns = 0;
+    if (socket_timeout_ns == 0 || st->program_timeout || st->passthrough || !(ck_ctx_flags(c) & REDIS_BLOCK) ||
+        ck_ctx_err(c) != 0 || ck_ctx_fd(c) < 0)
+        return;
+    set_socket_timeout(c, socket_timeout_ns);
+    st->imposed_timeout_ns = socket_timeout_ns;
+}
+
+void ck_timeouts_lift(redisContext *c, ck_context_state *st) {
+    if (st->imposed_timeout_ns != 0)
+        set_socket_timeout(c, 0);
+}
+
+void ck_timeouts_restore(redisContext *c, ck_context_state *st) {
+    if (st->imposed_timeout_ns != 0 && ck_ctx_err(c) == 0)
+        set_socket_timeout(c, st->imposed_timeout_ns);
+}
+
+void ck_timeouts_lift_for_good(redisContext *c, ck_context_state *st) {
+    ck_timeouts_lift(c, st);
+    st->imposed_timeout_ns = 0;
+}

@@ -1,0 +1,39 @@
+/* Bounded waits. A program that set no timeout of its own gets the shim's
+ * (CACHEKIT_SOCKET_CONNECT_TIMEOUT for connects, CACHEKIT_SOCKET_TIMEOUT on
+ * the socket of a connected blocking context), so a hung Redis turns into
+ * failed calls the breaker can count instead of a hung program. A timeout
+ * the program set always wins; blocking commands and pub/sub reads are read
+ * without the shim's timeout. */
+#ifndef CACHEKIT_TIMEOUTS_H
+#define CACHEKIT_TIMEOUTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "config.h"
+#include "context.h"
+#include "hiredis_types.h"
+
+void ck_timeouts_configure(const ck_config *cfg);
+
+/* The connect timeout for a connect the program asked without one;
+ * false when none is to be added. */
+bool ck_timeouts_connect_default(struct timeval *tv);
+
+/* After the context connected (or reconnected): put the shim's socket
+ * timeout on it unless the program set its own. */
+void ck_timeouts_after_connect(redisContext *c, ck_context_state *st);
+
+/* Around the read of a reply that may legitimately take long: lift the
+ * shim's timeout, then put it back. */
+void ck_timeouts_lift(redisContext *c, ck_context_state *st);
+void ck_timeouts_restore(redisContext *c, ck_context_state *st);
+
+/* The context entered pub/sub or MONITOR: its reads wait for messages. */
+void ck_timeouts_lift_for_good(redisContext *c, ck_context_state *st);
+
+/* CACHEKIT_SLOW_CALL_THRESHOLD in ns, 0 when off. */
+uint64_t ck_timeouts_slow_call_ns(void);
+
+#endif
