@@ -253,7 +253,7 @@ static void swap_in(redisContext *mine, redisContext *fresh) {
     }
 }
 
-int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) {
+int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate, bool success_settles) {
     redisContext *fresh = connect_real(&st->recipe);
     if (fresh == NULL) {
         ck_endpoint_record(st->endpoint, gate, false, "out of memory");
@@ -271,7 +271,8 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) 
     ck_timeouts_after_connect(c, st);
     free(st->recipe.address);
     st->recipe.address = NULL;
-    ck_endpoint_record(st->endpoint, gate, connected(c), ck_ctx_errstr(c));
+    if (!connected(c) || success_settles)
+        ck_endpoint_record(st->endpoint, gate, connected(c), ck_ctx_errstr(c));
     return connected(c) ? REDIS_OK : REDIS_ERR;
 }
 
@@ -290,7 +291,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
         return REDIS_ERR;
     }
     if (st->placeholder)
-        return ck_connect_placeholder(c, st, gate);
+        return ck_connect_placeholder(c, st, gate, true);
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
@@ -323,9 +324,10 @@ int ck_context_heal(redisContext *c, ck_context_state *st, ck_gate gate) {
     for (int k = 0; rc == REDIS_OK && k < CK_SESSION_KINDS; k++)
         if (st->session.kept[k].bytes != NULL && !replay(c, &st->session.kept[k], (ck_session_kind)k))
             rc = REDIS_ERR;
-    ck_endpoint_record(st->endpoint, gate, rc == REDIS_OK, ck_ctx_errstr(c));
-    if (rc != REDIS_OK)
+    if (rc != REDIS_OK) {
+        ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
         return REDIS_ERR;
+    }
     ck_timeouts_after_connect(c, st);
     char restored[64];
     ck_session_describe(&st->session, restored, sizeof restored);

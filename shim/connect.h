@@ -10,13 +10,15 @@
 
 void ck_connect_configure(const ck_config *cfg);
 
-/* Connects a placeholder for real, in place, and reports the outcome to
- * the breaker under `gate`. REDIS_OK when the context is now connected. */
-int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate);
+/* Connects a placeholder for real, in place. A failure goes to the breaker
+ * under `gate`; a success too when `success_settles`, else the command
+ * that follows settles the call. REDIS_OK when the context is connected. */
+int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate, bool success_settles);
 
 /* Reconnects a context whose connection broke, in place, and replays the
  * session the program had built on it (AUTH, HELLO, SELECT, CLIENT
- * SETNAME); the outcome goes to the breaker under `gate`. */
+ * SETNAME). A failure goes to the breaker under `gate`; on success the
+ * command that follows settles the call. */
 int ck_context_heal(redisContext *c, ck_context_state *st, ck_gate gate);
 
 #endif

@@ -164,11 +164,13 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
         rc = refuse_unsent(c, st, name, name_len);
     } else {
         if (must_connect && gate != CK_REJECT) {
-            /* the connect settles a probe; the command then goes as allowed */
-            rc = st->placeholder ? ck_connect_placeholder(c, st, gate) : ck_context_heal(c, st, gate);
-            gate = CK_ALLOW;
-            if (rc != REDIS_OK)
+            /* a failed connect is the call's outcome; once connected, the
+             * command's own outcome is */
+            rc = st->placeholder ? ck_connect_placeholder(c, st, gate, false) : ck_context_heal(c, st, gate);
+            if (rc != REDIS_OK) {
+                gate = CK_ALLOW; /* settled */
                 goto done;
+            }
         }
         if ((flags & CK_SLOT_SESSION) && !ck_session_propose(&st->session, session_kind, call->cmd, call->len))
             flags &= (uint8_t)~CK_SLOT_SESSION;

@@ -21,7 +21,8 @@
  *
  * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
  * "NULL <errstr>" (no reply: the context carries the error).
- * With -r, a NULL reply makes the program reconnect, as collectd does. */
+ * With -r, a NULL reply makes the program reconnect, as collectd does.
+ * With -T, each reply line ends with " [MS ms]", the time the call took. */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,21 +38,33 @@ static const char *host = "127.0.0.1";
 static int port = 6379;
 static const char *socket_path;
 static int reconnect_on_error;
+static int timing;
+static double call_started;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static void print_reply(redisReply *r) {
+    double took = now_ms() - call_started;
     if (r == NULL) {
-        printf("NULL %s\n", ctx != NULL ? ctx->errstr : "(no context)");
-        return;
+        printf("NULL %s", ctx != NULL ? ctx->errstr : "(no context)");
+    } else {
+        switch (r->type) {
+        case REDIS_REPLY_NIL: printf("nil"); break;
+        case REDIS_REPLY_STRING: printf("str %.*s", (int)r->len, r->str); break;
+        case REDIS_REPLY_STATUS: printf("status %.*s", (int)r->len, r->str); break;
+        case REDIS_REPLY_INTEGER: printf("int %lld", r->integer); break;
+        case REDIS_REPLY_ERROR: printf("err %.*s", (int)r->len, r->str); break;
+        case REDIS_REPLY_ARRAY: printf("array %zu", (size_t)r->elements); break;
+        default: printf("type %d", r->type); break;
+        }
     }
-    switch (r->type) {
-    case REDIS_REPLY_NIL: printf("nil\n"); break;
-    case REDIS_REPLY_STRING: printf("str %.*s\n", (int)r->len, r->str); break;
-    case REDIS_REPLY_STATUS: printf("status %.*s\n", (int)r->len, r->str); break;
-    case REDIS_REPLY_INTEGER: printf("int %lld\n", r->integer); break;
-    case REDIS_REPLY_ERROR: printf("err %.*s\n", (int)r->len, r->str); break;
-    case REDIS_REPLY_ARRAY: printf("array %zu\n", (size_t)r->elements); break;
-    default: printf("type %d\n", r->type); break;
-    }
+    if (timing)
+        printf(" [%.1f ms]", took);
+    printf("\n");
 }
 
 static void do_connect(int use_unix) {
@@ -85,6 +98,7 @@ static int split(char *line, char **words) {
 static void run(char *line);
 
 static void run_words(char *op, char *rest, int argc, char **argv) {
+    call_started = now_ms();
     if (strcmp(op, "connect") == 0) {
         do_connect(0);
     } else if (strcmp(op, "connect-unix") == 0) {
@@ -169,13 +183,14 @@ static void run(char *line) {
 
 int main(int argc, char **argv) {
     int opt;
-    while ((opt = getopt(argc, argv, "h:p:s:r")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:s:rT")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
         case 's': socket_path = optarg; break;
         case 'r': reconnect_on_error = 1; break;
-        default: fprintf(stderr, "usage: %s [-h host] [-p port] [-s socket] [-r] < script\n", argv[0]); return 2;
+        case 'T': timing = 1; break;
+        default: fprintf(stderr, "usage: %s [-h host] [-p port] [-s socket] [-r] [-T] < script\n", argv[0]); return 2;
         }
     }
     /* The shell commands of a script run without the shim. */

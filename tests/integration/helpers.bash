@@ -20,6 +20,8 @@ start_redis() {
 }
 
 teardown() {
+    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null
+    [ -n "${REDIS_DIR:-}" ] && "$REDISCTL" thaw "$REDIS_DIR" 2>/dev/null
     [ -n "${REDIS_DIR:-}" ] && "$REDISCTL" kill "$REDIS_DIR"
     [ -n "${BACKGROUND_PID:-}" ] && kill "$BACKGROUND_PID" 2>/dev/null
     return 0
@@ -55,3 +57,32 @@ assert_output_is() {
 # Collapses runs of equal lines into "line xN", for loops whose exact
 # length depends on timing.
 runs() { awk 'NR > 1 && $0 != prev {print prev " x" n; n = 0} {prev = $0; n++} END {if (n) print prev " x" n}'; }
+
+FAULTPROXY=$CK_BUILD/tests/tools/faultproxy
+
+# start_proxy: a fault proxy on a free port in front of the test's Redis;
+# its mode is the first line of $PROXY_MODE (see tests/tools/faultproxy.c).
+start_proxy() {
+    PROXY_PORT=$(ck_free_port)
+    PROXY_MODE=$BATS_TEST_TMPDIR/proxy-mode
+    echo pass > "$PROXY_MODE"
+    "$FAULTPROXY" -l "$PROXY_PORT" -t "$PORT" -m "$PROXY_MODE" -d 300 &
+    PROXY_PID=$!
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && return 0
+        sleep 0.02
+    done
+    echo "fault proxy did not start" >&2
+    return 1
+}
+
+stop_proxy() {
+    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null
+    PROXY_PID=
+    return 0
+}
+
+# call_ms LINE: the duration a -T reply line reports.
+call_ms() { sed -n 's/.* \[\([0-9.]*\) ms\]$/\1/p' <<<"$1"; }
+# reply_of LINE: the reply without its duration.
+reply_of() { sed 's/ \[[0-9.]* ms\]$//' <<<"$1"; }
