@@ -46,6 +46,20 @@ static void names_from_resp(void **state) {
     assert_false(ck_command_name_from_resp(NULL, 0, &name, &len));
 }
 
+static void args_from_resp(void **state) {
+    (void)state;
+    const char cmd[] = "*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$0\r\n\r\n";
+    const char *arg = NULL;
+    size_t len = 0;
+    assert_true(ck_command_arg_from_resp(cmd, sizeof cmd - 1, 1, &arg, &len));
+    assert_int_equal(len, 7);
+    assert_memory_equal(arg, "SETNAME", 7);
+    assert_true(ck_command_arg_from_resp(cmd, sizeof cmd - 1, 2, &arg, &len)); /* empty argument */
+    assert_int_equal(len, 0);
+    assert_false(ck_command_arg_from_resp(cmd, sizeof cmd - 1, 3, &arg, &len));
+    assert_false(ck_command_arg_from_resp(cmd, 20, 1, &arg, &len)); /* cut inside argv[1] */
+}
+
 static void classes(void **state) {
     (void)state;
     struct {
@@ -105,6 +119,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_from_formats),
         cmocka_unit_test(names_from_resp),
+        cmocka_unit_test(args_from_resp),
         cmocka_unit_test(classes),
         cmocka_unit_test(availability_errors),
     };
