@@ -54,6 +54,7 @@ ck_endpoint *ck_endpoint_get(const char *name) {
                                      settings.recovery_timeout_ns, settings.recovery_timeout_max_ns,
                                      jitter_random};
             ck_breaker_init(&ep->breaker, &s);
+            ck_adaptive_init(&ep->adaptive, settings.socket_timeout_ns);
             ep->next = endpoints;
             endpoints = ep;
         } else {

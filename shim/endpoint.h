@@ -6,12 +6,14 @@
 
 #include <stdbool.h>
 
+#include "adaptive.h"
 #include "breaker.h"
 #include "config.h"
 
 typedef struct ck_endpoint {
     struct ck_endpoint *next;
     ck_breaker breaker;
+    ck_adaptive adaptive; /* used with CACHEKIT_ADAPTIVE_TIMEOUT */
     char name[];
 } ck_endpoint;
 

@@ -213,11 +213,14 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
 
     ck_gate gate = (ck_gate)front->gate;
     uint8_t flags = front->flags;
-    uint64_t slow_ns = ck_timeouts_slow_call_ns();
-    uint64_t started = slow_ns != 0 ? ck_clock_monotonic_ns() : 0;
+    /* blocking commands are neither timed nor bounded */
+    bool timed = !(flags & CK_SLOT_UNBOUNDED) && ck_timeouts_time_calls();
+    uint64_t started = timed ? ck_clock_monotonic_ns() : 0;
     void *made = NULL;
     if (flags & CK_SLOT_UNBOUNDED)
         ck_timeouts_lift(c, st);
+    else if (timed)
+        ck_timeouts_before_read(c, st);
     int rc = CK_REAL_CALL(ck_real.redisGetReply(c, &made));
     if (flags & CK_SLOT_UNBOUNDED)
         ck_timeouts_restore(c, st);
@@ -228,16 +231,18 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
     ck_pending_pop(&st->pending);
     if (flags & CK_SLOT_SESSION)
         ck_session_settle(&st->session, rc == REDIS_OK && ck_reply_type(made) != REDIS_REPLY_ERROR);
-    uint64_t elapsed = slow_ns != 0 ? ck_clock_monotonic_ns() - started : 0;
-    if (rc == REDIS_OK && !ck_reply_is_unavailable(made) && (elapsed <= slow_ns || (flags & CK_SLOT_UNBOUNDED))) {
+    bool answered = rc == REDIS_OK && !ck_reply_is_unavailable(made);
+    uint64_t elapsed = timed ? ck_clock_monotonic_ns() - started : 0;
+    bool slow = answered && timed && ck_timeouts_after_success(st, elapsed);
+    if (answered && !slow) {
         ck_endpoint_record(st->endpoint, gate, true, NULL); /* no system call: errno is intact */
     } else {
         int saved_errno = errno;
-        char slow[48];
+        char slow_cause[48];
         const char *cause = rc != REDIS_OK ? ck_ctx_errstr(c) : ck_reply_str(made);
-        if (rc == REDIS_OK && !ck_reply_is_unavailable(made)) {
-            snprintf(slow, sizeof slow, "slow call: %.1f ms", (double)elapsed / 1e6);
-            cause = slow;
+        if (slow) {
+            snprintf(slow_cause, sizeof slow_cause, "slow call: %.1f ms", (double)elapsed / 1e6);
+            cause = slow_cause;
         }
         ck_endpoint_record(st->endpoint, gate, false, cause);
         errno = saved_errno;

@@ -14,11 +14,15 @@
 static uint64_t connect_timeout_ns;
 static uint64_t socket_timeout_ns;
 static uint64_t slow_call_ns;
+static bool adaptive; /* only on top of a socket timeout */
 
 void ck_timeouts_configure(const ck_config *cfg) {
     connect_timeout_ns = cfg->connect_timeout_ns;
     socket_timeout_ns = cfg->socket_timeout_ns;
     slow_call_ns = cfg->slow_call_ns;
+    adaptive = cfg->adaptive_timeout && cfg->socket_timeout_ns != 0;
+    if (cfg->adaptive_timeout && !adaptive)
+        ck_log(CK_LOG_WARN, "CACHEKIT_ADAPTIVE_TIMEOUT needs CACHEKIT_SOCKET_TIMEOUT above 0; adaptive timeout off");
 }
 
 static struct timeval to_timeval(uint64_t ns) {
@@ -32,7 +36,7 @@ bool ck_timeouts_connect_default(struct timeval *tv) {
     return true;
 }
 
-uint64_t ck_timeouts_slow_call_ns(void) { return slow_call_ns; }
+bool ck_timeouts_time_calls(void) { return slow_call_ns != 0 || adaptive; }
 
 static void set_socket_timeout(redisContext *c, uint64_t ns) {
     struct timeval tv = to_timeval(ns);
@@ -51,6 +55,22 @@ void ck_timeouts_after_connect(redisContext *c, ck_context_state *st) {
         return;
     set_socket_timeout(c, socket_timeout_ns);
     st->imposed_timeout_ns = socket_timeout_ns;
+}
+
+void ck_timeouts_before_read(redisContext *c, ck_context_state *st) {
+    if (!adaptive || st->imposed_timeout_ns == 0)
+        return;
+    uint64_t t = ck_adaptive_timeout_ns(&st->endpoint->adaptive);
+    if (t != 0 && t != st->imposed_timeout_ns) {
+        set_socket_timeout(c, t);
+        st->imposed_timeout_ns = t;
+    }
+}
+
+bool ck_timeouts_after_success(ck_context_state *st, uint64_t elapsed_ns) {
+    if (adaptive)
+        ck_adaptive_record(&st->endpoint->adaptive, elapsed_ns);
+    return slow_call_ns != 0 && elapsed_ns > slow_call_ns;
 }
 
 void ck_timeouts_lift(redisContext *c, ck_context_state *st) {

@@ -33,7 +33,15 @@ void ck_timeouts_restore(redisContext *c, ck_context_state *st);
 /* The context entered pub/sub or MONITOR: its reads wait for messages. */
 void ck_timeouts_lift_for_good(redisContext *c, ck_context_state *st);
 
-/* CACHEKIT_SLOW_CALL_THRESHOLD in ns, 0 when off. */
-uint64_t ck_timeouts_slow_call_ns(void);
+/* Whether calls must be timed (slow-call detection or adaptive timeout). */
+bool ck_timeouts_time_calls(void);
+
+/* Before a call's reply is read: bring the shim's socket timeout up to
+ * date with the endpoint's adaptive timeout. */
+void ck_timeouts_before_read(redisContext *c, ck_context_state *st);
+
+/* A call that succeeded took elapsed_ns: feeds the adaptive timeout, and
+ * says whether it was slow (CACHEKIT_SLOW_CALL_THRESHOLD). */
+bool ck_timeouts_after_success(ck_context_state *st, uint64_t elapsed_ns);
 
 #endif

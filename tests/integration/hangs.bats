@@ -139,3 +139,19 @@ SCRIPT
     [[ "$(reply_of "${lines[1]}")" =~ ^NULL ]]
     awk -v ms="$(call_ms "${lines[1]}")" 'BEGIN {exit !(ms >= 250 && ms <= 900)}'
 }
+
+@test "adaptive timeout: after fast calls, a busy server is cut at 100 ms, not at the 5 s socket timeout" {
+    start_redis --enable-debug-command yes
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+repeat 200 cmd PING
+sh redis-cli -p $PORT debug sleep 2 >/dev/null & sleep 0.2
+cmd GET k
+SCRIPT
+    CACHEKIT_ADAPTIVE_TIMEOUT=on CACHEKIT_SOCKET_TIMEOUT=5 run client_under_shim -T < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c '^status PONG' <<<"$output")" -eq 200 ]
+    last=${lines[${#lines[@]} - 1]}
+    [[ "$(reply_of "$last")" =~ ^NULL ]]
+    awk -v ms="$(call_ms "$last")" 'BEGIN {exit !(ms >= 90 && ms <= 1000)}'
+}
