@@ -138,6 +138,18 @@ static bool failed_for_unavailability(const redisContext *c, bool is_unix) {
     return is_unix && strstr(ck_ctx_errstr(c), strerror(ENOENT)) != NULL;
 }
 
+/* A connect that succeeded proves little (a frozen server's kernel still
+ * accepts connections), so it is not counted as a success: a probe permit
+ * it used passes to the context's next command, whose reply settles it. */
+static void hold_probe(ck_context_state *st, ck_endpoint *ep, ck_gate gate) {
+    if (gate != CK_PROBE)
+        return;
+    if (st != NULL)
+        st->holds_probe = true;
+    else
+        ck_endpoint_release_probe(ep);
+}
+
 static redisContext *connect_gated(const ck_connect_recipe *r) {
     if (!ck_from_program())
         return connect_real(r);
@@ -150,9 +162,9 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
     redisContext *c = connect_real(r);
     int saved_errno = errno;
     bool unavailable = c != NULL && !connected(c) && failed_for_unavailability(c, r->is_unix);
-    if (c == NULL || connected(c) || unavailable)
-        ck_endpoint_record(ep, gate, connected(c), c != NULL ? ck_ctx_errstr(c) : "out of memory");
-    else if (gate == CK_PROBE)
+    if (unavailable)
+        ck_endpoint_record(ep, gate, false, ck_ctx_errstr(c));
+    else if (!connected(c) && gate == CK_PROBE)
         ck_endpoint_release_probe(ep); /* the program's mistake says nothing about the server */
     if (unavailable && lazy_connect && ep->breaker.enabled) {
         /* Lazy: the program gets a context that will connect when it can,
@@ -166,6 +178,8 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL)
             ck_timeouts_after_connect(c, st);
+        if (connected(c))
+            hold_probe(st, ep, gate);
     }
     errno = saved_errno;
     return c;
@@ -253,7 +267,7 @@ static void swap_in(redisContext *mine, redisContext *fresh) {
     }
 }
 
-int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate, bool success_settles) {
+int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) {
     redisContext *fresh = connect_real(&st->recipe);
     if (fresh == NULL) {
         ck_endpoint_record(st->endpoint, gate, false, "out of memory");
@@ -271,8 +285,8 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate, 
     ck_timeouts_after_connect(c, st);
     free(st->recipe.address);
     st->recipe.address = NULL;
-    if (!connected(c) || success_settles)
-        ck_endpoint_record(st->endpoint, gate, connected(c), ck_ctx_errstr(c));
+    if (!connected(c))
+        ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
     return connected(c) ? REDIS_OK : REDIS_ERR;
 }
 
@@ -291,11 +305,19 @@ CK_EXPORT int redisReconnect(redisContext *c) {
         return REDIS_ERR;
     }
     if (st->placeholder)
-        return ck_connect_placeholder(c, st, gate, true);
+    {
+        int rc = ck_connect_placeholder(c, st, gate);
+        if (rc == REDIS_OK)
+            hold_probe(st, st->endpoint, gate);
+        return rc;
+    }
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
-    ck_endpoint_record(st->endpoint, gate, rc == REDIS_OK && connected(c), ck_ctx_errstr(c));
+    if (rc == REDIS_OK && connected(c))
+        hold_probe(st, st->endpoint, gate);
+    else
+        ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
     ck_timeouts_after_connect(c, st);
     errno = saved_errno;
     return rc;

@@ -11,9 +11,9 @@
 void ck_connect_configure(const ck_config *cfg);
 
 /* Connects a placeholder for real, in place. A failure goes to the breaker
- * under `gate`; a success too when `success_settles`, else the command
- * that follows settles the call. REDIS_OK when the context is connected. */
-int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate, bool success_settles);
+ * under `gate`; a success is settled by the command that follows.
+ * REDIS_OK when the context is connected. */
+int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate);
 
 /* Reconnects a context whose connection broke, in place, and replays the
  * session the program had built on it (AUTH, HELLO, SELECT, CLIENT

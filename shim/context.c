@@ -84,8 +84,9 @@ ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep) {
 }
 
 void ck_context_reset(ck_context_state *st) {
-    if (ck_pending_clear(&st->pending))
+    if (ck_pending_clear(&st->pending) || st->holds_probe)
         ck_endpoint_release_probe(st->endpoint);
+    st->holds_probe = false;
     ck_session_drop_proposed(&st->session);
     st->in_transaction = false;
     st->passthrough = false;

@@ -38,6 +38,7 @@ typedef struct {
     bool passthrough;    /* subscribed or monitoring: replies are not one per command */
     bool placeholder;    /* not connected yet: made while the circuit was open */
     bool program_timeout;/* the program set its own command timeout */
+    bool holds_probe;    /* connected as the probe: the next command settles it */
     uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */
     ck_connect_recipe recipe; /* set for placeholders */
 } ck_context_state;

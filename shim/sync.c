@@ -145,7 +145,13 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
     bool gated = (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING) && !st->in_transaction;
     bool must_connect = !st->in_transaction && st->endpoint->breaker.enabled &&
                         (st->placeholder || (ck_ctx_err(c) != 0 && !ck_pending_awaits_real(&st->pending)));
-    ck_gate gate = gated || must_connect ? ck_endpoint_acquire(st->endpoint) : CK_ALLOW;
+    ck_gate gate = CK_ALLOW;
+    if (st->holds_probe) { /* the probe this context's connect won: this command settles it */
+        st->holds_probe = false;
+        gate = CK_PROBE;
+    } else if (gated || must_connect) {
+        gate = ck_endpoint_acquire(st->endpoint);
+    }
 
     uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : 0;
     ck_session_kind session_kind = CK_SESSION_AUTH;
@@ -166,7 +172,7 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
         if (must_connect && gate != CK_REJECT) {
             /* a failed connect is the call's outcome; once connected, the
              * command's own outcome is */
-            rc = st->placeholder ? ck_connect_placeholder(c, st, gate, false) : ck_context_heal(c, st, gate);
+            rc = st->placeholder ? ck_connect_placeholder(c, st, gate) : ck_context_heal(c, st, gate);
             if (rc != REDIS_OK) {
                 gate = CK_ALLOW; /* settled */
                 goto done;

@@ -22,7 +22,8 @@
  * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
  * "NULL <errstr>" (no reply: the context carries the error).
  * With -r, a NULL reply makes the program reconnect, as collectd does.
- * With -T, each reply line ends with " [MS ms]", the time the call took. */
+ * With -T, each reply line ends with " [MS ms]", the time the call took;
+ * with -A, reply and echo lines also end with " @MS", the time since start. */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,8 @@ static const char *host = "127.0.0.1";
 static int port = 6379;
 static const char *socket_path;
 static int reconnect_on_error;
-static int timing;
-static double call_started;
+static int timing, absolute;
+static double call_started, program_started;
 
 static double now_ms(void) {
     struct timespec ts;
@@ -64,6 +65,8 @@ static void print_reply(redisReply *r) {
     }
     if (timing)
         printf(" [%.1f ms]", took);
+    if (absolute)
+        printf(" @%.1f", now_ms() - program_started);
     printf("\n");
 }
 
@@ -157,7 +160,10 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         redisReply *r = redisCommand(NULL, "PING");
         printf("null-context %s\n", r == NULL ? "NULL" : "reply");
     } else if (strcmp(op, "echo") == 0) {
-        printf("%s\n", rest);
+        if (absolute)
+            printf("%s @%.1f\n", rest, now_ms() - program_started);
+        else
+            printf("%s\n", rest);
     } else {
         printf("unknown operation %s\n", op);
     }
@@ -183,14 +189,16 @@ static void run(char *line) {
 
 int main(int argc, char **argv) {
     int opt;
-    while ((opt = getopt(argc, argv, "h:p:s:rT")) != -1) {
+    program_started = now_ms();
+    while ((opt = getopt(argc, argv, "h:p:s:rTA")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
         case 's': socket_path = optarg; break;
         case 'r': reconnect_on_error = 1; break;
         case 'T': timing = 1; break;
-        default: fprintf(stderr, "usage: %s [-h host] [-p port] [-s socket] [-r] [-T] < script\n", argv[0]); return 2;
+        case 'A': absolute = 1; break;
+        default: fprintf(stderr, "usage: %s [-h host] [-p port] [-s socket] [-r] [-T] [-A] < script\n", argv[0]); return 2;
         }
     }
     /* The shell commands of a script run without the shim. */

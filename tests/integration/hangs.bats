@@ -155,3 +155,21 @@ SCRIPT
     [[ "$(reply_of "$last")" =~ ^NULL ]]
     awk -v ms="$(call_ms "$last")" 'BEGIN {exit !(ms >= 90 && ms <= 1000)}'
 }
+
+@test "F3 with a program that reconnects after every error: connects to a frozen server do not count as health" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET k v1
+sh $REDISCTL freeze $REDIS_DIR
+loop 8 0 cmd GET k
+sh $REDISCTL thaw $REDIS_DIR
+sleep 1300
+loop 2 0 cmd GET k
+SCRIPT
+    CACHEKIT_SOCKET_TIMEOUT=0.5 THRESHOLD=3 COOLDOWN=1 run client_under_shim -r -T < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    replies=$(grep -v '^connect' <<<"$output" | sed -e 's/ \[[0-9.]* ms\]$//' -e 's/^NULL .*/NULL/')
+    [ "$replies" = "$(printf '%s\n' "status OK" NULL NULL NULL nil nil nil nil nil "str v1" "str v1")" ]
+    [ "$(grep -c 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
+}
