@@ -8,7 +8,7 @@ static const ck_abi_layout layout_v014 = {
     .ctx_tcp_host = 176, .ctx_tcp_port = 192, .ctx_unix_path = 200, .ctx_size = 208,
     .ctx_command_timeout = CK_NO_FIELD,
     .ctx_app_field_count = 0,
-    .reply_len = 16, .reply_str = 24,
+    .reply_integer = 8, .reply_len = 16, .reply_str = 24, .reply_elements = 32, .reply_element = 40,
 };
 
 static const ck_abi_layout layout_v1 = {
@@ -18,7 +18,7 @@ static const ck_abi_layout layout_v1 = {
     .ctx_command_timeout = 184,
     .ctx_app_fields = {240 /* privdata */, 248 /* free_privdata */, 264 /* push_cb */},
     .ctx_app_field_count = 3,
-    .reply_len = 24, .reply_str = 32,
+    .reply_integer = 8, .reply_len = 24, .reply_str = 32, .reply_elements = 48, .reply_element = 56,
 };
 
 ck_abi_layout ck_abi = layout_v014;

@@ -19,7 +19,7 @@ typedef struct {
      * the shim swaps a fresh connection into the program's context */
     size_t ctx_app_fields[3];
     size_t ctx_app_field_count;
-    size_t reply_len, reply_str;
+    size_t reply_integer, reply_len, reply_str, reply_elements, reply_element;
 } ck_abi_layout;
 
 extern ck_abi_layout ck_abi;
@@ -50,5 +50,8 @@ static inline const char *ck_ctx_unix_path(const redisContext *c) { return CK_FI
 static inline int ck_reply_type(const void *r) { return *(const int *)r; }
 static inline const char *ck_reply_str(const void *r) { return CK_FIELD(r, ck_abi.reply_str, char *); }
 static inline size_t ck_reply_len(const void *r) { return CK_FIELD(r, ck_abi.reply_len, size_t); }
+static inline long long ck_reply_integer(const void *r) { return CK_FIELD(r, ck_abi.reply_integer, long long); }
+static inline size_t ck_reply_elements(const void *r) { return CK_FIELD(r, ck_abi.reply_elements, size_t); }
+static inline void *ck_reply_element(const void *r, size_t i) { return CK_FIELD(r, ck_abi.reply_element, void **)[i]; }
 
 #endif

@@ -8,5 +8,7 @@
 typedef uint64_t (*ck_clock_fn)(void);
 
 uint64_t ck_clock_monotonic_ns(void);
+/* Cheaper, a few milliseconds coarse: for ages, not for timeouts. */
+uint64_t ck_clock_coarse_ns(void);
 
 #endif

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { KIND_BOOL, KIND_UINT, KIND_SECONDS, KIND_LOG_LEVEL } value_kind;
+typedef enum { KIND_BOOL, KIND_UINT, KIND_SECONDS, KIND_LOG_LEVEL, KIND_TEXT } value_kind;
 
 typedef struct {
     const char *name;
@@ -36,6 +36,12 @@ static const config_row rows[] = {
     {"CACHEKIT_SLOW_CALL_THRESHOLD", KIND_SECONDS, offsetof(ck_config, slow_call_ns), 0, 3600},
     {"CACHEKIT_ADAPTIVE_TIMEOUT", KIND_BOOL, offsetof(ck_config, adaptive_timeout), 0, 0},
     {"CACHEKIT_LAZY_CONNECT", KIND_BOOL, offsetof(ck_config, lazy_connect), 0, 0},
+    {"CACHEKIT_L1_ENABLED", KIND_BOOL, offsetof(ck_config, l1_enabled), 0, 0},
+    {"CACHEKIT_L1_MAX_SIZE_MB", KIND_UINT, offsetof(ck_config, l1_max_size_mb), 1, 65536},
+    {"CACHEKIT_L1_MAX_ENTRY_BYTES", KIND_UINT, offsetof(ck_config, l1_max_entry_bytes), 16, 1u << 30},
+    {"CACHEKIT_DEFAULT_TTL", KIND_SECONDS, offsetof(ck_config, l1_ttl_ns), 0.001, 31536000},
+    {"CACHEKIT_L1_STALE_IF_ERROR", KIND_BOOL, offsetof(ck_config, l1_stale_if_error), 0, 0},
+    {"CACHEKIT_L1_KEYS", KIND_TEXT, offsetof(ck_config, l1_keys), 0, sizeof(((ck_config *)0)->l1_keys) - 1},
     {"CACHEKIT_LOG_LEVEL", KIND_LOG_LEVEL, offsetof(ck_config, log_level), 0, 0},
 };
 
@@ -51,6 +57,12 @@ void ck_config_defaults(ck_config *cfg) {
     cfg->slow_call_ns = 0;
     cfg->adaptive_timeout = false;
     cfg->lazy_connect = true;
+    cfg->l1_enabled = true;
+    cfg->l1_max_size_mb = 32;
+    cfg->l1_max_entry_bytes = 256u << 10;
+    cfg->l1_ttl_ns = 300ull * 1000000000ull;
+    cfg->l1_stale_if_error = true;
+    cfg->l1_keys[0] = '\0';
     cfg->log_level = CK_LOG_INFO;
 }
 
@@ -104,6 +116,14 @@ static bool parse_log_level(const char *s, ck_log_level *out) {
     return false;
 }
 
+static bool parse_text(const char *s, double max, char *out) {
+    size_t len = strlen(s);
+    if (len > (size_t)max)
+        return false;
+    memcpy(out, s, len + 1);
+    return true;
+}
+
 static bool parse_row(const config_row *row, const char *value, ck_config *cfg) {
     void *field = (char *)cfg + row->offset;
     switch (row->kind) {
@@ -111,6 +131,7 @@ static bool parse_row(const config_row *row, const char *value, ck_config *cfg) 
     case KIND_UINT: return parse_uint(value, row->min, row->max, field);
     case KIND_SECONDS: return parse_seconds(value, row->min, row->max, field);
     case KIND_LOG_LEVEL: return parse_log_level(value, field);
+    case KIND_TEXT: return parse_text(value, row->max, field);
     }
     return false;
 }
@@ -122,6 +143,7 @@ static void describe_default(const config_row *row, const ck_config *defaults, c
     case KIND_UINT: snprintf(buf, len, "%u", (unsigned)*(const uint32_t *)field); break;
     case KIND_SECONDS: snprintf(buf, len, "%g", (double)*(const uint64_t *)field / 1e9); break;
     case KIND_LOG_LEVEL: snprintf(buf, len, "%s", level_names[*(const ck_log_level *)field]); break;
+    case KIND_TEXT: snprintf(buf, len, "\"%.20s\"", (const char *)field); break;
     }
 }
 
@@ -131,6 +153,7 @@ static const char *expected(const config_row *row, char *buf, size_t len) {
     case KIND_UINT: snprintf(buf, len, "a whole number from %g to %g", row->min, row->max); return buf;
     case KIND_SECONDS: snprintf(buf, len, "seconds from %g to %g", row->min, row->max); return buf;
     case KIND_LOG_LEVEL: return "off, error, warn, info or debug";
+    case KIND_TEXT: snprintf(buf, len, "at most %g characters", row->max); return buf;
     }
     return "?";
 }

@@ -17,6 +17,12 @@ typedef struct {
     uint64_t slow_call_ns;       /* CACHEKIT_SLOW_CALL_THRESHOLD, 0: off */
     bool adaptive_timeout;       /* CACHEKIT_ADAPTIVE_TIMEOUT */
     bool lazy_connect;           /* CACHEKIT_LAZY_CONNECT */
+    bool l1_enabled;             /* CACHEKIT_L1_ENABLED */
+    uint32_t l1_max_size_mb;     /* CACHEKIT_L1_MAX_SIZE_MB */
+    uint32_t l1_max_entry_bytes; /* CACHEKIT_L1_MAX_ENTRY_BYTES */
+    uint64_t l1_ttl_ns;          /* CACHEKIT_DEFAULT_TTL: maximum staleness served */
+    bool l1_stale_if_error;      /* CACHEKIT_L1_STALE_IF_ERROR */
+    char l1_keys[512];           /* CACHEKIT_L1_KEYS: comma-separated globs, empty: all keys */
     ck_log_level log_level;      /* CACHEKIT_LOG_LEVEL */
 } ck_config;
 

@@ -312,6 +312,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
         return rc;
     }
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
+    st->db = 0;
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
     if (rc == REDIS_OK && connected(c))

@@ -39,6 +39,8 @@ typedef struct {
     bool placeholder;    /* not connected yet: made while the circuit was open */
     bool program_timeout;/* the program set its own command timeout */
     bool holds_probe;    /* connected as the probe: the next command settles it */
+    uint32_t db;         /* the database SELECTed on the connection, for L1 keys */
+    bool transaction_wrote; /* a write was queued in the current MULTI */
     uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */
     ck_connect_recipe recipe; /* set for placeholders */
 } ck_context_state;

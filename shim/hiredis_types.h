@@ -24,6 +24,8 @@ typedef struct redisOptions redisOptions;
 #define REDIS_BLOCK 0x1
 
 #define REDIS_REPLY_STRING 1
+#define REDIS_REPLY_ARRAY 2
+#define REDIS_REPLY_INTEGER 3
 #define REDIS_REPLY_NIL 4
 #define REDIS_REPLY_STATUS 5
 #define REDIS_REPLY_ERROR 6

@@ -23,8 +23,13 @@ bool ck_pending_grow(ck_pending *q) {
     return true;
 }
 
-void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags) {
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags,
+                          const ck_slot_cache *cache) {
     *ck_pending_at(q, q->len) = (ck_slot){.kind = (uint8_t)kind, .gate = (uint8_t)gate, .flags = flags, .count = 1};
+    if (cache != NULL) {
+        ck_pending_at(q, q->len)->cache = *cache;
+        ck_pending_at(q, q->len)->count = 1;
+    }
     q->len++;
 }
 
@@ -37,8 +42,11 @@ void ck_pending_pop_slot(ck_pending *q) {
 
 bool ck_pending_clear(ck_pending *q) {
     bool had_probe = false;
-    for (uint32_t i = 0; i < q->len; i++)
+    for (uint32_t i = 0; i < q->len; i++) {
         had_probe |= ck_pending_at(q, i)->gate == CK_PROBE;
+        free(ck_pending_at(q, i)->cache.stale);
+        ck_pending_at(q, i)->cache.stale = NULL;
+    }
     q->head = 0;
     q->len = 0;
     return had_probe;

@@ -13,20 +13,39 @@
 #include <stdint.h>
 
 #include "breaker.h"
+#include "l1.h"
 
-typedef enum { CK_SLOT_REAL = 0, CK_SLOT_SYNTH_NIL = 1 } ck_slot_kind;
+typedef enum { CK_SLOT_REAL = 0, CK_SLOT_SYNTH_NIL = 1, CK_SLOT_SYNTH_STALE = 2 } ck_slot_kind;
 
 /* What the reply of a REAL slot needs besides being read. */
 enum {
     CK_SLOT_UNBOUNDED = 1, /* a blocking command: read it without the shim's socket timeout */
     CK_SLOT_SESSION = 2,   /* AUTH, SELECT...: on success the session to replay changes */
+    CK_SLOT_L1_READ = 4,   /* a read the L1 keeps: store its reply, or serve stale on failure */
+    CK_SLOT_L1_WRITE = 8,  /* a write: invalidate its keys again when it completes */
 };
+
+#define CK_SLOT_MAX_KEYS 8
+#define CK_SLOT_ALL_KEYS 255 /* keys unknown or too many: the whole L1 epoch */
+
+/* What the L1 needs to know of a read or write in flight, or the stale
+ * value a SYNTH_STALE slot owes. */
+typedef struct {
+    ck_hash128 hash;   /* reads: the entry */
+    uint64_t snapshot; /* reads: sum of the keys' generations when sent */
+    uint64_t epoch;    /* reads: the epoch when sent */
+    uint16_t generation_slots[CK_SLOT_MAX_KEYS];
+    uint8_t nkeys;     /* or CK_SLOT_ALL_KEYS */
+    char *stale;       /* SYNTH_STALE: RESP bytes, owned by the slot */
+    size_t stale_len;
+} ck_slot_cache;
 
 typedef struct {
     uint8_t kind;    /* ck_slot_kind */
     uint8_t gate;    /* ck_gate of a REAL slot */
-    uint8_t flags;   /* CK_SLOT_UNBOUNDED | CK_SLOT_SESSION */
-    uint32_t count;  /* how many replies of this kind in a row; probes and flagged slots stand alone */
+    uint8_t flags;   /* CK_SLOT_UNBOUNDED | CK_SLOT_SESSION | CK_SLOT_L1_* */
+    uint32_t count;  /* how many replies of this kind in a row; probes, flagged and stale slots stand alone */
+    ck_slot_cache cache;
 } ck_slot;
 
 typedef struct {
@@ -36,7 +55,8 @@ typedef struct {
 
 void ck_pending_init(ck_pending *q);
 bool ck_pending_grow(ck_pending *q);
-void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags);
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags,
+                          const ck_slot_cache *cache);
 void ck_pending_pop_slot(ck_pending *q);
 
 static inline ck_slot *ck_pending_at(const ck_pending *q, uint32_t i) {
@@ -56,7 +76,13 @@ static inline void ck_pending_push(ck_pending *q, ck_slot_kind kind, ck_gate gat
             return;
         }
     }
-    ck_pending_push_slot(q, kind, gate, flags);
+    ck_pending_push_slot(q, kind, gate, flags, NULL);
+}
+
+/* A slot with L1 bookkeeping, or a stale value (whose bytes it then owns). */
+static inline void ck_pending_push_cached(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags,
+                                          const ck_slot_cache *cache) {
+    ck_pending_push_slot(q, kind, gate, flags, cache);
 }
 
 static inline bool ck_pending_empty(const ck_pending *q) { return q->len == 0; }
@@ -65,6 +91,7 @@ static inline const ck_slot *ck_pending_front(const ck_pending *q) {
     return q->len == 0 ? NULL : ck_pending_at(q, 0);
 }
 
+/* Pops the front reply. A stale slot's bytes must have been taken. */
 static inline void ck_pending_pop(ck_pending *q) {
     if (q->len > 0 && ck_pending_at(q, 0)->count > 1)
         ck_pending_at(q, 0)->count--;

@@ -13,6 +13,20 @@
 /* A fresh nil reply, or NULL when memory is short. */
 void *ck_reply_nil(void);
 
+/* A fresh reply decoded from one complete RESP2 value, or NULL. */
+void *ck_reply_from_resp(const char *resp, size_t len);
+
+/* A growable byte buffer for encodings. */
+typedef struct {
+    char *bytes;
+    size_t len, cap;
+} ck_buf;
+
+/* Appends the RESP2 encoding of a reply; false when the reply holds a
+ * RESP3-only type (it cannot be replayed as it was), or memory is short,
+ * or the encoding would pass `limit` bytes. */
+bool ck_reply_encode(const void *reply, ck_buf *out, size_t limit);
+
 /* True when the reply tells that the server could not serve the command
  * now (an availability error such as -LOADING), which the breaker counts
  * as a failure although the transport worked. */

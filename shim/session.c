@@ -63,9 +63,9 @@ static void forget(ck_session_command *c) {
     c->len = 0;
 }
 
-void ck_session_settle(ck_session *s, bool success) {
+int ck_session_settle(ck_session *s, bool success) {
     if (s->proposed_len == 0)
-        return;
+        return -1;
     ck_session_command cmd = s->proposed[0].cmd;
     ck_session_kind kind = (ck_session_kind)s->proposed[0].kind;
     memmove(&s->proposed[0], &s->proposed[1], (s->proposed_len - 1) * sizeof *s->proposed);
@@ -80,6 +80,19 @@ void ck_session_settle(ck_session *s, bool success) {
         forget(&s->kept[kind]);
         s->kept[kind] = cmd;
     }
+    return (int)kind;
+}
+
+uint32_t ck_session_db(const ck_session *s) {
+    const char *arg;
+    size_t len;
+    const ck_session_command *select = &s->kept[CK_SESSION_SELECT];
+    if (select->bytes == NULL || !ck_command_arg_from_resp(select->bytes, select->len, 1, &arg, &len))
+        return 0;
+    uint32_t db = 0;
+    for (size_t i = 0; i < len && arg[i] >= '0' && arg[i] <= '9'; i++)
+        db = db * 10 + (uint32_t)(arg[i] - '0');
+    return db;
 }
 
 void ck_session_drop_proposed(ck_session *s) {

@@ -42,8 +42,11 @@ bool ck_session_kind_of(const char *resp, size_t len, ck_session_kind *kind);
  * when memory is short: it is then simply not replayed). */
 bool ck_session_propose(ck_session *s, ck_session_kind kind, const char *resp, size_t len);
 /* The reply of the oldest proposed command: on success it becomes part of
- * the session. */
-void ck_session_settle(ck_session *s, bool success);
+ * the session. Returns the kind settled, -1 when none was proposed. */
+int ck_session_settle(ck_session *s, bool success);
+
+/* The database the kept SELECT chose, 0 without one. */
+uint32_t ck_session_db(const ck_session *s);
 /* The connection was reset: proposals will never be answered. */
 void ck_session_drop_proposed(ck_session *s);
 /* The program reconnected by itself: it will rebuild its session. */

@@ -4,6 +4,7 @@
  * call into hiredis before it is resolved, nor print to stdout. */
 #include <stdlib.h>
 
+#include "cache.h"
 #include "config.h"
 #include "connect.h"
 #include "endpoint.h"
@@ -27,6 +28,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
     ck_endpoint_configure(&cfg);
     ck_connect_configure(&cfg);
     ck_timeouts_configure(&cfg);
+    ck_cache_configure(&cfg);
     ck_log(CK_LOG_DEBUG, "loaded: breaker %s, failure threshold %u, recovery timeout %.3fs",
            cfg.breaker_enabled ? "enabled" : "disabled", (unsigned)cfg.failure_threshold,
            (double)cfg.recovery_timeout_ns / 1e9);

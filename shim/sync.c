@@ -12,8 +12,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "abi.h"
+#include "cache.h"
 #include "clock.h"
 #include "command.h"
 #include "connect.h"
@@ -154,6 +156,25 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
     }
 
     uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : 0;
+    /* the L1: reads it keeps, writes that invalidate (also inside MULTI,
+     * where only invalidation applies: the replies are QUEUED) */
+    ck_slot_cache cache;
+    uint8_t l1 = 0;
+    if (ck_cache_on && (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING)) {
+        bool needs_resp;
+        const ck_command_spec *spec = ck_cache_spec(name, name_len, &needs_resp);
+        if (spec == NULL || (needs_resp && as_resp(call, &expanded)))
+            l1 = ck_cache_prepare(st, spec, call->cmd, call->len, &cache);
+        if (st->in_transaction) {
+            st->transaction_wrote |= (l1 & CK_SLOT_L1_WRITE) != 0 || spec == NULL;
+            l1 = 0;
+        }
+    } else if (ck_cache_on && cls == CK_CMD_TXN_END && st->transaction_wrote) {
+        memset(&cache, 0, sizeof cache); /* EXEC of a transaction that wrote: invalidate all on its reply */
+        cache.nkeys = CK_SLOT_ALL_KEYS;
+        l1 = CK_SLOT_L1_WRITE;
+        st->transaction_wrote = false;
+    }
     ck_session_kind session_kind = CK_SESSION_AUTH;
     if (cls == CK_CMD_CONNECTION && !st->in_transaction && as_resp(call, &expanded) &&
         ck_session_kind_of(call->cmd, call->len, &session_kind))
@@ -164,7 +185,15 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
         ck_real.__redisSetError(c, 5 /* REDIS_ERR_OOM */, "Out of memory");
         rc = REDIS_ERR;
     } else if (gate == CK_REJECT && gated) {
-        ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, gate, 0);
+        size_t stale_len = 0;
+        char *stale = (l1 & CK_SLOT_L1_READ) ? ck_cache_stale(&cache, &stale_len) : NULL;
+        if (stale != NULL) {
+            cache.stale = stale;
+            cache.stale_len = stale_len;
+            ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_STALE, gate, 0, &cache);
+        } else {
+            ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, gate, 0);
+        }
         rc = REDIS_OK;
     } else if (gate == CK_REJECT && st->placeholder) {
         rc = refuse_unsent(c, st, name, name_len);
@@ -182,7 +211,10 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
             flags &= (uint8_t)~CK_SLOT_SESSION;
         rc = real_append(c, call);
         if (rc == REDIS_OK) {
-            ck_pending_push(&st->pending, CK_SLOT_REAL, gate, flags);
+            if (l1 != 0)
+                ck_pending_push_cached(&st->pending, CK_SLOT_REAL, gate, flags | l1, &cache);
+            else
+                ck_pending_push(&st->pending, CK_SLOT_REAL, gate, flags);
             enter_session_mode(c, st, cls);
         } else if (flags & CK_SLOT_SESSION) {
             ck_session_drop_proposed(&st->session);
@@ -208,10 +240,17 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
     if (front == NULL)
         return CK_REAL_CALL(ck_real.redisGetReply(c, reply));
 
-    if (front->kind == CK_SLOT_SYNTH_NIL) {
-        void *made = reply != NULL ? ck_reply_nil() : NULL;
-        if (reply != NULL && made == NULL)
-            return REDIS_ERR;
+    if (front->kind != CK_SLOT_REAL) { /* the shim's own answer: nil, or the stale value */
+        ck_slot *owed = (ck_slot *)front;
+        void *made = NULL;
+        if (reply != NULL) {
+            made = owed->kind == CK_SLOT_SYNTH_STALE ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
+                                                      : ck_reply_nil();
+            if (made == NULL)
+                return REDIS_ERR;
+        }
+        free(owed->cache.stale);
+        owed->cache.stale = NULL;
         ck_pending_pop(&st->pending);
         hand_over(made, reply);
         return REDIS_OK;
@@ -219,6 +258,9 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
 
     ck_gate gate = (ck_gate)front->gate;
     uint8_t flags = front->flags;
+    ck_slot_cache cache;
+    if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE))
+        cache = front->cache; /* the slot is gone once popped */
     /* blocking commands are neither timed nor bounded */
     bool timed = !(flags & CK_SLOT_UNBOUNDED) && ck_timeouts_time_calls();
     uint64_t started = timed ? ck_clock_monotonic_ns() : 0;
@@ -235,9 +277,23 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
         return rc;
     }
     ck_pending_pop(&st->pending);
-    if (flags & CK_SLOT_SESSION)
-        ck_session_settle(&st->session, rc == REDIS_OK && ck_reply_type(made) != REDIS_REPLY_ERROR);
+    if (flags & CK_SLOT_SESSION) {
+        int kind = ck_session_settle(&st->session, rc == REDIS_OK && ck_reply_type(made) != REDIS_REPLY_ERROR);
+        if (kind == CK_SESSION_SELECT || kind == CK_SESSION_RESET)
+            st->db = ck_session_db(&st->session); /* L1 entries are per database */
+    }
     bool answered = rc == REDIS_OK && !ck_reply_is_unavailable(made);
+    void *stale = NULL;
+    if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE)) {
+        size_t stale_len;
+        char *bytes = !answered && ck_cache_stale_if_error && (flags & CK_SLOT_L1_READ)
+                          ? ck_cache_stale(&cache, &stale_len)
+                          : NULL;
+        if (bytes != NULL) /* stale-if-error: the last good value instead of the error */
+            stale = ck_reply_from_resp(bytes, stale_len);
+        free(bytes);
+        ck_cache_settle(flags, &cache, made, answered);
+    }
     uint64_t elapsed = timed ? ck_clock_monotonic_ns() - started : 0;
     bool slow = answered && timed && ck_timeouts_after_success(st, elapsed);
     if (answered && !slow) {
@@ -252,6 +308,12 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
         }
         ck_endpoint_record(st->endpoint, gate, false, cause);
         errno = saved_errno;
+    }
+    if (stale != NULL) {
+        if (made != NULL)
+            ck_real.freeReplyObject(made);
+        hand_over(stale, reply);
+        return REDIS_OK;
     }
     if (rc == REDIS_OK)
         hand_over(made, reply);

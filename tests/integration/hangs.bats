@@ -10,7 +10,8 @@ BOUND_MS=1000   # the 0.5 s timeout, plus a reconnect, plus sanitizer slowness
 INSTANT_MS=50   # an answer from the open circuit
 
 # fault_scenario PORT START END [extra env]: the program reads k through
-# the fault started by the shell command START and ended by END.
+# the fault started by the shell command START and ended by END. The L1 is
+# off: these check the breaker's answers (stale values: l1.bats).
 fault_scenario() {
     local port=$1 start=$2 end=$3; shift 3
     cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
@@ -25,7 +26,7 @@ loop 3 0 cmd GET k
 SCRIPT
     local assignment
     for assignment in "$@"; do export "${assignment?}"; done
-    PORT=$port THRESHOLD=3 COOLDOWN=1 CACHEKIT_SOCKET_TIMEOUT=0.5 run client_under_shim -T \
+    PORT=$port THRESHOLD=3 COOLDOWN=1 CACHEKIT_SOCKET_TIMEOUT=0.5 CACHEKIT_L1_ENABLED=false run client_under_shim -T \
         < "$BATS_TEST_TMPDIR/script"
     for i in "${!lines[@]}"; do echo "$i: ${lines[$i]}"; done >&2
     cat "$BATS_TEST_TMPDIR/stderr" >&2

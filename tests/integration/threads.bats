@@ -24,7 +24,7 @@ logged() { grep -q "$1" "$BATS_TEST_TMPDIR/stderr"; }
     start_redis
     rcli set k v >/dev/null
     local stop=$BATS_TEST_TMPDIR/stop out=$BATS_TEST_TMPDIR/out
-    CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=0.3 \
+    CACHEKIT_L1_ENABLED=false CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=0.3 \
         LD_PRELOAD="$SHIM" "$THREADED" -p "$PORT" -t 4 -f "$stop" > "$out" 2> "$BATS_TEST_TMPDIR/stderr" &
     BACKGROUND_PID=$!
     wait_for "healthy reads" gets_at_least 200

@@ -1,0 +1,132 @@
+/* L1 policy; see cache.h. */
+#include "cache.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "l1.h"
+#include "log.h"
+#include "reply.h"
+
+bool ck_cache_on;
+bool ck_cache_stale_if_error;
+static size_t max_entry_bytes;
+static char key_patterns[512];  /* CACHEKIT_L1_KEYS, commas turned into NULs */
+static size_t key_patterns_len; /* 0: every key */
+
+void ck_cache_configure(const ck_config *cfg) {
+    ck_cache_on = cfg->l1_enabled;
+    ck_cache_stale_if_error = cfg->l1_stale_if_error;
+    max_entry_bytes = cfg->l1_max_entry_bytes;
+    ck_l1_settings s = {(size_t)cfg->l1_max_size_mb << 20, cfg->l1_max_entry_bytes, cfg->l1_ttl_ns, ck_clock_coarse_ns};
+    ck_l1_configure(&s);
+    key_patterns_len = strlen(cfg->l1_keys);
+    memcpy(key_patterns, cfg->l1_keys, key_patterns_len + 1);
+    for (size_t i = 0; i < key_patterns_len; i++)
+        if (key_patterns[i] == ',')
+            key_patterns[i] = '\0';
+}
+
+static bool key_wanted(const char *key, size_t len) {
+    if (key_patterns_len == 0)
+        return true;
+    char name[512];
+    if (len >= sizeof name)
+        return false;
+    memcpy(name, key, len);
+    name[len] = '\0';
+    for (size_t i = 0; i < key_patterns_len; i += strlen(key_patterns + i) + 1)
+        if (key_patterns[i] != '\0' && fnmatch(key_patterns + i, name, 0) == 0)
+            return true;
+    return false;
+}
+
+const ck_command_spec *ck_cache_spec(const char *name, size_t len, bool *needs_resp) {
+    const ck_command_spec *spec = ck_command_spec_of(name, len);
+    if (spec == NULL) {
+        CK_LOG_ONCE(CK_LOG_WARN, "unknown command \"%.*s\" (reported once): treated as a write of unknown keys, "
+                    "every L1 entry is invalidated", (int)(len > 40 ? 40 : len), name);
+        ck_l1_bump_epoch();
+        *needs_resp = false;
+        return NULL;
+    }
+    *needs_resp = (spec->flags & CK_CMD_F_CACHEABLE) || ck_command_may_write(spec);
+    return spec;
+}
+
+typedef struct {
+    uint64_t endpoint_id;
+    uint32_t db;
+    ck_slot_cache *cache;
+    bool unwanted;
+} key_walk;
+
+static void collect_key(const char *key, size_t len, void *arg) {
+    key_walk *w = arg;
+    if (w->cache->nkeys == CK_SLOT_ALL_KEYS)
+        return;
+    if (w->cache->nkeys == CK_SLOT_MAX_KEYS) {
+        w->cache->nkeys = CK_SLOT_ALL_KEYS;
+        return;
+    }
+    w->unwanted |= !key_wanted(key, len);
+    w->cache->generation_slots[w->cache->nkeys++] = (uint16_t)ck_l1_generation_slot(w->endpoint_id, w->db, key, len);
+}
+
+static uint64_t snapshot_of(const ck_slot_cache *cache) {
+    uint64_t sum = 0;
+    for (uint8_t i = 0; i < cache->nkeys; i++)
+        sum += ck_l1_generation(cache->generation_slots[i]);
+    return sum;
+}
+
+static void invalidate(const ck_slot_cache *cache) {
+    if (cache->nkeys == CK_SLOT_ALL_KEYS) {
+        ck_l1_bump_epoch();
+        return;
+    }
+    for (uint8_t i = 0; i < cache->nkeys; i++)
+        ck_l1_bump_generation(cache->generation_slots[i]);
+}
+
+uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec, const char *resp, size_t len,
+                         ck_slot_cache *cache) {
+    memset(cache, 0, sizeof *cache);
+    if (spec == NULL)
+        return 0; /* unknown: the epoch was bumped already */
+    key_walk walk = {(uint64_t)(uintptr_t)st->endpoint, st->db, cache, false};
+    bool parsed = ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
+    if (ck_command_may_write(spec)) {
+        if (!parsed)
+            cache->nkeys = CK_SLOT_ALL_KEYS;
+        invalidate(cache);
+        return CK_SLOT_L1_WRITE;
+    }
+    if (!(spec->flags & CK_CMD_F_CACHEABLE) || !parsed || walk.unwanted || cache->nkeys == CK_SLOT_ALL_KEYS ||
+        cache->nkeys == 0)
+        return 0;
+    cache->hash = ck_l1_hash((uint64_t)(uintptr_t)st->endpoint, st->db, resp, len);
+    cache->epoch = ck_l1_epoch();
+    cache->snapshot = snapshot_of(cache);
+    return CK_SLOT_L1_READ;
+}
+
+char *ck_cache_stale(const ck_slot_cache *cache, size_t *len) {
+    if (cache->epoch != ck_l1_epoch())
+        return NULL;
+    return ck_l1_fetch(cache->hash, snapshot_of(cache), len);
+}
+
+void ck_cache_settle(uint8_t flags, const ck_slot_cache *cache, const void *reply, bool answered) {
+    if (flags & CK_SLOT_L1_WRITE) {
+        invalidate(cache);
+        return;
+    }
+    if (!(flags & CK_SLOT_L1_READ) || !answered || reply == NULL || ck_reply_type(reply) == REDIS_REPLY_ERROR)
+        return;
+    ck_buf buf = {0};
+    if (ck_reply_encode(reply, &buf, max_entry_bytes))
+        ck_l1_store(cache->hash, cache->snapshot, cache->epoch, buf.bytes, buf.len);
+    free(buf.bytes);
+}

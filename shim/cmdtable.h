@@ -1,0 +1,51 @@
+/* The command table generated from Redis's own COMMAND output
+ * (command_table.inc, by scripts/gen-command-table): whether a command
+ * reads or writes, where its keys are, whether the L1 may keep its reply.
+ * Pure. */
+#ifndef CACHEKIT_CMDTABLE_H
+#define CACHEKIT_CMDTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    CK_CMD_F_READONLY = 1,
+    CK_CMD_F_WRITE = 2,
+    CK_CMD_F_MOVABLEKEYS = 4, /* keys not at fixed positions */
+    CK_CMD_F_CACHEABLE = 8,   /* deterministic read with keys at fixed positions */
+    CK_CMD_F_KEYLESS = 16,
+};
+
+typedef struct {
+    const char *name; /* upper case */
+    uint8_t flags;
+    int8_t first_key, last_key, key_step; /* COMMAND's legacy key positions; last < 0 counts from the end */
+} ck_command_spec;
+
+/* The spec of a command name (any case), NULL for a command Redis did not
+ * list. */
+const ck_command_spec *ck_command_spec_of(const char *name, size_t len);
+
+/* True when the command may change data: it writes, or it is a script
+ * whose keys are not declared (EVAL, FCALL). */
+static inline bool ck_command_may_write(const ck_command_spec *spec) {
+    return (spec->flags & CK_CMD_F_WRITE) ||
+           ((spec->flags & CK_CMD_F_MOVABLEKEYS) && !(spec->flags & CK_CMD_F_READONLY));
+}
+
+/* True when the keys it touches can be listed from the fixed positions. */
+static inline bool ck_command_keys_known(const ck_command_spec *spec) {
+    return !(spec->flags & (CK_CMD_F_MOVABLEKEYS | CK_CMD_F_KEYLESS)) && spec->first_key > 0;
+}
+
+/* Calls `fn` for each key argument of a RESP-encoded command, following
+ * the spec's positions; false when the bytes are not a well-formed command. */
+typedef void (*ck_key_fn)(const char *key, size_t len, void *arg);
+bool ck_command_each_key(const ck_command_spec *spec, const char *resp, size_t len, ck_key_fn fn, void *arg);
+
+/* Number of commands in the table (for tests). */
+size_t ck_command_table_size(void);
+const ck_command_spec *ck_command_table_at(size_t i);
+
+#endif
