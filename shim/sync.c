@@ -204,6 +204,16 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
             rc = st->placeholder ? ck_connect_placeholder(c, st, gate) : ck_context_heal(c, st, gate);
             if (rc != REDIS_OK) {
                 gate = CK_ALLOW; /* settled */
+                size_t stale_len = 0;
+                char *stale = (l1 & CK_SLOT_L1_READ) && ck_cache_stale_if_error
+                                  ? ck_cache_stale(&cache, &stale_len)
+                                  : NULL;
+                if (stale != NULL) { /* stale-if-error: the connect failed, the last good value answers */
+                    cache.stale = stale;
+                    cache.stale_len = stale_len;
+                    ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_STALE, CK_REJECT, 0, &cache);
+                    rc = REDIS_OK;
+                }
                 goto done;
             }
         }

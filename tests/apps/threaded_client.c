@@ -1,7 +1,11 @@
 /* A multi-threaded hiredis program: each thread owns a context and reads
  * key k in a loop, reconnecting when hiredis reports an error (as most
  * daemons do), until the file given by -f exists. Then each thread prints
- * what it saw: "thread N values=V nil=I errors=E last=KIND".
+ * what it saw: "thread N values=V nil=I errors=E connect_errors=C other=O
+ * last=KIND" (errors: NULL replies; connect_errors: contexts that came back
+ * from redisConnectWithTimeout with an error; other: replies that were
+ * neither the value "v", nil nor an error).
+ * With -w, odd threads write k ("SET k v") instead of reading it.
  * The threads share nothing but the process, and so the shim's breaker. */
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -15,10 +19,11 @@
 static const char *host = "127.0.0.1";
 static int port = 6379;
 static const char *stop_file = "stop";
+static int writers;
 
 typedef struct {
     int id;
-    long values, nils, errors, connect_errors;
+    long values, nils, errors, connect_errors, other;
     const char *last;
 } thread_result;
 
@@ -40,8 +45,17 @@ static void *reader(void *arg) {
                 continue;
             }
         }
-        redisReply *r = redisCommand(c, "GET k");
-        if (r == NULL) {
+        int writing = writers && res->id % 2 == 1;
+        redisReply *r = writing ? redisCommand(c, "SET k v") : redisCommand(c, "GET k");
+        if (writing) {
+            if (r == NULL)
+                res->errors++;
+            else if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL)
+                res->other++;
+            else
+                res->values++;
+            res->last = r == NULL ? "error" : "value";
+        } else if (r == NULL) {
             res->errors++;
             res->last = "error";
         } else if (r->type == REDIS_REPLY_NIL) {
@@ -51,7 +65,7 @@ static void *reader(void *arg) {
             res->values++;
             res->last = "value";
         } else {
-            res->errors++;
+            res->other++;
             res->last = "other";
         }
         freeReplyObject(r);
@@ -64,12 +78,13 @@ static void *reader(void *arg) {
 
 int main(int argc, char **argv) {
     int threads = 4, opt;
-    while ((opt = getopt(argc, argv, "h:p:t:f:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:t:f:w")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
         case 'f': stop_file = optarg; break;
+        case 'w': writers = 1; break;
         default: fprintf(stderr, "usage: %s [-h host] [-p port] [-t threads] [-f stop-file]\n", argv[0]); return 2;
         }
     }
@@ -84,8 +99,9 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < threads; i++) {
         pthread_join(tids[i], NULL);
-        printf("thread %d values=%ld nil=%ld errors=%ld connect_errors=%ld last=%s\n", i, results[i].values,
-               results[i].nils, results[i].errors, results[i].connect_errors, results[i].last);
+        printf("thread %d values=%ld nil=%ld errors=%ld connect_errors=%ld other=%ld last=%s\n", i,
+               results[i].values, results[i].nils, results[i].errors, results[i].connect_errors, results[i].other,
+               results[i].last);
     }
     return 0;
 }

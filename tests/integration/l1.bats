@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# The stale-value L1: while Redis is stopped or frozen, reads get the last
+# good value, younger than CACHEKIT_DEFAULT_TTL; never a value older than
+# a write the program made; live values again after recovery.
+
+load helpers
+
+l1_script() {
+    cat <<SCRIPT
+connect
+cmd SET a 1
+cmd GET a
+cmd HSET h f x
+cmd HGETALL h
+cmd SET w old
+cmd GET w
+cmd SET w new
+cmd SET d here
+cmd GET d
+cmd DEL d
+sh $1
+cmd GET a
+cmd HGETALL h
+cmd GET w
+cmd GET d
+cmd GET a
+cmd GET nosuchkey
+sleep 1300
+cmd GET a
+sh $2
+sleep 1000
+cmd GET a
+SCRIPT
+}
+
+expected_l1() {
+    printf '%s\n' "connect ok" "status OK" "str 1" "int 1" "array 2" "status OK" "str old" "status OK" \
+        "status OK" "str here" "int 1" \
+        "str 1" "array 2" "$1" nil "str 1" nil \
+        nil "str 2"
+}
+
+@test "F1 stopped: reads get their last good values, never one a write made stale, until the TTL; live values after" {
+    start_redis
+    l1_script "$REDISCTL kill $REDIS_DIR" \
+        "$REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set a 2 >/dev/null" > "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_DEFAULT_TTL=1 THRESHOLD=3 COOLDOWN=2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    cat "$BATS_TEST_TMPDIR/stderr" >&2
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    assert_output_is "$(expected_l1 NULL)"
+}
+
+@test "F3 frozen: the same, each failing call bounded by the socket timeout" {
+    start_redis
+    l1_script "$REDISCTL freeze $REDIS_DIR" \
+        "$REDISCTL thaw $REDIS_DIR && redis-cli -p $PORT set a 2 >/dev/null" > "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_SOCKET_TIMEOUT=0.3 CACHEKIT_DEFAULT_TTL=1 THRESHOLD=3 COOLDOWN=2 \
+        run client_under_shim -T < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    local i ms
+    for i in "${!lines[@]}"; do
+        ms=$(call_ms "${lines[$i]}")
+        [ -z "$ms" ] || awk -v ms="$ms" 'BEGIN {exit !(ms <= 800)}'
+    done
+    output=$(sed -e 's/ \[[0-9.]* ms\]$//' -e 's/^NULL .*/NULL/' <<<"$output")
+    assert_output_is "$(expected_l1 NULL)"
+}
+
+@test "stale values are per database" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET k db0
+cmd GET k
+cmd SELECT 1
+cmd SET k db1
+cmd GET k
+sh $REDISCTL kill $REDIS_DIR
+cmd GET k
+cmd SELECT 0
+cmd GET k
+SCRIPT
+    THRESHOLD=1 COOLDOWN=30 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    # the GET in db 1 fails (stale-if-error: db 1's value); SELECT 0 is not faked
+    assert_output_is "$(printf '%s\n' "connect ok" "status OK" "str db0" "status OK" "status OK" "str db1" \
+        "str db1" NULL "str db1")"
+}
+
+@test "CACHEKIT_L1_ENABLED=false and CACHEKIT_L1_KEYS limit what is served" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET user:1 a
+cmd SET other b
+cmd GET user:1
+cmd GET other
+sh $REDISCTL kill $REDIS_DIR
+cmd GET user:1
+cmd GET other
+SCRIPT
+    CACHEKIT_L1_KEYS='user:*,session:*' THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "${lines[5]}" = "str a" ]
+    [ "${lines[6]}" = "nil" ]
+    start_redis
+    sed -i "s/$(grep -o 'kill [^ ]*' "$BATS_TEST_TMPDIR/script" | head -1 | sed 's/[/]/\\\//g')/kill $(sed 's/[/]/\\\//g' <<<"$REDIS_DIR")/" "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_L1_ENABLED=false THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [[ "${lines[5]}" =~ ^NULL ]]
+    [ "${lines[6]}" = "nil" ]
+}
+
+@test "many threads reading and writing the same keys through an outage" {
+    start_redis
+    rcli set k v >/dev/null
+    local stop=$BATS_TEST_TMPDIR/stop out=$BATS_TEST_TMPDIR/out
+    CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=0.3 \
+        LD_PRELOAD="$SHIM" "$CK_BUILD/tests/apps/threaded_client" -p "$PORT" -t 6 -w -f "$stop" \
+        > "$out" 2> "$BATS_TEST_TMPDIR/stderr" &
+    BACKGROUND_PID=$!
+    for _ in $(seq 1 200); do [ "$(calls_of get)" -ge 300 ] && break; sleep 0.05; done
+    "$REDISCTL" kill "$REDIS_DIR"
+    for _ in $(seq 1 200); do grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr" && break; sleep 0.05; done
+    sleep 0.3
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    rcli set k v >/dev/null
+    for _ in $(seq 1 200); do grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr" && break; sleep 0.05; done
+    for _ in $(seq 1 200); do [ "$(calls_of get)" -ge 300 ] && break; sleep 0.05; done
+    touch "$stop"
+    wait "$BACKGROUND_PID"
+    cat "$out" >&2
+    # every thread finished and saw only values written by the program
+    [ "$(grep -c '^thread' "$out")" -eq 6 ]
+    ! grep -q 'other=[1-9]' "$out"
+}
