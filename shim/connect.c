@@ -246,7 +246,7 @@ ADOPTING_CONNECT(redisConnectBindNonBlock, (const char *ip, int port, const char
 ADOPTING_CONNECT(redisConnectBindNonBlockWithReuse, (const char *ip, int port, const char *src), (ip, port, src))
 ADOPTING_CONNECT(redisConnectUnixNonBlock, (const char *path), (path))
 ADOPTING_CONNECT(redisConnectFd, (int fd), (fd))
-ADOPTING_CONNECT(redisConnectWithOptions, (const redisOptions *options), (options))
+ADOPTING_CONNECT(redisConnectWithOptions, (const void *options), (options))
 
 /* Moves a fresh connection into the program's context object, which the
  * program holds by address, and leaves the placeholder's insides in the

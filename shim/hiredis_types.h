@@ -13,7 +13,6 @@
 #ifndef __HIREDIS_H /* hiredis.h itself is included only by the ABI test */
 typedef struct redisContext redisContext;
 typedef struct redisReader redisReader;
-typedef struct redisOptions redisOptions;
 
 #define REDIS_OK 0
 #define REDIS_ERR -1

@@ -21,7 +21,7 @@
     X(redisContext *, redisConnectUnixWithTimeout, (const char *path, const struct timeval tv), true) \
     X(redisContext *, redisConnectUnixNonBlock, (const char *path), true)                             \
     X(redisContext *, redisConnectFd, (int fd), true)                                                 \
-    X(redisContext *, redisConnectWithOptions, (const redisOptions *options), false)                  \
+    X(redisContext *, redisConnectWithOptions, (const void *options), false)                \
     X(int, redisReconnect, (redisContext * c), true)                                                  \
     X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), true)                        \
     X(int, redisEnableKeepAlive, (redisContext * c), true)                                            \

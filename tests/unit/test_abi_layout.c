@@ -31,6 +31,12 @@ static void layout_matches_the_headers(void **state) {
     assert_int_equal(ck_abi.ctx_size, sizeof(redisContext));
     assert_int_equal(ck_abi.reply_len, offsetof(redisReply, len));
     assert_int_equal(ck_abi.reply_str, offsetof(redisReply, str));
+    assert_int_equal(ck_abi.reply_integer, offsetof(redisReply, integer));
+    assert_int_equal(ck_abi.reply_elements, offsetof(redisReply, elements));
+    assert_int_equal(ck_abi.reply_element, offsetof(redisReply, element));
+#if HIREDIS_MAJOR >= 1
+    assert_int_equal(ck_abi.ctx_command_timeout, offsetof(redisContext, command_timeout));
+#endif
     assert_int_equal(0, offsetof(redisReply, type));
     assert_int_equal(REDIS_REPLY_NIL, 4);
     assert_int_equal(REDIS_REPLY_ERROR, 6);
