@@ -8,8 +8,14 @@
  * pipeline: batches of 16 redisAppendCommand, then 16 redisGetReply
  * open:     redisCommand "GET k" on a context whose circuit is open (run it
  *           under the shim against a port where nothing listens)
+ * stale:    "GET k" answered from the L1 while the circuit is open: reads k
+ *           once, kills the server whose pid file -P names, then loops
+ *           (run it under the shim with a failure threshold of 1)
+ * fill:     GET of key:0 .. key:CALLS-1 (pipelined by 16), then prints the
+ *           growth of the resident set instead: "fill <keys> <kB>"
  * Prints: "<mode> <calls> <seconds> <calls/s> <ns/call>". */
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +30,18 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static long rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kb;
+}
+
 static int consume(redisReply *r) {
     int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
     freeReplyObject(r);
@@ -33,12 +51,13 @@ static int consume(redisReply *r) {
 int main(int argc, char **argv) {
     int port = 6379, opt;
     long calls = 100000;
-    const char *mode = "single";
-    while ((opt = getopt(argc, argv, "p:m:n:")) != -1) {
+    const char *mode = "single", *pidfile = NULL;
+    while ((opt = getopt(argc, argv, "p:m:n:P:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'm': mode = optarg; break;
         case 'n': calls = atol(optarg); break;
+        case 'P': pidfile = optarg; break;
         default: fprintf(stderr, "usage: %s -p PORT -m single|pipeline|open -n CALLS\n", argv[0]); return 2;
         }
     }
@@ -49,9 +68,41 @@ int main(int argc, char **argv) {
         redisFree(c);
         c = redisConnect("127.0.0.1", port);
     }
-    if (c == NULL || (c->err && strcmp(mode, "open") != 0)) {
+    if (c == NULL || (c->err && strcmp(mode, "open") != 0)) { /* the open mode connects to nothing */
         fprintf(stderr, "connect: %s\n", c ? c->errstr : "no context");
         return 1;
+    }
+    if (strcmp(mode, "fill") == 0) {
+        long before = rss_kb();
+        char key[32];
+        for (long done = 0; done < calls; done += BATCH) {
+            for (int i = 0; i < BATCH; i++) {
+                snprintf(key, sizeof key, "key:%ld", done + i);
+                redisAppendCommand(c, "GET %s", key);
+            }
+            for (int i = 0; i < BATCH; i++) {
+                void *r = NULL;
+                if (redisGetReply(c, &r) == REDIS_OK)
+                    freeReplyObject(r);
+            }
+        }
+        printf("fill %ld %ld\n", calls, rss_kb() - before);
+        redisFree(c);
+        return 0;
+    }
+    if (strcmp(mode, "stale") == 0) {
+        FILE *f = pidfile != NULL ? fopen(pidfile, "r") : NULL;
+        long pid = 0;
+        if (f == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 0) {
+            fprintf(stderr, "stale: needs -P pidfile of the redis-server to kill\n");
+            return 1;
+        }
+        fclose(f);
+        freeReplyObject(redisCommand(c, "SET k v"));
+        freeReplyObject(redisCommand(c, "GET k"));
+        kill((pid_t)pid, SIGKILL);
+        usleep(100000);
+        freeReplyObject(redisCommand(c, "GET k")); /* fails: the circuit opens (threshold 1) */
     }
     long failures = 0;
     double start = now_s();
@@ -68,11 +119,11 @@ int main(int argc, char **argv) {
         }
     } else {
         for (long i = 0; i < calls; i++)
-            failures += !consume(redisCommand(c, (i % 2 || strcmp(mode, "open") == 0) ? "GET k" : "SET k v"));
+            failures += !consume(redisCommand(c, (i % 2 || strcmp(mode, "single") != 0) ? "GET k" : "SET k v"));
     }
     double seconds = now_s() - start;
     redisFree(c);
-    if (failures > 0 && strcmp(mode, "open") != 0) {
+    if (failures > 0 && strcmp(mode, "open") != 0 && strcmp(mode, "stale") != 0) {
         fprintf(stderr, "%ld calls failed\n", failures);
         return 1;
     }

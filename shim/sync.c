@@ -18,6 +18,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "command.h"
+#include "format.h"
 #include "connect.h"
 #include "context.h"
 #include "guard.h"
@@ -39,6 +40,8 @@ typedef struct {
     const size_t *argvlen;
     const char *cmd;
     size_t len;
+    char *local; /* room for formatting the command without allocating */
+    size_t local_cap;
 } command_call;
 
 static int real_append(redisContext *c, const command_call *call) {
@@ -57,7 +60,16 @@ __attribute__((noinline)) static bool expand_format(command_call *call, char **e
                                                     size_t *len) {
     va_list copy;
     va_copy(copy, *call->ap);
-    int n = ck_real.redisvFormatCommand(expanded, call->format, copy);
+    long n = call->local != NULL ? ck_format_command(call->local, call->local_cap, call->format, copy) : -1;
+    va_end(copy);
+    if (n >= 0) {
+        call->form = BY_FORMATTED;
+        call->cmd = call->local;
+        call->len = (size_t)n;
+        return ck_command_name_from_resp(call->cmd, call->len, name, len);
+    }
+    va_copy(copy, *call->ap);
+    n = ck_real.redisvFormatCommand(expanded, call->format, copy);
     va_end(copy);
     if (n < 0)
         return false; /* the real append will report the bad format */
@@ -133,6 +145,9 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
     if (st == NULL || st->passthrough)
         return real_append(c, call);
     char *expanded = NULL;
+    char local[512];
+    call->local = local;
+    call->local_cap = sizeof local;
     const char *name;
     size_t name_len;
     if (!command_name(call, &expanded, &name, &name_len))

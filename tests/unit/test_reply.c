@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
+#include "format.h"
 #include "real.h"
 #include "reply.h"
 
@@ -57,10 +58,47 @@ static void binary_and_limits(void **state) {
     ck_real.freeReplyObject(reply);
 }
 
+/* ck_format_command writes what hiredis's own formatter writes. */
+static long ours(char *out, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    long n = ck_format_command(out, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+#define SAME_AS_HIREDIS(...)                                                                         \
+    do {                                                                                             \
+        char mine[512], *theirs = NULL;                                                              \
+        long n = ours(mine, sizeof mine, __VA_ARGS__);                                               \
+        int m = redisFormatCommand(&theirs, __VA_ARGS__);                                            \
+        assert_int_equal(n, m);                                                                      \
+        assert_memory_equal(mine, theirs, (size_t)m);                                                \
+        redisFreeCommand(theirs);                                                                    \
+    } while (0)
+
+static void formats_like_hiredis(void **state) {
+    (void)state;
+    SAME_AS_HIREDIS("GET k");
+    SAME_AS_HIREDIS("  GET   k  ");
+    SAME_AS_HIREDIS("GET %s", "a key with spaces");
+    SAME_AS_HIREDIS("SET key:%s %b", "x", "bin\0ary", (size_t)7);
+    SAME_AS_HIREDIS("SET %s %s", "", "");
+    SAME_AS_HIREDIS("SET k 100%%");
+    SAME_AS_HIREDIS("HSET %s f%s v%s", "h", "1", "");
+    SAME_AS_HIREDIS("%s", "PING");
+    char out[64];
+    assert_int_equal(ours(out, sizeof out, "INCRBY k %d", 5), -1);  /* printf conversions: hiredis's */
+    assert_int_equal(ours(out, sizeof out, "GET %s", "a very long key that does not fit in sixty-four bytes of room"), -1);
+    assert_int_equal(ours(out, sizeof out, "   "), -1);              /* no argument at all */
+    assert_int_equal(ours(out, sizeof out, "GET k%"), -1);           /* a lone % at the end: hiredis's */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(values_round_trip),
         cmocka_unit_test(binary_and_limits),
+        cmocka_unit_test(formats_like_hiredis),
     };
     int failed = cmocka_run_group_tests_name("reply encoding", tests, NULL, NULL);
     ck_reply_thread_cleanup();
