@@ -157,7 +157,7 @@ $(replies "$op" "str v2" 1)"
     ) &
     BACKGROUND_PID=$!
     printf 'connect\nloop 1200 5 cmd GET k\n' > "$BATS_TEST_TMPDIR/script"
-    COOLDOWN=0.2 run client_under_shim -r < "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_L1_ENABLED=false COOLDOWN=0.2 run client_under_shim -r < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     printf "%s\n" "$output" | runs >&2; cat "$BATS_TEST_TMPDIR/stderr" >&2
     [ -f "$BATS_TEST_TMPDIR/flapping-done" ]
