@@ -4,6 +4,7 @@
 #include "cmdtable.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
@@ -18,6 +19,7 @@ static const ck_command_spec table[] = {
 
 static uint16_t index_slots[INDEX_SIZE]; /* position + 1, 0 = empty */
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+static _Atomic int index_ready;
 
 static uint32_t name_hash(const char *name, size_t len) {
     uint32_t h = 2166136261u;
@@ -33,10 +35,12 @@ static void build_index(void) {
             h++;
         index_slots[h & (INDEX_SIZE - 1)] = (uint16_t)(i + 1);
     }
+    atomic_store_explicit(&index_ready, 1, memory_order_release);
 }
 
 const ck_command_spec *ck_command_spec_of(const char *name, size_t len) {
-    pthread_once(&index_once, build_index);
+    if (!atomic_load_explicit(&index_ready, memory_order_acquire))
+        pthread_once(&index_once, build_index);
     for (uint32_t h = name_hash(name, len);; h++) {
         uint16_t slot = index_slots[h & (INDEX_SIZE - 1)];
         if (slot == 0)

@@ -4,7 +4,6 @@
 #include "format.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #define MAX_ARGS 64
@@ -38,16 +37,51 @@ static void finish_arg(builder *b) {
     b->touched = false;
 }
 
+/* Writes "<kind><n>\r\n" at out+used; the new length, 0 when it does not
+ * fit. (snprintf would cost more than the rest of the formatting.) */
+static size_t put_header(char *out, size_t cap, size_t used, char kind, size_t n) {
+    if (n < 10 && used + 4 <= cap) { /* the common case: a short argument */
+        out[used] = kind;
+        out[used + 1] = (char)('0' + n);
+        out[used + 2] = '\r';
+        out[used + 3] = '\n';
+        return used + 4;
+    }
+    char digits[24];
+    size_t d = 0;
+    do {
+        digits[d++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    if (used + 1 + d + 2 > cap)
+        return 0;
+    out[used++] = kind;
+    while (d > 0)
+        out[used++] = digits[--d];
+    out[used++] = '\r';
+    out[used++] = '\n';
+    return used;
+}
+
 long ck_format_command(char *out, size_t cap, const char *fmt, va_list ap) {
     char scratch[1024];
-    builder b = {.scratch = scratch, .cap = sizeof scratch};
+    builder b; /* not zero-initialised: starts[] is written as arguments end */
+    b.scratch = scratch;
+    b.cap = sizeof scratch;
+    b.len = 0;
+    b.starts[0] = 0;
+    b.argc = 0;
+    b.touched = false;
+    b.overflow = false;
     if (fmt == NULL)
         return -1;
     for (const char *c = fmt; *c != '\0' && !b.overflow; c++) {
         if (*c == ' ') {
             finish_arg(&b);
         } else if (*c != '%') {
-            add(&b, c, 1);
+            size_t run = strcspn(c, " %"); /* literal text up to the next space or conversion */
+            add(&b, c, run);
+            c += run - 1;
         } else if (c[1] == 's') {
             const char *s = va_arg(ap, const char *);
             add(&b, s, strlen(s));
@@ -69,21 +103,16 @@ long ck_format_command(char *out, size_t cap, const char *fmt, va_list ap) {
     finish_arg(&b);
     if (b.overflow || b.argc == 0)
         return -1;
-    size_t used = 0;
-    int n = snprintf(out, cap, "*%d\r\n", b.argc);
-    if (n < 0 || (size_t)n >= cap)
-        return -1;
-    used = (size_t)n;
-    for (int i = 0; i < b.argc; i++) {
+    size_t used = put_header(out, cap, 0, '*', (size_t)b.argc);
+    for (int i = 0; i < b.argc && used != 0; i++) {
         size_t len = b.starts[i + 1] - b.starts[i];
-        n = snprintf(out + used, cap - used, "$%zu\r\n", len);
-        if (n < 0 || used + (size_t)n + len + 2 > cap)
+        used = put_header(out, cap, used, '$', len);
+        if (used == 0 || used + len + 2 > cap)
             return -1;
-        used += (size_t)n;
         memcpy(out + used, scratch + b.starts[i], len);
         used += len;
         memcpy(out + used, "\r\n", 2);
         used += 2;
     }
-    return (long)used;
+    return used == 0 ? -1 : (long)used;
 }

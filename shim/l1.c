@@ -72,9 +72,21 @@ static uint64_t hash_bytes(uint64_t seed, const char *p, size_t len) {
     return mix(h ^ tail ^ (uint64_t)len << 56);
 }
 
-ck_hash128 ck_l1_hash(uint64_t endpoint_id, uint32_t db, const char *resp, size_t len) {
+/* Two 64-bit lanes in one pass over the bytes. */
+ck_hash128 ck_l1_hash(uint64_t endpoint_id, uint32_t db, const char *p, size_t len) {
     uint64_t seed = mix(endpoint_id) ^ db;
-    return (ck_hash128){hash_bytes(seed, resp, len), hash_bytes(~seed, resp, len)};
+    uint64_t a = seed ^ (len * 0x9E3779B97F4A7C15ull), b = ~seed ^ len;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        a = (a ^ w) * 0x100000001b3ull;
+        b = (b ^ w) * 0xff51afd7ed558ccdull;
+        a ^= a >> 29;
+        b ^= b >> 31;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p, len);
+    return (ck_hash128){mix(a ^ tail ^ (uint64_t)len << 56), mix(b ^ tail ^ (uint64_t)len << 48)};
 }
 
 uint32_t ck_l1_generation_slot(uint64_t endpoint_id, uint32_t db, const char *key, size_t len) {
