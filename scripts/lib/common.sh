@@ -39,11 +39,14 @@ ck_build() {
     meson compile -C "$CK_ROOT/$dir" >/dev/null
 }
 
-# A TCP port nobody listens on now.
+# A TCP port nobody listens on now, below the range the kernel hands out
+# to outgoing connections (a client's local port would block a listener).
 ck_free_port() {
-    local port
+    local port low
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$low" -gt 12000 ] || low=32768
     for _ in $(seq 1 100); do
-        port=$(( (RANDOM % 20000) + 20000 ))
+        port=$(( (RANDOM % (low - 11000)) + 10000 ))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0

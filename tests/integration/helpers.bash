@@ -15,8 +15,11 @@ source "$CK_ROOT/scripts/lib/common.sh"
 
 start_redis() {
     REDIS_DIR=$BATS_TEST_TMPDIR/redis
-    PORT=$(ck_free_port)
-    "$REDISCTL" start "$REDIS_DIR" "$PORT" "$@"
+    for _ in 1 2 3; do # another test may take the port between the check and the bind
+        PORT=$(ck_free_port)
+        "$REDISCTL" start "$REDIS_DIR" "$PORT" "$@" && return 0
+    done
+    return 1
 }
 
 teardown() {
