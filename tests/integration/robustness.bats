@@ -41,6 +41,18 @@ load helpers
     [ "$(grep -c 'redisCommand called with a NULL context' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
 }
 
+@test "an unknown command gets Redis's own error and one diagnostic; it invalidates the L1" {
+    start_redis
+    printf 'connect\ncmd SET k v\ncmd GET k\ncmd NOSUCHCMD x\ncmd NOSUCHCMD y\nsh %s kill %s\ncmd GET k\n' \
+        "$REDISCTL" "$REDIS_DIR" > "$BATS_TEST_TMPDIR/script"
+    THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [[ "${lines[3]}" =~ ^"err ERR unknown command" ]]
+    [ "$(grep -c 'unknown command "NOSUCHCMD"' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
+    # the unknown command may have written anything: k is not served stale
+    [[ "${lines[5]}" =~ ^NULL ]]
+}
+
 @test "with the breaker disabled the program sees plain hiredis behaviour" {
     start_redis
     printf 'connect\nsh %s kill %s\nrepeat 8 cmd GET k\nconnect\n' "$REDISCTL" "$REDIS_DIR" > "$BATS_TEST_TMPDIR/script"
