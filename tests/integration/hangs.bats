@@ -33,18 +33,16 @@ SCRIPT
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = "connect ok" ]
     [ "$(reply_of "${lines[2]}")" = "str v1" ]
-    local i ms
+    local i
     # threshold calls fail, each within the bound
     for i in 3 4 5; do
-        ms=$(call_ms "${lines[$i]}")
         [[ "$(reply_of "${lines[$i]}")" =~ ^(NULL|${FAILED_REPLY:-NULL}) ]]
-        awk -v ms="$ms" -v b="$BOUND_MS" 'BEGIN {exit !(ms <= b)}'
+        took "${lines[$i]}" 0 "$BOUND_MS"
     done
     # then the circuit is open: nil at once
     for i in 6 7 8 9 10; do
         [ "$(reply_of "${lines[$i]}")" = "nil" ]
-        ms=$(call_ms "${lines[$i]}")
-        awk -v ms="$ms" -v b="$INSTANT_MS" 'BEGIN {exit !(ms <= b)}'
+        took "${lines[$i]}" 0 "$INSTANT_MS"
     done
     # recovered
     for i in 11 12 13; do
@@ -85,7 +83,7 @@ SCRIPT
         CACHEKIT_SLOW_CALL_THRESHOLD=0.1
     for i in 3 4 5; do
         [ "$(reply_of "${lines[$i]}")" = "str v1" ]
-        awk -v ms="$(call_ms "${lines[$i]}")" 'BEGIN {exit !(ms >= 100)}'
+        took "${lines[$i]}" 100
     done
     grep -q 'last error: slow call' "$BATS_TEST_TMPDIR/stderr"
 }
@@ -117,7 +115,7 @@ SCRIPT
     CACHEKIT_SOCKET_TIMEOUT=0.3 run client_under_shim -T < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     [ "$(reply_of "${lines[1]}")" = "nil" ]
-    awk -v ms="$(call_ms "${lines[1]}")" 'BEGIN {exit !(ms >= 1900)}'
+    took "${lines[1]}" 1900
     [ "$(reply_of "${lines[2]}")" = "nil" ]
     ! grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
 }
@@ -128,7 +126,7 @@ SCRIPT
     CACHEKIT_SOCKET_TIMEOUT=0.3 run client_under_shim -T < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     [ "$(reply_of "${lines[2]}")" = "status OK" ]
-    awk -v ms="$(call_ms "${lines[2]}")" 'BEGIN {exit !(ms >= 900)}'
+    took "${lines[2]}" 900
     [ "$(reply_of "${lines[3]}")" = "status PONG" ]
 }
 
@@ -138,7 +136,7 @@ SCRIPT
     CACHEKIT_SOCKET_TIMEOUT=0.3 run client_under_shim -T < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     [[ "$(reply_of "${lines[1]}")" =~ ^NULL ]]
-    awk -v ms="$(call_ms "${lines[1]}")" 'BEGIN {exit !(ms >= 250 && ms <= 900)}'
+    took "${lines[1]}" 250 900
 }
 
 @test "adaptive timeout: after fast calls, a busy server is cut at 100 ms, not at the 5 s socket timeout" {
@@ -154,7 +152,7 @@ SCRIPT
     [ "$(grep -c '^status PONG' <<<"$output")" -eq 200 ]
     last=${lines[${#lines[@]} - 1]}
     [[ "$(reply_of "$last")" =~ ^NULL ]]
-    awk -v ms="$(call_ms "$last")" 'BEGIN {exit !(ms >= 90 && ms <= 1000)}'
+    took "$last" 90 1000
 }
 
 @test "F3 with a program that reconnects after every error: connects to a frozen server do not count as health" {

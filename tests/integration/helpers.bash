@@ -87,5 +87,9 @@ stop_proxy() {
 
 # call_ms LINE: the duration a -T reply line reports.
 call_ms() { sed -n 's/.* \[\([0-9.]*\) ms\]$/\1/p' <<<"$1"; }
+# took LINE MIN [MAX]: the call of a -T reply line took MIN to MAX ms.
+took() {
+    awk -v ms="$(call_ms "$1")" -v lo="$2" -v hi="${3:-1e18}" 'BEGIN {exit !(ms != "" && ms >= lo && ms <= hi)}'
+}
 # reply_of LINE: the reply without its duration.
 reply_of() { sed 's/ \[[0-9.]* ms\]$//' <<<"$1"; }

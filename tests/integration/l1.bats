@@ -58,10 +58,9 @@ expected_l1() {
     CACHEKIT_SOCKET_TIMEOUT=0.3 CACHEKIT_DEFAULT_TTL=1 THRESHOLD=3 COOLDOWN=2 \
         run client_under_shim -T < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
-    local i ms
+    local i
     for i in "${!lines[@]}"; do
-        ms=$(call_ms "${lines[$i]}")
-        [ -z "$ms" ] || awk -v ms="$ms" 'BEGIN {exit !(ms <= 800)}'
+        [ -z "$(call_ms "${lines[$i]}")" ] || took "${lines[$i]}" 0 800
     done
     output=$(sed -e 's/ \[[0-9.]* ms\]$//' -e 's/^NULL .*/NULL/' <<<"$output")
     assert_output_is "$(expected_l1 NULL)"
