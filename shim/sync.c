@@ -141,6 +141,43 @@ static int refuse_unsent(redisContext *c, ck_context_state *st, const char *name
     return REDIS_ERR;
 }
 
+/* What the L1 does with this command: keep a read, invalidate a write
+ * (also inside MULTI, where only invalidation applies: the replies are
+ * QUEUED, and EXEC's reply invalidates everything the transaction may have
+ * touched). Returns the slot's L1 flags and fills `cache`. */
+static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, command_call *call, char **expanded,
+                          const char *name, size_t name_len, ck_slot_cache *cache) {
+    uint8_t l1 = 0;
+    if (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING) {
+        bool needs_resp;
+        const ck_command_spec *spec = ck_cache_spec(name, name_len, &needs_resp);
+        if (spec == NULL || (needs_resp && as_resp(call, expanded)))
+            l1 = ck_cache_prepare(st, spec, call->cmd, call->len, cache);
+        if (st->in_transaction) {
+            st->transaction_wrote |= (l1 & CK_SLOT_L1_WRITE) != 0 || spec == NULL;
+            l1 = 0;
+        }
+    } else if (cls == CK_CMD_TXN_END && st->transaction_wrote) {
+        memset(cache, 0, sizeof *cache);
+        cache->nkeys = CK_SLOT_ALL_KEYS;
+        l1 = CK_SLOT_L1_WRITE;
+        st->transaction_wrote = false;
+    }
+    return l1;
+}
+
+/* Owes the program the L1's value of a read, if the L1 has a good one. */
+static bool owe_stale(ck_context_state *st, uint8_t l1, ck_slot_cache *cache) {
+    size_t len = 0;
+    char *stale = (l1 & CK_SLOT_L1_READ) ? ck_cache_stale(cache, &len) : NULL;
+    if (stale == NULL)
+        return false;
+    cache->stale = stale;
+    cache->stale_len = len;
+    ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_STALE, CK_REJECT, 0, cache);
+    return true;
+}
+
 static int append_command(redisContext *c, ck_context_state *st, command_call *call) {
     if (st == NULL || st->passthrough)
         return real_append(c, call);
@@ -171,25 +208,8 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
     }
 
     uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : 0;
-    /* the L1: reads it keeps, writes that invalidate (also inside MULTI,
-     * where only invalidation applies: the replies are QUEUED) */
     ck_slot_cache cache;
-    uint8_t l1 = 0;
-    if (ck_cache_on && (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING)) {
-        bool needs_resp;
-        const ck_command_spec *spec = ck_cache_spec(name, name_len, &needs_resp);
-        if (spec == NULL || (needs_resp && as_resp(call, &expanded)))
-            l1 = ck_cache_prepare(st, spec, call->cmd, call->len, &cache);
-        if (st->in_transaction) {
-            st->transaction_wrote |= (l1 & CK_SLOT_L1_WRITE) != 0 || spec == NULL;
-            l1 = 0;
-        }
-    } else if (ck_cache_on && cls == CK_CMD_TXN_END && st->transaction_wrote) {
-        memset(&cache, 0, sizeof cache); /* EXEC of a transaction that wrote: invalidate all on its reply */
-        cache.nkeys = CK_SLOT_ALL_KEYS;
-        l1 = CK_SLOT_L1_WRITE;
-        st->transaction_wrote = false;
-    }
+    uint8_t l1 = ck_cache_on ? prepare_l1(st, cls, call, &expanded, name, name_len, &cache) : 0;
     ck_session_kind session_kind = CK_SESSION_AUTH;
     if (cls == CK_CMD_CONNECTION && !st->in_transaction && as_resp(call, &expanded) &&
         ck_session_kind_of(call->cmd, call->len, &session_kind))
@@ -200,15 +220,8 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
         ck_real.__redisSetError(c, 5 /* REDIS_ERR_OOM */, "Out of memory");
         rc = REDIS_ERR;
     } else if (gate == CK_REJECT && gated) {
-        size_t stale_len = 0;
-        char *stale = (l1 & CK_SLOT_L1_READ) ? ck_cache_stale(&cache, &stale_len) : NULL;
-        if (stale != NULL) {
-            cache.stale = stale;
-            cache.stale_len = stale_len;
-            ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_STALE, gate, 0, &cache);
-        } else {
+        if (!owe_stale(st, l1, &cache))
             ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, gate, 0);
-        }
         rc = REDIS_OK;
     } else if (gate == CK_REJECT && st->placeholder) {
         rc = refuse_unsent(c, st, name, name_len);
@@ -219,16 +232,8 @@ static int append_command(redisContext *c, ck_context_state *st, command_call *c
             rc = st->placeholder ? ck_connect_placeholder(c, st, gate) : ck_context_heal(c, st, gate);
             if (rc != REDIS_OK) {
                 gate = CK_ALLOW; /* settled */
-                size_t stale_len = 0;
-                char *stale = (l1 & CK_SLOT_L1_READ) && ck_cache_stale_if_error
-                                  ? ck_cache_stale(&cache, &stale_len)
-                                  : NULL;
-                if (stale != NULL) { /* stale-if-error: the connect failed, the last good value answers */
-                    cache.stale = stale;
-                    cache.stale_len = stale_len;
-                    ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_STALE, CK_REJECT, 0, &cache);
-                    rc = REDIS_OK;
-                }
+                if (ck_cache_stale_if_error && owe_stale(st, l1, &cache))
+                    rc = REDIS_OK; /* stale-if-error: the connect failed, the last good value answers */
                 goto done;
             }
         }
