@@ -166,7 +166,10 @@ $(replies "$op" "str v2" 1)"
     grep -q '^nil$' <<<"$output"
     # the last 50 calls, after the last restart, read the live value
     [ "$(tail -n 50 <<<"$output" | grep -c '^str v1$')" -eq 50 ]
-    [ "$(grep -c 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr")" -ge 2 ]
+    # it opened (how often depends on where the growing cooldown falls
+    # against the flaps) and it closed again
+    grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
+    grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
 }
 
 # F9 availability errors, and the order of replies when the circuit
