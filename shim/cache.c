@@ -125,8 +125,9 @@ void ck_cache_settle(uint8_t flags, const ck_slot_cache *cache, const void *repl
     }
     if (!(flags & CK_SLOT_L1_READ) || !answered || reply == NULL || ck_reply_type(reply) == REDIS_REPLY_ERROR)
         return;
-    ck_buf buf = {0};
+    char small[512]; /* most values: no allocation to encode them */
+    ck_buf buf = CK_BUF_ON(small);
     if (ck_reply_encode(reply, &buf, max_entry_bytes))
         ck_l1_store(cache->hash, cache->snapshot, cache->epoch, buf.bytes, buf.len);
-    free(buf.bytes);
+    ck_buf_release(&buf);
 }

@@ -61,6 +61,12 @@ void *ck_reply_nil(void) { return build("$-1\r\n", 5); }
 
 void *ck_reply_from_resp(const char *resp, size_t len) { return build(resp, len); }
 
+void ck_buf_release(ck_buf *b) {
+    if (b->on_heap)
+        free(b->bytes);
+    *b = CK_BUF_EMPTY;
+}
+
 static bool put(ck_buf *b, const void *bytes, size_t len, size_t limit) {
     if (b->len + len > limit)
         return false;
@@ -68,11 +74,14 @@ static bool put(ck_buf *b, const void *bytes, size_t len, size_t limit) {
         size_t cap = b->cap == 0 ? 64 : b->cap;
         while (cap < b->len + len)
             cap *= 2;
-        char *grown = realloc(b->bytes, cap);
+        char *grown = b->on_heap ? realloc(b->bytes, cap) : malloc(cap);
         if (grown == NULL)
             return false;
+        if (!b->on_heap && b->len > 0)
+            memcpy(grown, b->bytes, b->len);
         b->bytes = grown;
         b->cap = cap;
+        b->on_heap = true;
     }
     memcpy(b->bytes + b->len, bytes, len);
     b->len += len;
