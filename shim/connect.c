@@ -170,9 +170,7 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
         /* Lazy: the program gets a context that will connect when it can,
          * so a program that connects at start-up starts while Redis is
          * down. */
-        ck_guard_enter();
-        ck_real.redisFree(c);
-        ck_guard_leave();
+        CK_REAL_CALL_VOID(ck_real.redisFree(c));
         c = placeholder(r, ep);
     } else if (c != NULL) {
         ck_context_state *st = ck_context_register(c, ep);
@@ -274,9 +272,7 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) 
         return REDIS_ERR;
     }
     swap_in(c, fresh);
-    ck_guard_enter();
-    ck_real.redisFree(fresh);
-    ck_guard_leave();
+    CK_REAL_CALL_VOID(ck_real.redisFree(fresh));
     st->placeholder = false;
     if (connected(c) && st->recipe.has_command_timeout)
         CK_REAL_CALL(ck_real.redisSetTimeout(c, st->recipe.command_timeout));
@@ -400,7 +396,5 @@ CK_EXPORT void redisFree(redisContext *c) {
      * context at the same address and register it. */
     if (c != NULL)
         ck_context_forget(c);
-    ck_guard_enter();
-    ck_real.redisFree(c);
-    ck_guard_leave();
+    CK_REAL_CALL_VOID(ck_real.redisFree(c));
 }

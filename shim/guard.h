@@ -28,6 +28,14 @@ static inline void ck_guard_leave(void) { ck_guard_depth--; }
         ck_value_;                                                                                   \
     })
 
+/* The same for a real call that returns nothing. */
+#define CK_REAL_CALL_VOID(expr)                                                                      \
+    do {                                                                                             \
+        ck_guard_enter();                                                                            \
+        expr;                                                                                        \
+        ck_guard_leave();                                                                            \
+    } while (0)
+
 /* For a program call made before hiredis could be found: one diagnostic,
  * and the caller returns its error value. */
 bool ck_hiredis_missing(const char *function);

@@ -271,7 +271,7 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
         return CK_REAL_CALL(ck_real.redisGetReply(c, reply));
 
     if (front->kind != CK_SLOT_REAL) { /* the shim's own answer: nil, or the stale value */
-        ck_slot *owed = (ck_slot *)front;
+        ck_slot *owed = ck_pending_at(&st->pending, 0);
         void *made = NULL;
         if (reply != NULL) {
             made = owed->kind == CK_SLOT_SYNTH_STALE ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
@@ -300,6 +300,8 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
     else if (timed)
         ck_timeouts_before_read(c, st);
     int rc = CK_REAL_CALL(ck_real.redisGetReply(c, &made));
+    /* the call's latency: the read alone, not the shim's bookkeeping below */
+    uint64_t elapsed = timed ? ck_clock_monotonic_ns() - started : 0;
     if (flags & CK_SLOT_UNBOUNDED)
         ck_timeouts_restore(c, st);
     if (rc == REDIS_OK && made == NULL) { /* non-blocking context: nothing read yet */
@@ -324,7 +326,6 @@ static int get_reply(redisContext *c, ck_context_state *st, void **reply) {
         free(bytes);
         ck_cache_settle(flags, &cache, made, answered);
     }
-    uint64_t elapsed = timed ? ck_clock_monotonic_ns() - started : 0;
     bool slow = answered && timed && ck_timeouts_after_success(st, elapsed);
     if (answered && !slow) {
         ck_endpoint_record(st->endpoint, gate, true, NULL); /* no system call: errno is intact */
