@@ -33,8 +33,12 @@ static inline int ck_ctx_err(const redisContext *c) { return CK_FIELD(c, ck_abi.
 static inline const char *ck_ctx_errstr(const redisContext *c) { return (const char *)c + ck_abi.ctx_errstr; }
 static inline int ck_ctx_fd(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_fd, int); }
 static inline int ck_ctx_flags(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_flags, int); }
+static inline void ck_ctx_clear_flags(redisContext *c, int flags) { CK_FIELD(c, ck_abi.ctx_flags, int) &= ~flags; }
 static inline int ck_ctx_connection_type(const redisContext *c) {
     return CK_FIELD(c, ck_abi.ctx_connection_type, int);
+}
+static inline void ck_ctx_set_connection_type(redisContext *c, int type) {
+    CK_FIELD(c, ck_abi.ctx_connection_type, int) = type;
 }
 static inline const char *ck_ctx_tcp_host(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_tcp_host, char *); }
 /* The command timeout the program gave hiredis 1.x (options or

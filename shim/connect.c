@@ -19,7 +19,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <unistd.h>
+
 #include "abi.h"
+#include "async.h"
 #include "connect.h"
 #include "context.h"
 #include "guard.h"
@@ -73,7 +76,12 @@ static bool name_of_context(char *buf, const redisContext *c) {
     return true;
 }
 
-static ck_endpoint *endpoint_of_recipe(const ck_connect_recipe *r) {
+ck_endpoint *ck_connect_endpoint_of_context(const redisContext *c) {
+    char name[ENDPOINT_NAME_MAX];
+    return name_of_context(name, c) ? ck_endpoint_get(name) : NULL;
+}
+
+ck_endpoint *ck_connect_endpoint_of_recipe(const ck_connect_recipe *r) {
     char name[ENDPOINT_NAME_MAX];
     if (r->is_unix)
         name_unix(name, r->address);
@@ -126,7 +134,7 @@ static bool connected(const redisContext *c) { return c != NULL && ck_ctx_err(c)
  * out, unreachable, its Unix socket gone), as opposed to the program's own
  * mistake (an invalid timeout, a name that does not resolve): only the
  * former says anything about the endpoint. */
-static bool failed_for_unavailability(const redisContext *c, bool is_unix) {
+bool ck_connect_failed_for_unavailability(const redisContext *c, bool is_unix) {
     static const int unavailable[] = {ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ECONNRESET, ECONNABORTED};
     if (ck_ctx_err(c) == 6 /* REDIS_ERR_TIMEOUT, 1.x */)
         return true;
@@ -141,7 +149,7 @@ static bool failed_for_unavailability(const redisContext *c, bool is_unix) {
 /* A connect that succeeded proves little (a frozen server's kernel still
  * accepts connections), so it is not counted as a success: a probe permit
  * it used passes to the context's next command, whose reply settles it. */
-static void hold_probe(ck_context_state *st, ck_endpoint *ep, ck_gate gate) {
+void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_gate gate) {
     if (gate != CK_PROBE)
         return;
     if (st != NULL)
@@ -153,7 +161,7 @@ static void hold_probe(ck_context_state *st, ck_endpoint *ep, ck_gate gate) {
 static redisContext *connect_gated(const ck_connect_recipe *r) {
     if (!ck_from_program())
         return connect_real(r);
-    ck_endpoint *ep = endpoint_of_recipe(r);
+    ck_endpoint *ep = ck_connect_endpoint_of_recipe(r);
     if (ep == NULL)
         return connect_real(r);
     ck_gate gate = ck_endpoint_acquire(ep);
@@ -161,7 +169,7 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
         return placeholder(r, ep);
     redisContext *c = connect_real(r);
     int saved_errno = errno;
-    bool unavailable = c != NULL && !connected(c) && failed_for_unavailability(c, r->is_unix);
+    bool unavailable = c != NULL && !connected(c) && ck_connect_failed_for_unavailability(c, r->is_unix);
     if (unavailable)
         ck_endpoint_record(ep, gate, false, ck_ctx_errstr(c));
     else if (!connected(c) && gate == CK_PROBE)
@@ -177,7 +185,7 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
         if (st != NULL)
             ck_timeouts_after_connect(c, st);
         if (connected(c))
-            hold_probe(st, ep, gate);
+            ck_connect_hold_probe(st, ep, gate);
     }
     errno = saved_errno;
     return c;
@@ -193,7 +201,7 @@ static redisContext *adopt(redisContext *c) {
     int saved_errno = errno;
     ck_endpoint *ep = ck_endpoint_get(name);
     if (ep != NULL) {
-        if (!connected(c) && failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
+        if (!connected(c) && ck_connect_failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
             ck_endpoint_record(ep, CK_ALLOW, false, ck_ctx_errstr(c));
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL) {
@@ -232,10 +240,32 @@ CK_EXPORT redisContext *redisConnectUnixWithTimeout(const char *path, const stru
         &(ck_connect_recipe){.is_unix = true, .address = (char *)path, .has_timeout = true, .timeout = tv});
 }
 
+__thread int ck_async_placeholder_fd = -1;
+
+/* hiredis's async connects make their context with one of the forms below,
+ * then turn it into an async context. For an async placeholder the shim
+ * hands them, instead, a context on its own socket pair; the context is
+ * non-blocking, as the async API needs. */
+static redisContext *substitute_async_placeholder(void) {
+    int fd = ck_async_placeholder_fd;
+    ck_async_placeholder_fd = -1;
+    redisContext *c = CK_REAL_CALL(ck_real.redisConnectFd(fd));
+    if (c == NULL)
+        close(fd);
+    else {
+        ck_ctx_clear_flags(c, REDIS_BLOCK);
+        /* 1.x leaves it TCP and would set TCP_NODELAY on the socket pair */
+        ck_ctx_set_connection_type(c, REDIS_CONN_USERFD);
+    }
+    return c;
+}
+
 /* Connect forms that are passed through, then tracked. */
 #define ADOPTING_CONNECT(fn, params, args)                                                                 \
     CK_EXPORT redisContext *fn params {                                                                    \
         REQUIRE_HIREDIS(fn);                                                                               \
+        if (ck_async_placeholder_fd >= 0)                                                                  \
+            return substitute_async_placeholder();                                                         \
         return adopt(CK_REAL_CALL(ck_real.fn args));                                                       \
     }
 
@@ -304,7 +334,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     {
         int rc = ck_connect_placeholder(c, st, gate);
         if (rc == REDIS_OK)
-            hold_probe(st, st->endpoint, gate);
+            ck_connect_hold_probe(st, st->endpoint, gate);
         return rc;
     }
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
@@ -312,7 +342,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
     if (rc == REDIS_OK && connected(c))
-        hold_probe(st, st->endpoint, gate);
+        ck_connect_hold_probe(st, st->endpoint, gate);
     else
         ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
     ck_timeouts_after_connect(c, st);
@@ -394,7 +424,9 @@ CK_EXPORT void redisFree(redisContext *c) {
     }
     /* Forget before freeing: once freed, another thread may get a new
      * context at the same address and register it. */
-    if (c != NULL)
+    if (c != NULL) {
+        ck_async_on_free(c);
         ck_context_forget(c);
+    }
     CK_REAL_CALL_VOID(ck_real.redisFree(c));
 }

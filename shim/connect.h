@@ -10,6 +10,22 @@
 
 void ck_connect_configure(const ck_config *cfg);
 
+/* The endpoint a connect asks for, or the one a context reached; NULL
+ * when it cannot be named or memory is short. */
+ck_endpoint *ck_connect_endpoint_of_recipe(const ck_connect_recipe *r);
+ck_endpoint *ck_connect_endpoint_of_context(const redisContext *c);
+
+/* The connect failed because the server is not there (refused, timed out,
+ * unreachable, its socket file gone), not through the program's mistake. */
+bool ck_connect_failed_for_unavailability(const redisContext *c, bool is_unix);
+
+/* A connect that won the probe passes it to the context's next command. */
+void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_gate gate);
+
+/* Set by the async connects around hiredis's own connect, which then
+ * builds an async placeholder on this descriptor (-1: connect for real). */
+extern __thread int ck_async_placeholder_fd __attribute__((tls_model("initial-exec")));
+
 /* Connects a placeholder for real, in place. A failure goes to the breaker
  * under `gate`; a success is settled by the command that follows.
  * REDIS_OK when the context is connected. */

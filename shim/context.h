@@ -16,6 +16,7 @@
 #include "hiredis_types.h"
 #include "pending.h"
 #include "session.h"
+#include "watchdog.h"
 
 /* How a context was asked to connect, enough to do it again. */
 typedef struct {
@@ -43,6 +44,15 @@ typedef struct {
     bool transaction_wrote; /* a write was queued in the current MULTI */
     uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */
     ck_connect_recipe recipe; /* set for placeholders */
+    /* async contexts (async.c) */
+    bool is_async;
+    bool connecting;       /* its connect is not seen to complete yet */
+    bool condemned;        /* placeholder to close once it owes nothing */
+    bool failure_recorded; /* the breaker has heard of this connection's failure */
+    uint32_t awaited;      /* replies awaited from the connection */
+    uint32_t unbounded;    /* blocking commands among them: no deadline meanwhile */
+    int peer_fd;           /* placeholder: the other end of its socket pair */
+    ck_watch watch;        /* deadline of the oldest awaited reply or the connect */
 } ck_context_state;
 
 /* The state of a context, or NULL for a context the shim does not manage. */

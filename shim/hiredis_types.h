@@ -21,6 +21,8 @@ typedef struct redisReader redisReader;
 #define REDIS_ERR_OTHER 2
 
 #define REDIS_BLOCK 0x1
+#define REDIS_CONNECTED 0x2
+#define REDIS_IN_CALLBACK 0x10
 
 #define REDIS_REPLY_STRING 1
 #define REDIS_REPLY_ARRAY 2
@@ -31,6 +33,12 @@ typedef struct redisReader redisReader;
 
 #define REDIS_CONN_TCP 0
 #define REDIS_CONN_UNIX 1
+#define REDIS_CONN_USERFD 2 /* 1.x; 0.14 has no such value and never reads it for async contexts */
+#endif
+
+#ifndef __HIREDIS_ASYNC_H
+typedef struct redisAsyncContext redisAsyncContext;
+typedef void(redisCallbackFn)(struct redisAsyncContext *, void *, void *);
 #endif
 
 #endif

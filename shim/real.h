@@ -39,7 +39,25 @@
     X(int, redisReaderFeed, (redisReader * r, const char *buf, size_t len), true)                     \
     X(int, redisReaderGetReply, (redisReader * r, void **reply), true)                                \
     X(void, redisReaderFree, (redisReader * r), true)                                                 \
-    X(void, freeReplyObject, (void *reply), true)
+    X(void, freeReplyObject, (void *reply), true)                                                    \
+    X(redisAsyncContext *, redisAsyncConnect, (const char *ip, int port), true)                       \
+    X(redisAsyncContext *, redisAsyncConnectBind, (const char *ip, int port, const char *src), true)  \
+    X(redisAsyncContext *, redisAsyncConnectBindWithReuse, (const char *ip, int port, const char *src), \
+      false)                                                                                            \
+    X(redisAsyncContext *, redisAsyncConnectUnix, (const char *path), true)                           \
+    X(redisAsyncContext *, redisAsyncConnectWithOptions, (const void *options), false)                \
+    X(int, redisvAsyncCommand,                                                                         \
+      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, va_list ap), true) \
+    X(int, redisAsyncCommandArgv,                                                                      \
+      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, int argc, const char **argv,       \
+       const size_t *argvlen),                                                                          \
+      true)                                                                                             \
+    X(int, redisAsyncFormattedCommand,                                                                 \
+      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *cmd, size_t len), true) \
+    X(void, redisAsyncHandleRead, (redisAsyncContext * ac), true)                                      \
+    X(void, redisAsyncHandleWrite, (redisAsyncContext * ac), true)                                     \
+    X(void, redisProcessCallbacks, (redisAsyncContext * ac), true)                                     \
+    X(int, redisCheckConnectDone, (redisContext * c, int *completed), false)
 
 typedef struct {
 #define CK_REAL_FIELD(ret, name, params, required) ret(*name) params;

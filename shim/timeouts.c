@@ -36,6 +36,9 @@ bool ck_timeouts_connect_default(struct timeval *tv) {
     return true;
 }
 
+uint64_t ck_timeouts_connect_ns(void) { return connect_timeout_ns; }
+uint64_t ck_timeouts_socket_ns(void) { return socket_timeout_ns; }
+
 bool ck_timeouts_time_calls(void) { return slow_call_ns != 0 || adaptive; }
 
 static void set_socket_timeout(redisContext *c, uint64_t ns) {

@@ -33,6 +33,11 @@ void ck_timeouts_restore(redisContext *c, ck_context_state *st);
 /* The context entered pub/sub or MONITOR: its reads wait for messages. */
 void ck_timeouts_lift_for_good(redisContext *c, ck_context_state *st);
 
+/* The shim's timeouts in nanoseconds, 0 for none: the deadline thread
+ * bounds async connects and replies with them. */
+uint64_t ck_timeouts_connect_ns(void);
+uint64_t ck_timeouts_socket_ns(void);
+
 /* Whether calls must be timed (slow-call detection or adaptive timeout). */
 bool ck_timeouts_time_calls(void);
 

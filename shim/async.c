@@ -1,0 +1,418 @@
+/* The async API: redisAsync* commands and connects, and the read/write
+ * event handlers the program's event loop calls.
+ *
+ * Commands take the shared call path (call.c). While the circuit is open a
+ * data command is not written: hiredis is handed the callback with nothing
+ * to send, so the callback keeps its place among the others, and asks the
+ * event loop for a write event as for any command. When that event comes
+ * (redisAsyncHandleWrite below), the shim runs hiredis's own callback loop,
+ * whose redisGetReply then yields the made-up reply in its turn. So a
+ * callback is called exactly once, in order, from the event loop, never
+ * from inside redisAsyncCommand, and the reply is freed by hiredis as any
+ * other (REDIS_NO_AUTO_FREE_REPLIES included). A program that runs its own
+ * loop while hiredis's callback list is not empty (Redis::Fast) is served
+ * the same way, and never after it stopped waiting.
+ *
+ * Connects made while the circuit is open get a placeholder: an async
+ * context on a socket pair of the shim's, which looks connected (its
+ * connect callback says so) and answers every data command with the stale
+ * value or nil. When the breaker would let a call through again, the
+ * placeholder answers that call too, then closes its other end: the
+ * program's loop reads EOF as from a server that went away, and the
+ * program reconnects (every async program must: hiredis frees an async
+ * context on any error), this time for real.
+ *
+ * Outcomes: replies go through the shared get_reply; a connection that
+ * dies with replies awaited, or never connects, is one failure (seen when
+ * hiredis frees it); the deadline thread (watchdog.c) turns a connect or a
+ * reply that never comes into such a failure. */
+#include "async.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "clock.h"
+#include "connect.h"
+#include "log.h"
+#include "real.h"
+#include "timeouts.h"
+
+#define CK_EXPORT __attribute__((visibility("default")))
+
+/* ---------------------------------------------------------------- calls */
+
+int ck_async_real_append(redisAsyncContext *ac, const ck_call *call) {
+    switch (call->form) {
+    case CK_BY_FORMAT:
+        return CK_REAL_CALL(ck_real.redisvAsyncCommand(ac, call->fn, call->privdata, call->format, *call->ap));
+    case CK_BY_ARGV:
+        return CK_REAL_CALL(
+            ck_real.redisAsyncCommandArgv(ac, call->fn, call->privdata, call->argc, call->argv, call->argvlen));
+    case CK_BY_FORMATTED:
+        return CK_REAL_CALL(ck_real.redisAsyncFormattedCommand(ac, call->fn, call->privdata, call->cmd, call->len));
+    }
+    return REDIS_ERR;
+}
+
+/* hiredis reads a command's name to choose the list its callback joins
+ * (pub/sub commands have their own), then appends `len` bytes. Any data
+ * command's name with a length of 0 files the callback among the regular
+ * replies and sends nothing. */
+static const char unsent_command[] = "*1\r\n$3\r\nGET\r\n";
+
+int ck_async_expect_unsent(redisAsyncContext *ac, const ck_call *call) {
+    if (call->fn == NULL)
+        return REDIS_OK;
+    return CK_REAL_CALL(ck_real.redisAsyncFormattedCommand(ac, call->fn, call->privdata, unsent_command, 0));
+}
+
+ck_gate ck_async_placeholder_gate(ck_context_state *st, bool gated) {
+    if (gated && !st->condemned && ck_breaker_would_allow(&st->endpoint->breaker, ck_clock_monotonic_ns())) {
+        ck_log(CK_LOG_DEBUG, "%s may be reachable again: closing an async placeholder so the program reconnects",
+               st->endpoint->name);
+        st->condemned = true;
+    }
+    return CK_REJECT;
+}
+
+void ck_async_settle_placeholder(ck_context_state *st) {
+    if (st->placeholder && st->condemned && st->peer_fd >= 0 && ck_pending_empty(&st->pending)) {
+        close(st->peer_fd);
+        st->peer_fd = -1;
+    }
+}
+
+/* ------------------------------------------------------------ deadlines */
+
+static bool deadline_applies(const ck_context_state *st) {
+    return st->watch.listed && !st->connecting && st->awaited > 0 && st->unbounded == 0 && !st->program_timeout &&
+           !st->passthrough && ck_timeouts_socket_ns() != 0;
+}
+
+/* The shim's socket timeout as a deadline with no progress: it runs from
+ * the last reply (or the first command awaited), like a read timeout. */
+static void rearm(ck_context_state *st) {
+    ck_watch_arm(&st->watch, deadline_applies(st) ? ck_clock_coarse_ns() + ck_timeouts_socket_ns() : 0);
+}
+
+void ck_async_sent(ck_context_state *st, uint8_t slot_flags) {
+    st->awaited++;
+    if (slot_flags & CK_SLOT_UNBOUNDED) {
+        st->unbounded++;
+        ck_watch_arm(&st->watch, 0);
+    } else if (!ck_watch_armed(&st->watch)) {
+        rearm(st);
+    }
+}
+
+void ck_async_replied(ck_context_state *st, uint8_t slot_flags, bool ok) {
+    if (st->awaited > 0)
+        st->awaited--;
+    if ((slot_flags & CK_SLOT_UNBOUNDED) && st->unbounded > 0)
+        st->unbounded--;
+    if (!ok)
+        st->failure_recorded = true;
+    if (st->watch.listed)
+        rearm(st);
+}
+
+/* ------------------------------------------------- event-loop handlers */
+
+/* Contexts a handler of this thread is running hiredis on: hiredis may
+ * free one from inside (a callback called redisAsyncFree, or the
+ * connection broke), and the handler must not touch it afterwards. */
+typedef struct frame {
+    const void *ac;
+    bool freed;
+    struct frame *up;
+} frame;
+static __thread frame *frames;
+
+/* Runs fn(ac); false when ac was freed meanwhile. */
+static bool run_watching(redisAsyncContext *ac, void (*fn)(redisAsyncContext *)) {
+    frame f = {.ac = ac, .up = frames};
+    frames = &f;
+    fn(ac);
+    frames = f.up;
+    return !f.freed;
+}
+
+static void handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext *), const char *function) {
+    if (!ck_call_usable(ac, function))
+        return;
+    redisContext *c = (redisContext *)ac;
+    ck_context_state *st = ck_call_state(c);
+    if (st == NULL || !st->is_async) {
+        real(ac);
+        return;
+    }
+    /* not under the guard: the program's callbacks run inside, and their
+     * commands are the program's */
+    if (!run_watching(ac, real))
+        return;
+    if (st->connecting && (ck_ctx_flags(c) & REDIS_CONNECTED)) {
+        st->connecting = false;
+        rearm(st);
+    }
+    const ck_slot *front = ck_pending_front(&st->pending);
+    if (front != NULL && front->kind != CK_SLOT_REAL && (ck_ctx_flags(c) & REDIS_CONNECTED) &&
+        !(ck_ctx_flags(c) & REDIS_IN_CALLBACK)) {
+        /* replies the shim owes: hiredis's callback loop takes them in
+         * turn through redisGetReply */
+        if (!run_watching(ac, ck_real.redisProcessCallbacks))
+            return;
+    }
+    ck_async_settle_placeholder(st);
+}
+
+CK_EXPORT void redisAsyncHandleRead(redisAsyncContext *ac) { handle_event(ac, ck_real.redisAsyncHandleRead, __func__); }
+
+CK_EXPORT void redisAsyncHandleWrite(redisAsyncContext *ac) {
+    handle_event(ac, ck_real.redisAsyncHandleWrite, __func__);
+}
+
+void ck_async_on_free(redisContext *c) {
+    for (frame *f = frames; f != NULL; f = f->up)
+        if (f->ac == c)
+            f->freed = true;
+    ck_context_state *st = ck_context_lookup(c);
+    if (st == NULL || !st->is_async)
+        return;
+    ck_watchdog_remove(&st->watch); /* before hiredis closes the descriptor */
+    if (st->placeholder) {
+        if (st->peer_fd >= 0)
+            close(st->peer_fd);
+        st->peer_fd = -1;
+        return;
+    }
+    bool never_connected = !(ck_ctx_flags(c) & REDIS_CONNECTED);
+    if (ck_ctx_err(c) == 0 || st->failure_recorded || !(st->awaited > 0 || never_connected || st->holds_probe))
+        return; /* closed by the program, or idle when the server went */
+    int saved_errno = errno;
+    bool probe = ck_pending_clear(&st->pending) || st->holds_probe;
+    st->holds_probe = false;
+    const char *cause = atomic_load_explicit(&st->watch.fired, memory_order_relaxed)
+                            ? "no reply within CACHEKIT_SOCKET_TIMEOUT (async)"
+                            : ck_ctx_errstr(c);
+    ck_endpoint_record(st->endpoint, probe ? CK_PROBE : CK_ALLOW, false, cause);
+    errno = saved_errno;
+}
+
+/* ------------------------------------------------------------- commands */
+
+static int async_call(redisAsyncContext *ac, ck_call *call, const char *function) {
+    if (!ck_call_usable(ac, function))
+        return REDIS_ERR;
+    call->is_async = true;
+    return ck_call_append((redisContext *)ac, ck_call_state((redisContext *)ac), call);
+}
+
+static int async_command_v(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, const char *format, va_list ap,
+                           const char *function) {
+    va_list copy;
+    va_copy(copy, ap);
+    ck_call call = {.form = CK_BY_FORMAT, .format = format, .ap = &copy, .fn = fn, .privdata = privdata};
+    int rc = async_call(ac, &call, function);
+    va_end(copy);
+    return rc;
+}
+
+CK_EXPORT int redisvAsyncCommand(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, const char *format,
+                                 va_list ap) {
+    return async_command_v(ac, fn, privdata, format, ap, __func__);
+}
+
+CK_EXPORT int redisAsyncCommand(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    int rc = async_command_v(ac, fn, privdata, format, ap, __func__);
+    va_end(ap);
+    return rc;
+}
+
+CK_EXPORT int redisAsyncCommandArgv(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, int argc,
+                                    const char **argv, const size_t *argvlen) {
+    ck_call call = {.form = CK_BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen, .fn = fn, .privdata = privdata};
+    return async_call(ac, &call, __func__);
+}
+
+CK_EXPORT int redisAsyncFormattedCommand(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, const char *cmd,
+                                         size_t len) {
+    ck_call call = {.form = CK_BY_FORMATTED, .cmd = cmd, .len = len, .fn = fn, .privdata = privdata};
+    return async_call(ac, &call, __func__);
+}
+
+/* ------------------------------------------------------------- connects */
+
+typedef enum { TO_TCP, TO_TCP_BIND, TO_TCP_BIND_REUSE, TO_UNIX } async_form;
+
+typedef struct {
+    async_form form;
+    ck_connect_recipe recipe;
+    const char *source; /* bind forms */
+} async_target;
+
+static redisAsyncContext *connect_real(const async_target *t) {
+    const ck_connect_recipe *r = &t->recipe;
+    switch (t->form) {
+    case TO_TCP: return CK_REAL_CALL(ck_real.redisAsyncConnect(r->address, r->port));
+    case TO_TCP_BIND: return CK_REAL_CALL(ck_real.redisAsyncConnectBind(r->address, r->port, t->source));
+    case TO_TCP_BIND_REUSE:
+        return CK_REAL_CALL(ck_real.redisAsyncConnectBindWithReuse(r->address, r->port, t->source));
+    case TO_UNIX: return CK_REAL_CALL(ck_real.redisAsyncConnectUnix(r->address));
+    }
+    return NULL;
+}
+
+/* Starts tracking a connected (or connecting) async context, or a
+ * placeholder whose other end is peer_fd. */
+static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_gate gate, int peer_fd) {
+    redisContext *c = (redisContext *)ac;
+    ck_context_state *st = ck_context_register(c, ep);
+    if (st == NULL) {
+        if (peer_fd >= 0)
+            close(peer_fd); /* a placeholder the shim cannot serve: the program sees it close */
+        else if (gate == CK_PROBE)
+            ck_endpoint_release_probe(ep);
+        return ac;
+    }
+    st->is_async = true;
+    st->peer_fd = peer_fd;
+    if (peer_fd >= 0) {
+        st->placeholder = true;
+        return ac;
+    }
+    st->program_timeout = ck_ctx_command_timeout(c) != NULL;
+    st->connecting = !(ck_ctx_flags(c) & REDIS_CONNECTED);
+    ck_connect_hold_probe(st, ep, gate);
+    if (ck_timeouts_socket_ns() != 0 || ck_timeouts_connect_ns() != 0) {
+        ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
+        if (st->connecting && ck_timeouts_connect_ns() != 0)
+            ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_connect_ns());
+    }
+    return ac;
+}
+
+/* hiredis's connect builds the context; the shim has it built on one end
+ * of a socket pair instead (connect.c). *peer_fd is the other end, or -1
+ * when that could not be done, and then the connect was a real one. */
+static redisAsyncContext *connect_placeholder(const async_target *t, int *peer_fd, bool *attempted) {
+    int fds[2];
+    *peer_fd = -1;
+    *attempted = false;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
+        CK_LOG_ONCE(CK_LOG_WARN, "no socket pair for an async placeholder (%s); connecting for real", strerror(errno));
+        return NULL;
+    }
+    *attempted = true;
+    ck_async_placeholder_fd = fds[0];
+    redisAsyncContext *ac = connect_real(t);
+    bool substituted = ck_async_placeholder_fd < 0;
+    ck_async_placeholder_fd = -1;
+    if (!substituted) { /* this hiredis connected by itself */
+        close(fds[0]);
+        close(fds[1]);
+        CK_LOG_ONCE(CK_LOG_WARN, "this hiredis builds async contexts without the shim; no async placeholders");
+        return ac;
+    }
+    if (ac == NULL)
+        close(fds[1]); /* hiredis freed (or never made) its end */
+    else
+        *peer_fd = fds[1];
+    return ac;
+}
+
+static redisAsyncContext *connect_gated(const async_target *t) {
+    if (ck_guard_depth != 0)
+        return connect_real(t);
+    ck_endpoint *ep = ck_connect_endpoint_of_recipe(&t->recipe);
+    if (ep == NULL)
+        return connect_real(t);
+    ck_gate gate = ck_endpoint_acquire(ep);
+    redisAsyncContext *ac = NULL;
+    bool attempted = false;
+    if (gate == CK_REJECT) {
+        int peer_fd;
+        ac = connect_placeholder(t, &peer_fd, &attempted);
+        if (peer_fd >= 0)
+            return track(ac, ep, gate, peer_fd);
+        gate = CK_ALLOW; /* a real connect was made, or must be */
+    }
+    if (!attempted)
+        ac = connect_real(t);
+    int saved_errno = errno;
+    redisContext *c = (redisContext *)ac;
+    if (ac != NULL && ck_ctx_err(c) == 0) {
+        track(ac, ep, gate, -1);
+    } else if (ac != NULL && ck_connect_failed_for_unavailability(c, t->form == TO_UNIX)) {
+        ck_endpoint_record(ep, gate, false, ck_ctx_errstr(c));
+    } else if (gate == CK_PROBE) {
+        ck_endpoint_release_probe(ep); /* out of memory, or the program's mistake */
+    }
+    errno = saved_errno;
+    return ac;
+}
+
+#define REQUIRE_HIREDIS(fn)                                                                               \
+    if (!ck_real_ready() || ck_real.fn == NULL) {                                                          \
+        ck_hiredis_missing(#fn);                                                                           \
+        return NULL;                                                                                       \
+    }
+
+CK_EXPORT redisAsyncContext *redisAsyncConnect(const char *ip, int port) {
+    REQUIRE_HIREDIS(redisAsyncConnect);
+    return connect_gated(&(async_target){.form = TO_TCP, .recipe = {.address = (char *)ip, .port = port}});
+}
+
+CK_EXPORT redisAsyncContext *redisAsyncConnectBind(const char *ip, int port, const char *source) {
+    REQUIRE_HIREDIS(redisAsyncConnectBind);
+    return connect_gated(
+        &(async_target){.form = TO_TCP_BIND, .recipe = {.address = (char *)ip, .port = port}, .source = source});
+}
+
+CK_EXPORT redisAsyncContext *redisAsyncConnectBindWithReuse(const char *ip, int port, const char *source) {
+    REQUIRE_HIREDIS(redisAsyncConnectBindWithReuse);
+    return connect_gated(
+        &(async_target){.form = TO_TCP_BIND_REUSE, .recipe = {.address = (char *)ip, .port = port}, .source = source});
+}
+
+CK_EXPORT redisAsyncContext *redisAsyncConnectUnix(const char *path) {
+    REQUIRE_HIREDIS(redisAsyncConnectUnix);
+    return connect_gated(&(async_target){.form = TO_UNIX, .recipe = {.is_unix = true, .address = (char *)path}});
+}
+
+/* 1.x: the other connects build their async context through this one,
+ * which the program may also call itself; such connects are tracked, not
+ * gated (the options are opaque to the shim). */
+CK_EXPORT redisAsyncContext *redisAsyncConnectWithOptions(const void *options) {
+    REQUIRE_HIREDIS(redisAsyncConnectWithOptions);
+    if (ck_guard_depth != 0)
+        return ck_real.redisAsyncConnectWithOptions(options);
+    redisAsyncContext *ac = CK_REAL_CALL(ck_real.redisAsyncConnectWithOptions(options));
+    redisContext *c = (redisContext *)ac;
+    int saved_errno = errno;
+    ck_endpoint *ep = ac != NULL ? ck_connect_endpoint_of_context(c) : NULL;
+    if (ep != NULL && ck_ctx_err(c) == 0)
+        track(ac, ep, CK_ALLOW, -1);
+    else if (ep != NULL && ck_connect_failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
+        ck_endpoint_record(ep, CK_ALLOW, false, ck_ctx_errstr(c));
+    errno = saved_errno;
+    return ac;
+}
+
+/* 1.x: a connect's readiness check. A placeholder's socket pair has no
+ * address to check against, and is connected from birth. */
+CK_EXPORT int redisCheckConnectDone(redisContext *c, int *completed) {
+    if (!ck_real_ready() || ck_real.redisCheckConnectDone == NULL)
+        return ck_hiredis_missing(__func__), REDIS_ERR;
+    ck_context_state *st = c != NULL ? ck_context_lookup(c) : NULL;
+    if (st != NULL && st->is_async && st->placeholder) {
+        *completed = 1;
+        return REDIS_OK;
+    }
+    return ck_real.redisCheckConnectDone(c, completed);
+}

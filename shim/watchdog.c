@@ -1,0 +1,128 @@
+/* The deadline thread (see watchdog.h). It only ever calls shutdown(2) on
+ * a descriptor that is still listed, and unlisting takes the same lock, so
+ * a descriptor closed and reused by the program is never touched. It
+ * blocks every signal (the program's handlers never run on it), sleeps on
+ * a condition variable while nothing is watched, and is restarted lazily in
+ * a forked child. */
+#include "watchdog.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake;
+static ck_watch *watched;
+static bool started;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void before_fork(void) { pthread_mutex_lock(&lock); }
+static void after_fork_parent(void) { pthread_mutex_unlock(&lock); }
+static void after_fork_child(void) {
+    pthread_mutex_unlock(&lock);
+    started = false; /* threads do not survive fork: the next watch starts one */
+}
+
+static void init_once(void) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+/* Shuts down what is overdue; returns the earliest deadline still ahead. */
+static uint64_t expire(uint64_t now) {
+    uint64_t earliest = UINT64_MAX;
+    for (ck_watch *w = watched; w != NULL; w = w->next) {
+        uint64_t d = atomic_load_explicit(&w->deadline_ns, memory_order_relaxed);
+        if (d == 0)
+            continue;
+        if (d > now) {
+            earliest = d < earliest ? d : earliest;
+            continue;
+        }
+        /* the owner may have re-armed it meanwhile: only an unchanged
+         * deadline is overdue */
+        if (atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed,
+                                                    memory_order_relaxed)) {
+            ck_log(CK_LOG_WARN, "%s: no reply within the deadline on an async connection; closing it", w->what);
+            atomic_store_explicit(&w->fired, true, memory_order_relaxed);
+            shutdown(w->fd, SHUT_RDWR);
+        }
+    }
+    return earliest;
+}
+
+static void *run(void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        uint64_t now = ck_clock_monotonic_ns();
+        uint64_t earliest = expire(now);
+        if (watched == NULL) {
+            pthread_cond_wait(&wake, &lock);
+            continue;
+        }
+        uint64_t until = now + CK_WATCHDOG_TICK_NS;
+        if (earliest < until)
+            until = earliest;
+        struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u)};
+        pthread_cond_timedwait(&wake, &lock, &ts);
+    }
+    return NULL;
+}
+
+/* Under the lock. */
+static void start(void) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the full mask */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, run, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    started = rc == 0;
+    if (!started)
+        CK_LOG_ONCE(CK_LOG_ERROR, "could not start the deadline thread; async calls are not bounded in time");
+}
+
+void ck_watchdog_add(ck_watch *w, int fd, const char *what) {
+    pthread_once(&once, init_once);
+    pthread_mutex_lock(&lock);
+    w->fd = fd;
+    w->what = what;
+    w->prev = NULL;
+    w->next = watched;
+    if (watched != NULL)
+        watched->prev = w;
+    watched = w;
+    w->listed = true;
+    if (!started)
+        start();
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+}
+
+void ck_watchdog_remove(ck_watch *w) {
+    if (!w->listed)
+        return;
+    pthread_mutex_lock(&lock);
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        watched = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->listed = false;
+    pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,42 @@
+/* Deadlines for async contexts. hiredis 0.14 has no timeout for async
+ * contexts, and 1.x only when the program sets one and its event-loop
+ * adapter has timers: against a frozen Redis the callbacks stay pending for
+ * ever and the breaker never learns anything. A thread of the shim watches
+ * the deadlines of async contexts and, when one passes, shuts the socket
+ * down. The program's own event loop then meets the failure as it meets
+ * any broken connection (hiredis reads EOF, calls every pending callback
+ * with a NULL reply, then the disconnect callback), so nothing of the
+ * program ever runs on the shim's thread. */
+#ifndef CACHEKIT_WATCHDOG_H
+#define CACHEKIT_WATCHDOG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct ck_watch {
+    struct ck_watch *prev, *next; /* the watchdog's list, under its lock */
+    int fd;
+    bool listed;
+    _Atomic uint64_t deadline_ns; /* monotonic; 0: nothing awaited */
+    _Atomic bool fired;           /* the watchdog shut the socket down */
+    const char *what;             /* for the log line: the endpoint */
+} ck_watch;
+
+/* Starts watching fd (the thread starts with the first watch). */
+void ck_watchdog_add(ck_watch *w, int fd, const char *what);
+/* Stops watching; must come before the fd is closed. */
+void ck_watchdog_remove(ck_watch *w);
+
+/* Owner thread: set or clear (0) the deadline. One relaxed store: the
+ * watchdog wakes at least every CK_WATCHDOG_TICK_NS to see new ones. */
+static inline void ck_watch_arm(ck_watch *w, uint64_t deadline_ns) {
+    atomic_store_explicit(&w->deadline_ns, deadline_ns, memory_order_relaxed);
+}
+static inline bool ck_watch_armed(const ck_watch *w) {
+    return atomic_load_explicit(&w->deadline_ns, memory_order_relaxed) != 0;
+}
+
+#define CK_WATCHDOG_TICK_NS 50000000ull
+
+#endif

@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# The async API through real faults (shared/FAULTS.md F1, F2, F3, F10),
+# with a libevent program and with a hand-written poll loop like
+# Redis::Fast's (tests/apps/async_client.c, which sends GET k, GET of a
+# never-read key and INCR counter every 50 ms and reconnects after a
+# disconnect). Every callback fires exactly once and in order; while the
+# circuit is open GET k gets the last good value at once and the rest nil;
+# only commands lost with their connection get NULL; the loop is never
+# blocked; the program recovers. Threshold 3, cooldown 1 s (at most 2 s),
+# socket timeout 0.5 s.
+
+load helpers
+
+ASYNC_CLIENT=$CK_BUILD/tests/apps/async_client
+BOUND_MS=1000   # the 0.5 s deadline, the deadline thread's tick, sanitizer slowness
+INSTANT_MS=200  # an answer owed by the shim: the next turn of the loop
+LATE_MS=300     # how late a tick of an event loop may run
+
+start_async_client() {
+    LOOP=$1
+    OUT=$BATS_TEST_TMPDIR/out
+    STOP=$BATS_TEST_TMPDIR/stop
+    MARK=0
+    env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=1 \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=2 CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" \
+        "$ASYNC_CLIENT" -p "$PORT" -l "$1" -i 50 -f "$STOP" > "$OUT" 2> "$BATS_TEST_TMPDIR/stderr" &
+    BACKGROUND_PID=$!
+}
+
+# Remembers where the client's output is now: `since` and `wait_for` look
+# at what comes after.
+mark() { MARK=$(wc -l < "$OUT"); }
+since() { tail -n +"$(($1 + 1))" "$OUT"; }
+
+# wait_for N REGEX: until N lines after the mark match (15 s at most).
+wait_for() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ "$(since "$MARK" | grep -cE "$2")" -ge "$1" ] && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for $1 x '$2'; output since line $MARK:" >&2
+    since "$MARK" | tail -n 20 >&2
+    return 1
+}
+
+# Stops the client and checks what it checked itself: every callback
+# exactly once and in order, the loop never late: an event loop never
+# waits, a program that waits for its replies (the poll loop) waits no
+# longer than the deadline.
+finish_async_client() {
+    touch "$STOP"
+    local rc=0
+    wait "$BACKGROUND_PID" || rc=$?
+    BACKGROUND_PID=
+    cat "$BATS_TEST_TMPDIR/stderr" >&2
+    grep '^summary' "$OUT" >&2
+    [ "$rc" -eq 0 ]
+    grep -qE '^summary .* missing=0 duplicates=0 out_of_order=0 ' "$OUT"
+    local late
+    late=$(sed -n 's/^summary .*max_late_ms=\([0-9]*\).*/\1/p' "$OUT")
+    [ "$late" -le "$([ "$LOOP" = poll ] && echo "$BOUND_MS" || echo "$LATE_MS")" ]
+}
+
+# ms of a reply line.
+ms_of() { sed -n 's/.* ms=\([0-9]*\)$/\1/p' <<< "$1"; }
+
+# Every reply line in $1 matching REGEX came within MAX ms.
+all_within() {
+    local line ms
+    while IFS= read -r line; do
+        ms=$(ms_of "$line")
+        [ "$ms" -le "$3" ] || { echo "too slow ($ms ms > $3): $line" >&2; return 1; }
+    done < <(grep -E "$2" <<< "$1")
+}
+
+# Writes reported done are in Redis, and only they: the restarted server's
+# counter equals the INCRs it answered.
+writes_match() {
+    local done_count
+    done_count=$(since "$1" | grep -c 'INCR int:')
+    [ "$(rcli get counter)" = "$done_count" ]
+}
+
+outage_scenario() {
+    start_redis
+    rcli set k hello > /dev/null
+    start_async_client "$1"
+    wait_for 3 'GET str:hello'
+    mark # before the kill: the client may see it before the kill returns
+    local killed=$MARK
+    "$REDISCTL" kill "$REDIS_DIR" # F2: killed under a running loop; then F1: stopped
+    wait_for 10 'GET str:hello'
+    wait_for 10 'INCR nil'
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    mark
+    local restarted=$MARK
+    rcli set k world > /dev/null
+    wait_for 3 'GET str:world'
+    finish_async_client
+
+    local outage
+    outage=$(sed -n "$((killed + 1)),${restarted}p" "$OUT")
+    # during the outage: the last good value, nil, or NULL for what was
+    # lost (and the last live replies, from just before the kill)
+    ! grep -E '^reply' <<< "$outage" | grep -vE 'GET str:hello|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' >&2
+    local lost
+    lost=$(grep -c 'NULL' <<< "$outage" || true)
+    [ "$lost" -le 3 ] # one tick's commands were in flight at most
+    # exactly threshold failures: the connection lost with replies awaited,
+    # then refused connects, then the open circuit's placeholder
+    local refused
+    refused=$(awk '/^connect ok/ {exit} /^connect err/ {n++} END {print n + 0}' <<< "$outage")
+    [ $((refused + (lost > 0 ? 1 : 0))) -eq 3 ]
+    all_within "$outage" 'GET str:hello|GETNEW nil|INCR nil' "$INSTANT_MS"
+    writes_match "$restarted"
+    [ "$(grep -c 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
+    grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "async F1/F2, libevent: Redis killed under the loop, stale value and nil, exactly-once callbacks, recovery" {
+    outage_scenario libevent
+}
+
+@test "async F1/F2, own poll loop (Redis::Fast style): the same" {
+    outage_scenario poll
+}
+
+frozen_scenario() {
+    start_redis
+    rcli set k hello > /dev/null
+    start_async_client "$1"
+    wait_for 3 'GET str:hello'
+    mark
+    local frozen=$MARK
+    "$REDISCTL" freeze "$REDIS_DIR"
+    wait_for 10 'GET str:hello'
+    "$REDISCTL" thaw "$REDIS_DIR"
+    mark
+    local thawed=$MARK
+    rcli set k world > /dev/null
+    wait_for 3 'GET str:world'
+    finish_async_client
+
+    local freeze
+    freeze=$(sed -n "$((frozen + 1)),${thawed}p" "$OUT")
+    ! grep -E '^reply' <<< "$freeze" | grep -vE 'GET str:hello|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' >&2
+    grep -q 'NULL' <<< "$freeze" # the calls in flight failed...
+    all_within "$freeze" 'NULL' "$BOUND_MS" # ...within the deadline
+    all_within "$freeze" 'GET str:hello|GETNEW nil|INCR nil' "$INSTANT_MS"
+    grep -q 'no reply within the deadline' "$BATS_TEST_TMPDIR/stderr"
+    [ "$(grep -c 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
+    grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "async F3, libevent: frozen Redis, in-flight callbacks fail within the deadline, then stale, recovery" {
+    frozen_scenario libevent
+}
+
+@test "async F3, own poll loop: the loop is not left waiting on a frozen Redis" {
+    frozen_scenario poll
+}
+
+@test "async F10, libevent: Redis flapping every 0.7 s, exactly-once callbacks throughout, recovery" {
+    start_redis
+    rcli set k v0 > /dev/null
+    start_async_client libevent
+    wait_for 3 'GET str:v0'
+    local round
+    for round in 1 2 3 4; do
+        "$REDISCTL" kill "$REDIS_DIR"
+        sleep 0.7
+        "$REDISCTL" start "$REDIS_DIR" "$PORT"
+        rcli set k "v$round" > /dev/null
+        sleep 0.7
+    done
+    mark
+    rcli set k final > /dev/null
+    wait_for 3 'GET str:final'
+    finish_async_client
+    ! grep -E '^reply' "$OUT" | grep -vE 'GET str:(v[0-4]|final)|GET nil|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' >&2
+}
