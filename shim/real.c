@@ -2,10 +2,17 @@
  * while hiredis is not loaded yet, again from wrappers until it succeeds;
  * after that a wrapper pays one atomic load. A symbol that resolves to the
  * shim itself (the shim loaded twice, or no hiredis below it) counts as
- * missing, or the wrapper would call itself for ever. */
+ * missing, or the wrapper would call itself for ever.
+ *
+ * dlsym(RTLD_NEXT) sees only the global scope. A module that an
+ * interpreter dlopens locally (Perl's Redis::Fast, a Ruby extension) brings
+ * its hiredis in its own scope: its calls still reach the shim, which is
+ * global, but the real functions are then found in the loaded libhiredis
+ * itself. */
 #include "real.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -27,11 +34,28 @@ static bool is_inside_shim(void *fn) {
     return mine.dli_fbase == theirs.dli_fbase;
 }
 
-static bool resolve_all(void) {
+static int find_hiredis(struct dl_phdr_info *info, size_t size, void *found) {
+    (void)size;
+    const char *base = strrchr(info->dlpi_name, '/');
+    base = base != NULL ? base + 1 : info->dlpi_name;
+    if (strncmp(base, "libhiredis.so", 13) != 0)
+        return 0;
+    *(void **)found = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    return *(void **)found != NULL;
+}
+
+/* A handle on a libhiredis loaded in any scope, or NULL. */
+static void *loaded_hiredis(void) {
+    void *handle = NULL;
+    dl_iterate_phdr(find_hiredis, &handle);
+    return handle;
+}
+
+static bool resolve_from(void *handle) {
     bool complete = true;
     void *fn;
 #define CK_REAL_RESOLVE(ret, name, params, required)                                 \
-    fn = dlsym(RTLD_NEXT, #name);                                                    \
+    fn = dlsym(handle, #name);                                                       \
     if (is_inside_shim(fn))                                                          \
         fn = NULL;                                                                   \
     memcpy(&ck_real.name, &fn, sizeof fn);                                           \
@@ -40,6 +64,13 @@ static bool resolve_all(void) {
     CK_REAL_SYMBOLS(CK_REAL_RESOLVE)
 #undef CK_REAL_RESOLVE
     return complete;
+}
+
+static bool resolve_all(void) {
+    if (resolve_from(RTLD_NEXT))
+        return true;
+    void *handle = loaded_hiredis(); /* kept open: the functions are used for good */
+    return handle != NULL && resolve_from(handle);
 }
 
 bool ck_real_resolve(void) {

@@ -27,23 +27,6 @@ start_async_client() {
     BACKGROUND_PID=$!
 }
 
-# Remembers where the client's output is now: `since` and `wait_for` look
-# at what comes after.
-mark() { MARK=$(wc -l < "$OUT"); }
-since() { tail -n +"$(($1 + 1))" "$OUT"; }
-
-# wait_for N REGEX: until N lines after the mark match (15 s at most).
-wait_for() {
-    local i
-    for ((i = 0; i < 300; i++)); do
-        [ "$(since "$MARK" | grep -cE "$2")" -ge "$1" ] && return 0
-        sleep 0.05
-    done
-    echo "timed out waiting for $1 x '$2'; output since line $MARK:" >&2
-    since "$MARK" | tail -n 20 >&2
-    return 1
-}
-
 # Stops the client and checks what it checked itself: every callback
 # exactly once and in order, the loop never late: an event loop never
 # waits, a program that waits for its replies (the poll loop) waits no

@@ -93,3 +93,21 @@ took() {
 }
 # reply_of LINE: the reply without its duration.
 reply_of() { sed 's/ \[[0-9.]* ms\]$//' <<<"$1"; }
+
+# For programs running in the background with their output in $OUT:
+# `mark` remembers where the output is now, `since N` prints what came
+# after line N, `wait_for` waits for lines after the mark.
+mark() { MARK=$(wc -l < "$OUT"); }
+since() { tail -n +"$(($1 + 1))" "$OUT"; }
+
+# wait_for N REGEX: until N lines after the mark match (15 s at most).
+wait_for() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ "$(since "$MARK" | grep -cE "$2")" -ge "$1" ] && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for $1 x '$2'; output since line $MARK:" >&2
+    since "$MARK" | tail -n 20 >&2
+    return 1
+}
