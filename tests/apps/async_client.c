@@ -8,7 +8,10 @@
  * loop's ticks were.
  *
  *   async_client -p PORT [-h HOST] [-l libevent|poll] [-i TICK_MS]
- *                [-k KEY] -f STOPFILE
+ *                [-k KEY] [-F] -f STOPFILE
+ *
+ * -F (hiredis 1.x): REDIS_NO_AUTO_FREE_REPLIES on every context, and the
+ * callback frees each reply itself (exit 77 with 0.14, which lacks it).
  *
  * stdout: "connect ok|err ...", "disconnect ok|err", "reply SEQ CMD DESC
  * ms=N" with DESC nil, str:V, int:N, status:S, err:E or NULL (no reply:
@@ -36,6 +39,7 @@ static const char *key = "k";
 static const char *stop_file;
 static int tick_ms = 50;
 static int use_poll;
+static int free_replies; /* -F */
 
 static redisAsyncContext *ac;
 static int connected;
@@ -81,6 +85,8 @@ static void on_reply(redisAsyncContext *c, void *reply, void *privdata) {
         out_of_order++;
     last_answered = seq;
     answered++;
+    if (free_replies && reply != NULL)
+        freeReplyObject(reply);
 }
 
 static void on_connect(const redisAsyncContext *c, int status) {
@@ -118,6 +124,10 @@ static void connect_now(void) {
         return;
     }
     connected = 0;
+#ifdef REDIS_NO_AUTO_FREE_REPLIES
+    if (free_replies)
+        ac->c.flags |= REDIS_NO_AUTO_FREE_REPLIES;
+#endif
     if (use_poll) {
         ac->ev.addRead = add_read;
         ac->ev.delRead = del_read;
@@ -237,7 +247,7 @@ static void run_libevent_loop(void) {
 
 int main(int argc, char **argv) {
     int opt;
-    while ((opt = getopt(argc, argv, "h:p:l:i:k:f:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:l:i:k:f:F")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -245,9 +255,16 @@ int main(int argc, char **argv) {
         case 'i': tick_ms = atoi(optarg); break;
         case 'k': key = optarg; break;
         case 'f': stop_file = optarg; break;
+        case 'F': free_replies = 1; break;
         default: fprintf(stderr, "usage: async_client -p PORT [-h HOST] [-l libevent|poll] [-i MS] [-k KEY] -f STOPFILE\n"); return 2;
         }
     }
+#ifndef REDIS_NO_AUTO_FREE_REPLIES
+    if (free_replies) {
+        fprintf(stderr, "async_client: this hiredis has no REDIS_NO_AUTO_FREE_REPLIES\n");
+        return 77;
+    }
+#endif
     if (stop_file == NULL) {
         fprintf(stderr, "async_client: -f STOPFILE is required\n");
         return 2;

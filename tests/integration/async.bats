@@ -23,7 +23,7 @@ start_async_client() {
     MARK=0
     env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=1 \
         CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=2 CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" \
-        "$ASYNC_CLIENT" -p "$PORT" -l "$1" -i 50 -f "$STOP" > "$OUT" 2> "$BATS_TEST_TMPDIR/stderr" &
+        "$ASYNC_CLIENT" -p "$PORT" -l "$1" -i 50 ${CLIENT_FLAGS:-} -f "$STOP" > "$OUT" 2> "$BATS_TEST_TMPDIR/stderr" &
     BACKGROUND_PID=$!
 }
 
@@ -107,6 +107,12 @@ outage_scenario() {
 
 @test "async F1/F2, own poll loop (Redis::Fast style): the same" {
     outage_scenario poll
+}
+
+@test "async F1/F2, hiredis 1.x REDIS_NO_AUTO_FREE_REPLIES: the program frees every reply, made-up ones too" {
+    "$ASYNC_CLIENT" -F -f /dev/null -p 1 > /dev/null 2>&1 || [ $? -ne 77 ] || skip "hiredis 0.14 has no REDIS_NO_AUTO_FREE_REPLIES"
+    # a double free or a leak fails the sanitized runs
+    CLIENT_FLAGS=-F outage_scenario libevent
 }
 
 frozen_scenario() {
