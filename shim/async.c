@@ -327,7 +327,7 @@ static redisAsyncContext *connect_placeholder(const async_target *t, int *peer_f
 }
 
 static redisAsyncContext *connect_gated(const async_target *t) {
-    if (ck_guard_depth != 0)
+    if (!ck_from_program())
         return connect_real(t);
     ck_endpoint *ep = ck_connect_endpoint_of_recipe(&t->recipe);
     if (ep == NULL)
@@ -390,8 +390,8 @@ CK_EXPORT redisAsyncContext *redisAsyncConnectUnix(const char *path) {
  * gated (the options are opaque to the shim). */
 CK_EXPORT redisAsyncContext *redisAsyncConnectWithOptions(const void *options) {
     REQUIRE_HIREDIS(redisAsyncConnectWithOptions);
-    if (ck_guard_depth != 0)
-        return ck_real.redisAsyncConnectWithOptions(options);
+    if (!ck_from_program())
+        return CK_REAL_CALL(ck_real.redisAsyncConnectWithOptions(options));
     redisAsyncContext *ac = CK_REAL_CALL(ck_real.redisAsyncConnectWithOptions(options));
     redisContext *c = (redisContext *)ac;
     int saved_errno = errno;

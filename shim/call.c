@@ -112,6 +112,14 @@ static void enter_session_mode(redisContext *c, ck_context_state *st, ck_command
 
 /* A command sent on a placeholder while the circuit is open: connection
  * set-up and transactions are never faked, so they fail, saying why. */
+/* A write the shim answered instead of sending (commands Redis does not
+ * list count as writes, as for the L1). */
+static void count_unsent_write(ck_context_state *st, const char *name, size_t name_len) {
+    const ck_command_spec *spec = ck_command_spec_of(name, name_len);
+    if (spec == NULL || ck_command_may_write(spec))
+        ck_metrics_count(&st->endpoint->metrics.writes_unsent);
+}
+
 static int refuse_unsent(redisContext *c, ck_context_state *st, const char *name, size_t name_len) {
     if (st->is_async)
         return REDIS_ERR; /* as hiredis refuses a command on a closing context: no callback, no error */
@@ -210,6 +218,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
                             : REDIS_OK;
         if (rc == REDIS_OK && (!call->is_async || call->fn != NULL) && !owe_stale(st, l1, &cache))
             ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, gate, 0);
+        if (rc == REDIS_OK && ck_metrics_on)
+            count_unsent_write(st, name, name_len);
         if (call->is_async)
             ck_async_settle_placeholder(st);
     } else if (gate == CK_REJECT && st->placeholder) {
@@ -270,6 +280,8 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
             if (made == NULL)
                 return REDIS_ERR;
         }
+        ck_metrics_count(owed->kind == CK_SLOT_SYNTH_STALE ? &st->endpoint->metrics.synth_stale
+                                                           : &st->endpoint->metrics.synth_nil);
         free(owed->cache.stale);
         owed->cache.stale = NULL;
         ck_pending_pop(&st->pending);
@@ -286,7 +298,8 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
      * read from memory (the deadline thread bounds their wait) */
     bool sync = !st->is_async;
     bool timed = sync && !(flags & CK_SLOT_UNBOUNDED) && ck_timeouts_time_calls();
-    uint64_t started = timed ? ck_clock_monotonic_ns() : 0;
+    bool measured = timed || (sync && !(flags & CK_SLOT_UNBOUNDED) && ck_metrics_on);
+    uint64_t started = measured ? ck_clock_monotonic_ns() : 0;
     void *made = NULL;
     if (sync && (flags & CK_SLOT_UNBOUNDED))
         ck_timeouts_lift(c, st);
@@ -294,7 +307,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         ck_timeouts_before_read(c, st);
     int rc = CK_REAL_CALL(ck_real.redisGetReply(c, &made));
     /* the call's latency: the read alone, not the shim's bookkeeping below */
-    uint64_t elapsed = timed ? ck_clock_monotonic_ns() - started : 0;
+    uint64_t elapsed = measured ? ck_clock_monotonic_ns() - started : 0;
     if (sync && (flags & CK_SLOT_UNBOUNDED))
         ck_timeouts_restore(c, st);
     if (rc == REDIS_OK && made == NULL) { /* non-blocking context: nothing read yet */
@@ -310,6 +323,8 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
             st->db = ck_session_db(&st->session); /* L1 entries are per database */
     }
     bool answered = rc == REDIS_OK && !ck_reply_is_unavailable(made);
+    if (measured && ck_metrics_on)
+        ck_metrics_observe(&st->endpoint->metrics, elapsed);
     void *stale = NULL;
     if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE)) {
         size_t stale_len;
@@ -336,6 +351,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         errno = saved_errno;
     }
     if (stale != NULL) {
+        ck_metrics_count(&st->endpoint->metrics.synth_stale);
         if (made != NULL)
             ck_real.freeReplyObject(made);
         hand_over(stale, reply);

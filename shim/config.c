@@ -14,38 +14,50 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { KIND_BOOL, KIND_UINT, KIND_SECONDS, KIND_LOG_LEVEL, KIND_TEXT } value_kind;
+typedef enum { KIND_BOOL, KIND_UINT, KIND_SECONDS, KIND_CHOICE, KIND_TEXT } value_kind;
+
+static const char *const level_names[] = {"off", "error", "warn", "info", "debug", NULL};
+static const char *const destination_names[] = {"stderr", "syslog", NULL};
 
 typedef struct {
     const char *name;
     value_kind kind;
     size_t offset;
-    double min, max; /* for KIND_UINT and KIND_SECONDS */
+    double min, max;            /* KIND_UINT, KIND_SECONDS; KIND_TEXT: max length */
+    const char *const *choices; /* KIND_CHOICE: the names, in enum order */
 } config_row;
 
-static const config_row rows[] = {
-    {"CACHEKIT_CIRCUIT_BREAKER_ENABLED", KIND_BOOL, offsetof(ck_config, breaker_enabled), 0, 0},
-    {"CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD", KIND_UINT, offsetof(ck_config, failure_threshold), 1,
-     1000000},
-    {"CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", KIND_SECONDS, offsetof(ck_config, recovery_timeout_ns),
-     0.001, 86400},
-    {"CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX", KIND_SECONDS,
-     offsetof(ck_config, recovery_timeout_max_ns), 0.001, 86400},
-    {"CACHEKIT_SOCKET_CONNECT_TIMEOUT", KIND_SECONDS, offsetof(ck_config, connect_timeout_ns), 0, 3600},
-    {"CACHEKIT_SOCKET_TIMEOUT", KIND_SECONDS, offsetof(ck_config, socket_timeout_ns), 0, 3600},
-    {"CACHEKIT_SLOW_CALL_THRESHOLD", KIND_SECONDS, offsetof(ck_config, slow_call_ns), 0, 3600},
-    {"CACHEKIT_ADAPTIVE_TIMEOUT", KIND_BOOL, offsetof(ck_config, adaptive_timeout), 0, 0},
-    {"CACHEKIT_LAZY_CONNECT", KIND_BOOL, offsetof(ck_config, lazy_connect), 0, 0},
-    {"CACHEKIT_L1_ENABLED", KIND_BOOL, offsetof(ck_config, l1_enabled), 0, 0},
-    {"CACHEKIT_L1_MAX_SIZE_MB", KIND_UINT, offsetof(ck_config, l1_max_size_mb), 1, 65536},
-    {"CACHEKIT_L1_MAX_ENTRY_BYTES", KIND_UINT, offsetof(ck_config, l1_max_entry_bytes), 16, 1u << 30},
-    {"CACHEKIT_DEFAULT_TTL", KIND_SECONDS, offsetof(ck_config, l1_ttl_ns), 0.001, 31536000},
-    {"CACHEKIT_L1_STALE_IF_ERROR", KIND_BOOL, offsetof(ck_config, l1_stale_if_error), 0, 0},
-    {"CACHEKIT_L1_KEYS", KIND_TEXT, offsetof(ck_config, l1_keys), 0, sizeof(((ck_config *)0)->l1_keys) - 1},
-    {"CACHEKIT_LOG_LEVEL", KIND_LOG_LEVEL, offsetof(ck_config, log_level), 0, 0},
-};
+#define TEXT_MAX(field) (sizeof(((ck_config *)0)->field) - 1)
 
-static const char *const level_names[] = {"off", "error", "warn", "info", "debug"};
+#define ROW(name, kind, field, min, max) {name, kind, offsetof(ck_config, field), min, max, NULL}
+#define CHOICE_ROW(name, field, choices) {name, KIND_CHOICE, offsetof(ck_config, field), 0, 0, choices}
+#define TEXT_ROW(name, field) {name, KIND_TEXT, offsetof(ck_config, field), 0, TEXT_MAX(field), NULL}
+
+static const config_row rows[] = {
+    ROW("CACHEKIT_CIRCUIT_BREAKER_ENABLED", KIND_BOOL, breaker_enabled, 0, 0),
+    ROW("CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD", KIND_UINT, failure_threshold, 1, 1000000),
+    ROW("CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", KIND_SECONDS, recovery_timeout_ns, 0.001, 86400),
+    ROW("CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX", KIND_SECONDS, recovery_timeout_max_ns, 0.001, 86400),
+    ROW("CACHEKIT_SOCKET_CONNECT_TIMEOUT", KIND_SECONDS, connect_timeout_ns, 0, 3600),
+    ROW("CACHEKIT_SOCKET_TIMEOUT", KIND_SECONDS, socket_timeout_ns, 0, 3600),
+    ROW("CACHEKIT_SLOW_CALL_THRESHOLD", KIND_SECONDS, slow_call_ns, 0, 3600),
+    ROW("CACHEKIT_ADAPTIVE_TIMEOUT", KIND_BOOL, adaptive_timeout, 0, 0),
+    ROW("CACHEKIT_LAZY_CONNECT", KIND_BOOL, lazy_connect, 0, 0),
+    ROW("CACHEKIT_L1_ENABLED", KIND_BOOL, l1_enabled, 0, 0),
+    ROW("CACHEKIT_L1_MAX_SIZE_MB", KIND_UINT, l1_max_size_mb, 1, 65536),
+    ROW("CACHEKIT_L1_MAX_ENTRY_BYTES", KIND_UINT, l1_max_entry_bytes, 16, 1u << 30),
+    ROW("CACHEKIT_DEFAULT_TTL", KIND_SECONDS, l1_ttl_ns, 0.001, 31536000),
+    ROW("CACHEKIT_L1_STALE_IF_ERROR", KIND_BOOL, l1_stale_if_error, 0, 0),
+    TEXT_ROW("CACHEKIT_L1_KEYS", l1_keys),
+    CHOICE_ROW("CACHEKIT_LOG_LEVEL", log_level, level_names),
+    CHOICE_ROW("CACHEKIT_LOG", log_to, destination_names),
+    ROW("CACHEKIT_LOG_RATE_LIMIT", KIND_UINT, log_rate_limit, 0, 1000000),
+    TEXT_ROW("CACHEKIT_METRICS_FILE", metrics_file),
+    TEXT_ROW("CACHEKIT_METRICS_LISTEN", metrics_listen),
+    ROW("CACHEKIT_METRICS_INTERVAL", KIND_SECONDS, metrics_interval_ns, 0.1, 86400),
+    TEXT_ROW("CACHEKIT_ONLY_CMDS", only_cmds),
+    TEXT_ROW("CACHEKIT_SKIP_CMDS", skip_cmds),
+};
 
 void ck_config_defaults(ck_config *cfg) {
     cfg->breaker_enabled = true;
@@ -64,6 +76,13 @@ void ck_config_defaults(ck_config *cfg) {
     cfg->l1_stale_if_error = true;
     cfg->l1_keys[0] = '\0';
     cfg->log_level = CK_LOG_INFO;
+    cfg->log_to = CK_LOG_TO_STDERR;
+    cfg->log_rate_limit = 60;
+    cfg->metrics_file[0] = '\0';
+    cfg->metrics_listen[0] = '\0';
+    cfg->metrics_interval_ns = 15ull * 1000000000ull;
+    cfg->only_cmds[0] = '\0';
+    cfg->skip_cmds[0] = '\0';
 }
 
 static bool parse_bool(const char *s, bool *out) {
@@ -106,10 +125,10 @@ static bool parse_seconds(const char *s, double min, double max, uint64_t *out_n
     return true;
 }
 
-static bool parse_log_level(const char *s, ck_log_level *out) {
-    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
-        if (strcasecmp(s, level_names[i]) == 0) {
-            *out = (ck_log_level)i;
+static bool parse_choice(const char *s, const char *const *choices, int *out) {
+    for (int i = 0; choices[i] != NULL; i++) {
+        if (strcasecmp(s, choices[i]) == 0) {
+            *out = i;
             return true;
         }
     }
@@ -130,7 +149,7 @@ static bool parse_row(const config_row *row, const char *value, ck_config *cfg) 
     case KIND_BOOL: return parse_bool(value, field);
     case KIND_UINT: return parse_uint(value, row->min, row->max, field);
     case KIND_SECONDS: return parse_seconds(value, row->min, row->max, field);
-    case KIND_LOG_LEVEL: return parse_log_level(value, field);
+    case KIND_CHOICE: return parse_choice(value, row->choices, field);
     case KIND_TEXT: return parse_text(value, row->max, field);
     }
     return false;
@@ -142,7 +161,7 @@ static void describe_default(const config_row *row, const ck_config *defaults, c
     case KIND_BOOL: snprintf(buf, len, "%s", *(const bool *)field ? "true" : "false"); break;
     case KIND_UINT: snprintf(buf, len, "%u", (unsigned)*(const uint32_t *)field); break;
     case KIND_SECONDS: snprintf(buf, len, "%g", (double)*(const uint64_t *)field / 1e9); break;
-    case KIND_LOG_LEVEL: snprintf(buf, len, "%s", level_names[*(const ck_log_level *)field]); break;
+    case KIND_CHOICE: snprintf(buf, len, "%s", row->choices[*(const int *)field]); break;
     case KIND_TEXT: snprintf(buf, len, "\"%.20s\"", (const char *)field); break;
     }
 }
@@ -152,7 +171,13 @@ static const char *expected(const config_row *row, char *buf, size_t len) {
     case KIND_BOOL: return "true/false, yes/no, on/off or 1/0";
     case KIND_UINT: snprintf(buf, len, "a whole number from %g to %g", row->min, row->max); return buf;
     case KIND_SECONDS: snprintf(buf, len, "seconds from %g to %g", row->min, row->max); return buf;
-    case KIND_LOG_LEVEL: return "off, error, warn, info or debug";
+    case KIND_CHOICE: {
+        size_t used = 0;
+        for (int i = 0; row->choices[i] != NULL && used < len; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i == 0 ? "" : row->choices[i + 1] ? ", " : " or ",
+                                     row->choices[i]);
+        return buf;
+    }
     case KIND_TEXT: snprintf(buf, len, "at most %g characters", row->max); return buf;
     }
     return "?";
@@ -175,7 +200,7 @@ int ck_config_load(ck_config *cfg, ck_getenv_fn getenv_fn, ck_config_report_fn r
         /* parse_* write only on success, so the field still holds its default */
         problems++;
         if (report != NULL) {
-            char def[32], range[64], line[400];
+            char def[32], range[96], line[400];
             describe_default(&rows[i], &defaults, def, sizeof def);
             snprintf(line, sizeof line, "%s=\"%.80s\" is not valid (expected %s); using the default %s",
                      rows[i].name, value, expected(&rows[i], range, sizeof range), def);
@@ -199,4 +224,24 @@ int ck_config_load(ck_config *cfg, ck_getenv_fn getenv_fn, ck_config_report_fn r
         cfg->recovery_timeout_max_ns = cfg->recovery_timeout_ns;
     }
     return problems;
+}
+
+/* Whether `name` is one of the comma-separated names in `list`. */
+static bool listed(const char *name, const char *list) {
+    size_t len = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == len && n > 0 && strncmp(p, name, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+bool ck_config_program_selected(const char *program, const char *only, const char *skip) {
+    if (only[0] != '\0' && !listed(program, only))
+        return false;
+    return !listed(program, skip);
 }

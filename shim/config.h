@@ -24,6 +24,13 @@ typedef struct {
     bool l1_stale_if_error;      /* CACHEKIT_L1_STALE_IF_ERROR */
     char l1_keys[512];           /* CACHEKIT_L1_KEYS: comma-separated globs, empty: all keys */
     ck_log_level log_level;      /* CACHEKIT_LOG_LEVEL */
+    ck_log_destination log_to;   /* CACHEKIT_LOG: stderr or syslog */
+    uint32_t log_rate_limit;     /* CACHEKIT_LOG_RATE_LIMIT: lines per minute, 0: unlimited */
+    char metrics_file[1024];     /* CACHEKIT_METRICS_FILE, empty: off */
+    char metrics_listen[128];    /* CACHEKIT_METRICS_LISTEN: [HOST:]PORT, empty: off */
+    uint64_t metrics_interval_ns;/* CACHEKIT_METRICS_INTERVAL: seconds between file writes */
+    char only_cmds[1024];        /* CACHEKIT_ONLY_CMDS: programs the shim is active in, empty: all */
+    char skip_cmds[1024];        /* CACHEKIT_SKIP_CMDS: programs it stays out of */
 } ck_config;
 
 typedef const char *(*ck_getenv_fn)(const char *name);
@@ -35,5 +42,10 @@ void ck_config_defaults(ck_config *cfg);
  * reported once, naming the variable, the value and the default used;
  * returns the number of such problems. */
 int ck_config_load(ck_config *cfg, ck_getenv_fn getenv_fn, ck_config_report_fn report);
+
+/* Whether the shim is active in the program of that name (its basename):
+ * listed in `only` (comma-separated names) when that is not empty, and not
+ * listed in `skip`. */
+bool ck_config_program_selected(const char *program, const char *only, const char *skip);
 
 #endif

@@ -196,7 +196,7 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
  * reported to the breaker. */
 static redisContext *adopt(redisContext *c) {
     char name[ENDPOINT_NAME_MAX];
-    if (c == NULL || ck_guard_depth != 0 || !name_of_context(name, c))
+    if (c == NULL || !ck_from_program() || !name_of_context(name, c))
         return c;
     int saved_errno = errno;
     ck_endpoint *ep = ck_endpoint_get(name);
@@ -313,6 +313,8 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) 
     st->recipe.address = NULL;
     if (!connected(c))
         ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
+    else
+        ck_metrics_count(&st->endpoint->metrics.reconnects);
     return connected(c) ? REDIS_OK : REDIS_ERR;
 }
 
@@ -378,6 +380,7 @@ int ck_context_heal(redisContext *c, ck_context_state *st, ck_gate gate) {
         return REDIS_ERR;
     }
     ck_timeouts_after_connect(c, st);
+    ck_metrics_count(&st->endpoint->metrics.reconnects);
     char restored[64];
     ck_session_describe(&st->session, restored, sizeof restored);
     ck_log(CK_LOG_INFO, "reconnected a broken context of %s%s%s", st->endpoint->name,

@@ -4,17 +4,19 @@
 #include "endpoint.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "exporter.h"
 #include "log.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static ck_endpoint *endpoints;
+static ck_endpoint *_Atomic endpoints;
 static ck_config settings;
 
 /* Jitter for the growing cooldown: xorshift64*, one state per thread,
@@ -41,8 +43,9 @@ void ck_endpoint_configure(const ck_config *cfg) {
 
 ck_endpoint *ck_endpoint_get(const char *name) {
     pthread_once(&atfork_once, install_atfork);
+    ck_exporter_after_fork(); /* a connect is the first sign of life of a forked child */
     lock_registry();
-    ck_endpoint *ep = endpoints;
+    ck_endpoint *ep = atomic_load_explicit(&endpoints, memory_order_relaxed);
     while (ep != NULL && strcmp(ep->name, name) != 0)
         ep = ep->next;
     if (ep == NULL) {
@@ -55,8 +58,9 @@ ck_endpoint *ck_endpoint_get(const char *name) {
                                      jitter_random};
             ck_breaker_init(&ep->breaker, &s);
             ck_adaptive_init(&ep->adaptive, settings.socket_timeout_ns);
-            ep->next = endpoints;
-            endpoints = ep;
+            atomic_store_explicit(&ep->metrics.transition_ns, ck_clock_monotonic_ns(), memory_order_relaxed);
+            ep->next = atomic_load_explicit(&endpoints, memory_order_relaxed);
+            atomic_store_explicit(&endpoints, ep, memory_order_release);
         } else {
             ck_log(CK_LOG_ERROR, "out of memory registering endpoint %s; its calls pass through unprotected",
                    name);
@@ -66,9 +70,12 @@ ck_endpoint *ck_endpoint_get(const char *name) {
     return ep;
 }
 
-static void log_transition(const ck_endpoint *ep, const ck_transition *t, const char *cause) {
+ck_endpoint *ck_endpoint_list(void) { return atomic_load_explicit(&endpoints, memory_order_acquire); }
+
+static void log_transition(ck_endpoint *ep, const ck_transition *t, const char *cause) {
     if (!t->happened)
         return;
+    atomic_store_explicit(&ep->metrics.transition_ns, ck_clock_monotonic_ns(), memory_order_relaxed);
     char reason[96];
     if (t->from == CK_CLOSED)
         snprintf(reason, sizeof reason, "%u consecutive failures", (unsigned)ep->breaker.threshold);

@@ -9,11 +9,13 @@
 #include "adaptive.h"
 #include "breaker.h"
 #include "config.h"
+#include "metrics.h"
 
 typedef struct ck_endpoint {
     struct ck_endpoint *next;
     ck_breaker breaker;
     ck_adaptive adaptive; /* used with CACHEKIT_ADAPTIVE_TIMEOUT */
+    ck_metrics metrics;
     char name[];
 } ck_endpoint;
 
@@ -25,6 +27,11 @@ void ck_endpoint_configure(const ck_config *cfg);
  * live as long as the process: contexts keep plain pointers to them. */
 ck_endpoint *ck_endpoint_get(const char *name);
 
+/* The newest endpoint; older ones follow through `next`. Endpoints are
+ * never freed and a published one never changes its `next`, so a reader
+ * (the exporter) walks the list without the lock. */
+ck_endpoint *ck_endpoint_list(void);
+
 ck_gate ck_endpoint_acquire_slow(ck_endpoint *ep);
 void ck_endpoint_record_slow(ck_endpoint *ep, ck_gate gate, bool success, const char *cause);
 
@@ -35,6 +42,7 @@ static inline ck_gate ck_endpoint_acquire(ck_endpoint *ep) {
 
 /* The outcome of a call that was let through; `cause` says why it failed. */
 static inline void ck_endpoint_record(ck_endpoint *ep, ck_gate gate, bool success, const char *cause) {
+    ck_metrics_count(success ? &ep->metrics.passed : &ep->metrics.failed);
     if (!success || ck_breaker_success_is_news(&ep->breaker, gate))
         ck_endpoint_record_slow(ep, gate, success, cause);
 }

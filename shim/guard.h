@@ -12,9 +12,15 @@
 
 extern __thread unsigned ck_guard_depth __attribute__((tls_model("initial-exec")));
 
-/* True when this call comes from the program (not from hiredis itself) and
- * the real library is known: the shim's policy applies. */
-static inline bool ck_from_program(void) { return ck_guard_depth == 0 && ck_real_ready(); }
+/* False in a program that CACHEKIT_ONLY_CMDS / CACHEKIT_SKIP_CMDS leave
+ * out: the shim then manages no context at all, and every call passes
+ * straight through. */
+extern bool ck_shim_active;
+
+/* True when this call comes from the program (not from hiredis itself),
+ * the shim is active in it, and the real library is known: the shim's
+ * policy applies. */
+static inline bool ck_from_program(void) { return ck_guard_depth == 0 && ck_shim_active && ck_real_ready(); }
 
 static inline void ck_guard_enter(void) { ck_guard_depth++; }
 static inline void ck_guard_leave(void) { ck_guard_depth--; }

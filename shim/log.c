@@ -1,37 +1,98 @@
-/* One-line diagnostics to stderr. A line is formatted into a stack buffer and
- * written with a single write(2) so lines from several threads never
- * interleave, errno is preserved because the host program may be about to
- * read it, and nothing here allocates (it can run from the init path). */
+/* One-line diagnostics, to stderr or syslog (CACHEKIT_LOG). A line is
+ * formatted into a stack buffer and written with a single write(2), so
+ * lines from several threads never interleave; errno is preserved because
+ * the host program may be about to read it; nothing here allocates or
+ * locks (it runs from the init path and after fork).
+ *
+ * Rate limit: a generic cell-rate algorithm on one atomic word (the
+ * theoretical arrival time of the next line), so an outage cannot flood a
+ * log: CACHEKIT_LOG_RATE_LIMIT lines per minute on average, in bursts of as
+ * many. Lines over the limit are counted and the count is reported by the
+ * next line that passes. syslog(3) is called without openlog(3): the
+ * program's own ident and facility stay as the program set them. */
 #include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static ck_log_level current_level = CK_LOG_INFO;
+static ck_log_destination destination = CK_LOG_TO_STDERR;
+static uint64_t line_interval_ns;  /* 0: no limit */
+static uint64_t burst_ns;          /* how far ahead of now the arrival time may run */
+static _Atomic uint64_t next_arrival_ns;
+static _Atomic uint64_t suppressed;
 
 static const char *const level_names[] = {"off", "error", "warn", "info", "debug"};
+static const int syslog_priorities[] = {LOG_ERR, LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 
 void ck_log_set_level(ck_log_level level) { current_level = level; }
 
+void ck_log_configure(ck_log_destination to, unsigned lines_per_minute) {
+    destination = to;
+    line_interval_ns = lines_per_minute == 0 ? 0 : 60000000000ull / lines_per_minute;
+    burst_ns = line_interval_ns * (lines_per_minute > 1 ? lines_per_minute - 1 : 0);
+}
+
 int ck_log_enabled(ck_log_level level) { return level != CK_LOG_OFF && level <= current_level; }
+
+/* Takes a place for one line, or counts it as suppressed. */
+static bool admitted(void) {
+    if (line_interval_ns == 0)
+        return true;
+    uint64_t now = ck_clock_coarse_ns();
+    uint64_t arrival = atomic_load_explicit(&next_arrival_ns, memory_order_relaxed);
+    for (;;) {
+        uint64_t base = arrival > now ? arrival : now;
+        if (base - now > burst_ns) {
+            atomic_fetch_add_explicit(&suppressed, 1, memory_order_relaxed);
+            return false;
+        }
+        if (atomic_compare_exchange_weak_explicit(&next_arrival_ns, &arrival, base + line_interval_ns,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return true;
+    }
+}
+
+static void emit(ck_log_level level, const char *text, size_t len) {
+    if (destination == CK_LOG_TO_SYSLOG) {
+        syslog(syslog_priorities[level], "cachekit: %s: %.*s", level_names[level], (int)len, text);
+        return;
+    }
+    char line[600];
+    int n = snprintf(line, sizeof line, "cachekit[%ld]: %s: %.*s\n", (long)getpid(), level_names[level], (int)len,
+                     text);
+    size_t total = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (total > 0 && line[total - 1] != '\n')
+        line[total - 1] = '\n';
+    ssize_t ignored = write(STDERR_FILENO, line, total);
+    (void)ignored;
+}
 
 void ck_log(ck_log_level level, const char *fmt, ...) {
     if (!ck_log_enabled(level))
         return;
     int saved_errno = errno;
-    char line[512];
-    int n = snprintf(line, sizeof line, "cachekit[%ld]: %s: ", (long)getpid(), level_names[level]);
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    ssize_t ignored = write(STDERR_FILENO, line, len);
-    (void)ignored;
+    if (admitted()) {
+        uint64_t missed = atomic_exchange_explicit(&suppressed, 0, memory_order_relaxed);
+        char text[512];
+        if (missed > 0) {
+            int m = snprintf(text, sizeof text, "%llu lines not logged (CACHEKIT_LOG_RATE_LIMIT)",
+                             (unsigned long long)missed);
+            emit(CK_LOG_WARN, text, m < 0 ? 0 : (size_t)m);
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        int m = vsnprintf(text, sizeof text, fmt, ap);
+        va_end(ap);
+        emit(level, text, m < 0 ? 0 : (size_t)m < sizeof text ? (size_t)m : sizeof text - 1);
+    }
     errno = saved_errno;
 }

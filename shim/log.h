@@ -11,7 +11,13 @@ typedef enum {
     CK_LOG_DEBUG = 4,
 } ck_log_level;
 
+typedef enum { CK_LOG_TO_STDERR = 0, CK_LOG_TO_SYSLOG = 1 } ck_log_destination;
+
 void ck_log_set_level(ck_log_level level);
+/* Where lines go, and at most how many per minute (0: no limit); lines over
+ * the limit are counted, and the count is reported by the next line that
+ * passes. */
+void ck_log_configure(ck_log_destination to, unsigned lines_per_minute);
 int ck_log_enabled(ck_log_level level);
 void ck_log(ck_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -61,50 +61,23 @@ void *ck_reply_nil(void) { return build("$-1\r\n", 5); }
 
 void *ck_reply_from_resp(const char *resp, size_t len) { return build(resp, len); }
 
-void ck_buf_release(ck_buf *b) {
-    if (b->on_heap)
-        free(b->bytes);
-    *b = CK_BUF_EMPTY;
-}
-
-static bool put(ck_buf *b, const void *bytes, size_t len, size_t limit) {
-    if (b->len + len > limit)
-        return false;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap == 0 ? 64 : b->cap;
-        while (cap < b->len + len)
-            cap *= 2;
-        char *grown = b->on_heap ? realloc(b->bytes, cap) : malloc(cap);
-        if (grown == NULL)
-            return false;
-        if (!b->on_heap && b->len > 0)
-            memcpy(grown, b->bytes, b->len);
-        b->bytes = grown;
-        b->cap = cap;
-        b->on_heap = true;
-    }
-    memcpy(b->bytes + b->len, bytes, len);
-    b->len += len;
-    return true;
-}
-
 static bool put_header(ck_buf *b, char kind, long long n, size_t limit) {
     char head[32];
     int len = snprintf(head, sizeof head, "%c%lld\r\n", kind, n);
-    return put(b, head, (size_t)len, limit);
+    return ck_buf_put(b, head, (size_t)len, limit);
 }
 
 bool ck_reply_encode(const void *reply, ck_buf *out, size_t limit) {
     switch (ck_reply_type(reply)) {
     case REDIS_REPLY_STRING:
         return put_header(out, '$', (long long)ck_reply_len(reply), limit) &&
-               put(out, ck_reply_str(reply), ck_reply_len(reply), limit) && put(out, "\r\n", 2, limit);
+               ck_buf_put(out, ck_reply_str(reply), ck_reply_len(reply), limit) && ck_buf_put(out, "\r\n", 2, limit);
     case REDIS_REPLY_STATUS:
     case REDIS_REPLY_ERROR:
-        return put(out, ck_reply_type(reply) == REDIS_REPLY_STATUS ? "+" : "-", 1, limit) &&
-               put(out, ck_reply_str(reply), ck_reply_len(reply), limit) && put(out, "\r\n", 2, limit);
+        return ck_buf_put(out, ck_reply_type(reply) == REDIS_REPLY_STATUS ? "+" : "-", 1, limit) &&
+               ck_buf_put(out, ck_reply_str(reply), ck_reply_len(reply), limit) && ck_buf_put(out, "\r\n", 2, limit);
     case REDIS_REPLY_INTEGER: return put_header(out, ':', ck_reply_integer(reply), limit);
-    case REDIS_REPLY_NIL: return put(out, "$-1\r\n", 5, limit);
+    case REDIS_REPLY_NIL: return ck_buf_put(out, "$-1\r\n", 5, limit);
     case REDIS_REPLY_ARRAY: {
         size_t n = ck_reply_elements(reply);
         if (!put_header(out, '*', (long long)n, limit))

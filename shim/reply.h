@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "abi.h"
+#include "buf.h"
 #include "command.h"
 
 /* A fresh nil reply, or NULL when memory is short. */
@@ -16,19 +17,6 @@ void *ck_reply_nil(void);
 /* A fresh reply decoded from one complete RESP2 value, or NULL. */
 void *ck_reply_from_resp(const char *resp, size_t len);
 
-/* A growable byte buffer for encodings. It may start in the caller's
- * storage (CK_BUF_ON: no allocation for small values) and moves to the
- * heap when it outgrows it; ck_buf_release frees only what it allocated. */
-typedef struct {
-    char *bytes;
-    size_t len, cap;
-    bool on_heap;
-} ck_buf;
-
-#define CK_BUF_ON(storage) ((ck_buf){.bytes = (storage), .cap = sizeof(storage)})
-#define CK_BUF_EMPTY ((ck_buf){0})
-
-void ck_buf_release(ck_buf *b);
 
 /* Appends the RESP2 encoding of a reply; false when the reply holds a
  * RESP3-only type (it cannot be replayed as it was), or memory is short,

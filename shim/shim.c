@@ -2,12 +2,14 @@
  * and the process-wide pieces every wrapper shares (the reentrancy guard,
  * the diagnostics for a hiredis that cannot be found). Nothing here may
  * call into hiredis before it is resolved, nor print to stdout. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "cache.h"
 #include "config.h"
 #include "connect.h"
 #include "endpoint.h"
+#include "exporter.h"
 #include "guard.h"
 #include "log.h"
 #include "real.h"
@@ -15,6 +17,7 @@
 #include "timeouts.h"
 
 __thread unsigned ck_guard_depth __attribute__((tls_model("initial-exec")));
+bool ck_shim_active = true;
 
 static void report_config_problem(const char *line) { ck_log(CK_LOG_WARN, "%s", line); }
 
@@ -24,11 +27,20 @@ __attribute__((constructor)) static void cachekit_init(void) {
     ck_config cfg;
     ck_config_load(&cfg, read_env, NULL); /* first pass: the log level itself */
     ck_log_set_level(cfg.log_level);
+    ck_log_configure(cfg.log_to, cfg.log_rate_limit);
     ck_config_load(&cfg, read_env, report_config_problem);
+    if (!ck_config_program_selected(program_invocation_short_name, cfg.only_cmds, cfg.skip_cmds)) {
+        /* LD_PRELOAD is inherited by every child: this one is left alone */
+        ck_shim_active = false;
+        ck_log(CK_LOG_DEBUG, "inactive in %s (CACHEKIT_ONLY_CMDS / CACHEKIT_SKIP_CMDS): pure pass-through",
+               program_invocation_short_name);
+        return;
+    }
     ck_endpoint_configure(&cfg);
     ck_connect_configure(&cfg);
     ck_timeouts_configure(&cfg);
     ck_cache_configure(&cfg);
+    ck_exporter_start(&cfg);
     ck_log(CK_LOG_DEBUG, "loaded: breaker %s, failure threshold %u, recovery timeout %.3fs",
            cfg.breaker_enabled ? "enabled" : "disabled", (unsigned)cfg.failure_threshold,
            (double)cfg.recovery_timeout_ns / 1e9);
@@ -38,6 +50,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
 }
 
 __attribute__((destructor)) static void cachekit_fini(void) {
+    ck_exporter_stop();
     if (ck_real_ready())
         ck_reply_thread_cleanup();
 }

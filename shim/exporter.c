@@ -1,0 +1,315 @@
+/* The exporter thread (see exporter.h). It must not disturb the host
+ * program: it blocks every signal, never writes to stdout, holds no lock
+ * the program's calls need (endpoints are read without the registry lock,
+ * the L1 statistics under the L1's own fork-safe locks), serves one
+ * request at a time with a 2 s deadline and a bounded request and
+ * response, sends with MSG_NOSIGNAL, and is stopped and joined at exit.
+ *
+ * The metrics file is written to a fresh temporary file in the same
+ * directory (O_EXCL | O_NOFOLLOW) and renamed over the target, so a reader
+ * never sees a partial file and no symbolic link is ever followed; a target
+ * that is a symbolic link (or anything but a regular file) is refused with
+ * a diagnostic, since whoever planted it wants the write to land
+ * elsewhere. */
+#include "exporter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "exposition.h"
+#include "log.h"
+#include "metrics.h"
+
+#define CK_EXPORT __attribute__((visibility("default")))
+#define REQUEST_MAX 4096
+#define CLIENT_DEADLINE_MS 2000
+
+static char metrics_file[1024];
+static char listen_spec[128];
+static uint64_t interval_ns;
+static int listen_fd = -1;
+static int wake[2] = {-1, -1}; /* a byte on wake[1] stops the thread */
+static pthread_t thread;
+static bool running;
+static _Atomic bool restart_in_child;
+
+/* ------------------------------------------------------------------ file */
+
+static void write_file(void) {
+    struct stat st;
+    if (lstat(metrics_file, &st) == 0 && !S_ISREG(st.st_mode)) {
+        CK_LOG_ONCE(CK_LOG_ERROR,
+                    "CACHEKIT_METRICS_FILE=\"%s\" is a symbolic link or not a regular file; refusing to write "
+                    "through or over it (no metrics file)",
+                    metrics_file);
+        return;
+    }
+    char tmp[1100];
+    static unsigned serial;
+    const char *slash = strrchr(metrics_file, '/');
+    int dir_len = slash == NULL ? 0 : (int)(slash - metrics_file + 1);
+    snprintf(tmp, sizeof tmp, "%.*s.%s.%ld.%u.tmp", dir_len, metrics_file, metrics_file + dir_len, (long)getpid(),
+             serial++);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        CK_LOG_ONCE(CK_LOG_ERROR, "CACHEKIT_METRICS_FILE=\"%s\": cannot create %s (%s); metrics file not written",
+                    metrics_file, tmp, strerror(errno));
+        return;
+    }
+    ck_buf doc = CK_BUF_EMPTY;
+    bool ok = ck_exposition_metrics(&doc);
+    for (size_t done = 0; ok && done < doc.len;) {
+        ssize_t n = write(fd, doc.bytes + done, doc.len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ok = n > 0;
+        done += n > 0 ? (size_t)n : 0;
+    }
+    ck_buf_release(&doc);
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, metrics_file) != 0) {
+        CK_LOG_ONCE(CK_LOG_ERROR, "CACHEKIT_METRICS_FILE=\"%s\": cannot write it (%s)", metrics_file, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+/* "PORT" (loopback), "HOST:PORT" or "[V6]:PORT"; false when malformed. */
+static bool split_listen(const char *spec, char *host, size_t host_cap, char *port, size_t port_cap) {
+    const char *colon = strrchr(spec, ':');
+    if (colon == NULL) {
+        snprintf(host, host_cap, "127.0.0.1");
+        snprintf(port, port_cap, "%s", spec);
+    } else if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (close == NULL || close + 1 != colon)
+            return false;
+        snprintf(host, host_cap, "%.*s", (int)(close - spec - 1), spec + 1);
+        snprintf(port, port_cap, "%s", colon + 1);
+    } else {
+        snprintf(host, host_cap, "%.*s", (int)(colon - spec), spec);
+        snprintf(port, port_cap, "%s", colon + 1);
+    }
+    if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
+        return false;
+    return host[0] != '\0';
+}
+
+static int open_listener(const char *spec) {
+    char host[128], port[16];
+    if (!split_listen(spec, host, sizeof host, port, sizeof port)) {
+        ck_log(CK_LOG_ERROR, "CACHEKIT_METRICS_LISTEN=\"%s\" is not PORT, HOST:PORT or [V6]:PORT; no metrics over HTTP",
+               spec);
+        return -1;
+    }
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo(host, port, &hints, &found);
+    if (rc != 0) {
+        ck_log(CK_LOG_ERROR, "CACHEKIT_METRICS_LISTEN=\"%s\": %s; no metrics over HTTP", spec, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+        ck_log(CK_LOG_ERROR, "CACHEKIT_METRICS_LISTEN=\"%s\": cannot listen (%s); no metrics over HTTP, the program "
+                             "runs on",
+               spec, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(found);
+    return fd;
+}
+
+static void send_all(int fd, const char *bytes, size_t len) {
+    while (len > 0) {
+        ssize_t n = send(fd, bytes, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        bytes += n;
+        len -= (size_t)n;
+    }
+}
+
+static void respond(int fd, const char *status, const char *type, const ck_buf *body, bool head_only) {
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status,
+                     type, body->len);
+    send_all(fd, head, (size_t)n);
+    if (!head_only)
+        send_all(fd, body->bytes, body->len);
+}
+
+/* One request: the request line and headers, read within the deadline. */
+static void serve(int fd) {
+    struct timeval deadline = {.tv_sec = CLIENT_DEADLINE_MS / 1000, .tv_usec = CLIENT_DEADLINE_MS % 1000 * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof deadline);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &deadline, sizeof deadline);
+    char request[REQUEST_MAX + 1] = "";
+    size_t len = 0;
+    uint64_t give_up = ck_clock_monotonic_ns() + CLIENT_DEADLINE_MS * 1000000ull;
+    while (len < REQUEST_MAX && strstr(request, "\r\n\r\n") == NULL && ck_clock_monotonic_ns() < give_up) {
+        ssize_t n = recv(fd, request + len, REQUEST_MAX - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        request[len] = '\0';
+    }
+    request[len] = '\0';
+    char method[8] = "", path[256] = "";
+    sscanf(request, "%7s %255s", method, path);
+    bool head_only = strcmp(method, "HEAD") == 0;
+    char *query = strchr(path, '?');
+    if (query != NULL)
+        *query = '\0';
+    ck_buf body = CK_BUF_EMPTY;
+    if (strcmp(method, "GET") != 0 && !head_only) {
+        ck_buf_printf(&body, 256, "only GET and HEAD\n");
+        respond(fd, "405 Method Not Allowed", "text/plain", &body, false);
+    } else if (strcmp(path, "/metrics") == 0 && ck_exposition_metrics(&body)) {
+        respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body, head_only);
+    } else if (strcmp(path, "/health") == 0 && ck_exposition_health(&body)) {
+        respond(fd, "200 OK", "application/json", &body, head_only);
+    } else if (strcmp(path, "/metrics") == 0 || strcmp(path, "/health") == 0) {
+        ck_buf_release(&body);
+        ck_buf_printf(&body, 256, "out of memory\n");
+        respond(fd, "503 Service Unavailable", "text/plain", &body, head_only);
+    } else {
+        ck_buf_printf(&body, 256, "cachekit: /metrics or /health\n");
+        respond(fd, "404 Not Found", "text/plain", &body, head_only);
+    }
+    ck_buf_release(&body);
+}
+
+/* ---------------------------------------------------------------- thread */
+
+static void *run(void *unused) {
+    (void)unused;
+    uint64_t next_write = ck_clock_monotonic_ns();
+    for (;;) {
+        int timeout_ms = -1;
+        if (metrics_file[0] != '\0') {
+            uint64_t now = ck_clock_monotonic_ns();
+            if (now >= next_write) {
+                write_file();
+                next_write = now + interval_ns;
+            }
+            timeout_ms = (int)((next_write - now + 999999) / 1000000);
+        }
+        struct pollfd fds[2] = {{.fd = wake[0], .events = POLLIN}, {.fd = listen_fd, .events = POLLIN}};
+        int n = poll(fds, listen_fd >= 0 ? 2 : 1, timeout_ms);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents != 0)
+            break;
+        if (listen_fd >= 0 && (fds[1].revents & POLLIN)) {
+            int client = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (client >= 0) {
+                serve(client);
+                close(client);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void launch(void) {
+    if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        ck_log(CK_LOG_ERROR, "cannot start the metrics exporter (%s); no metrics", strerror(errno));
+        return;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the full mask */
+    int rc = pthread_create(&thread, NULL, run, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    running = rc == 0;
+    if (!running) {
+        ck_log(CK_LOG_ERROR, "cannot start the metrics exporter thread (%s); no metrics", strerror(rc));
+        close(wake[0]);
+        close(wake[1]);
+        wake[0] = wake[1] = -1;
+    }
+}
+
+static void forked_child(void) {
+    if (running) { /* the thread stayed in the parent */
+        running = false;
+        atomic_store_explicit(&restart_in_child, true, memory_order_relaxed);
+    }
+}
+
+void ck_exporter_start(const ck_config *cfg) {
+    if (cfg->metrics_file[0] == '\0' && cfg->metrics_listen[0] == '\0')
+        return;
+    snprintf(metrics_file, sizeof metrics_file, "%s", cfg->metrics_file);
+    snprintf(listen_spec, sizeof listen_spec, "%s", cfg->metrics_listen);
+    interval_ns = cfg->metrics_interval_ns;
+    ck_exposition_set_program(program_invocation_short_name);
+    ck_metrics_on = true;
+    if (listen_spec[0] != '\0')
+        listen_fd = open_listener(listen_spec);
+    if (metrics_file[0] == '\0' && listen_fd < 0)
+        return;
+    pthread_atfork(NULL, NULL, forked_child);
+    launch();
+}
+
+void ck_exporter_after_fork(void) {
+    if (!atomic_exchange_explicit(&restart_in_child, false, memory_order_relaxed))
+        return;
+    /* the pipe is shared with the parent's thread: this one gets its own;
+     * the listening socket is shared (whichever process accepts answers,
+     * with its own pid label) */
+    close(wake[0]);
+    close(wake[1]);
+    launch();
+}
+
+void ck_exporter_stop(void) {
+    if (!running)
+        return;
+    char byte = 0;
+    ssize_t ignored = write(wake[1], &byte, 1);
+    (void)ignored;
+    pthread_join(thread, NULL);
+    running = false;
+    if (metrics_file[0] != '\0')
+        write_file(); /* the final counts, for a program that ends */
+}
+
+CK_EXPORT int cachekit_health(char *buf, size_t size) {
+    ck_buf doc = CK_BUF_EMPTY;
+    if (!ck_exposition_health(&doc)) {
+        ck_buf_release(&doc);
+        return -1;
+    }
+    if (buf != NULL && size > 0) {
+        size_t n = doc.len < size - 1 ? doc.len : size - 1;
+        memcpy(buf, doc.bytes, n);
+        buf[n] = '\0';
+    }
+    int len = (int)doc.len;
+    ck_buf_release(&doc);
+    return len;
+}
