@@ -265,7 +265,6 @@ void ck_exporter_start(const ck_config *cfg) {
     snprintf(metrics_file, sizeof metrics_file, "%s", cfg->metrics_file);
     snprintf(listen_spec, sizeof listen_spec, "%s", cfg->metrics_listen);
     interval_ns = cfg->metrics_interval_ns;
-    ck_exposition_set_program(program_invocation_short_name);
     ck_metrics_on = true;
     if (listen_spec[0] != '\0')
         listen_fd = open_listener(listen_spec);

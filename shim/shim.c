@@ -10,6 +10,7 @@
 #include "connect.h"
 #include "endpoint.h"
 #include "exporter.h"
+#include "exposition.h"
 #include "guard.h"
 #include "log.h"
 #include "real.h"
@@ -27,6 +28,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
     ck_config cfg;
     ck_config_load(&cfg, read_env, NULL); /* first pass: the log level itself */
     ck_log_set_level(cfg.log_level);
+    ck_exposition_set_program(program_invocation_short_name);
     ck_log_configure(cfg.log_to, cfg.log_rate_limit);
     ck_config_load(&cfg, read_env, report_config_problem);
     if (!ck_config_program_selected(program_invocation_short_name, cfg.only_cmds, cfg.skip_cmds)) {

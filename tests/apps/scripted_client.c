@@ -18,12 +18,15 @@
  *   sleep MS
  *   echo <text>              print the text (marks a phase in the output)
  *   null-context             redisCommand(NULL, "PING"): a crash without the shim
+ *   health                   print cachekit_health()'s document, looked up with
+ *                            dlsym as a program that knows of the shim would
  *
  * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
  * "NULL <errstr>" (no reply: the context carries the error).
  * With -r, a NULL reply makes the program reconnect, as collectd does.
  * With -T, each reply line ends with " [MS ms]", the time the call took;
  * with -A, reply and echo lines also end with " @MS", the time since start. */
+#include <dlfcn.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +162,14 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
     } else if (strcmp(op, "null-context") == 0) {
         redisReply *r = redisCommand(NULL, "PING");
         printf("null-context %s\n", r == NULL ? "NULL" : "reply");
+    } else if (strcmp(op, "health") == 0) {
+        int (*health)(char *, size_t);
+        *(void **)&health = dlsym(RTLD_DEFAULT, "cachekit_health");
+        char doc[8192];
+        if (health == NULL)
+            printf("health none\n");
+        else
+            printf("health %d %s", health(doc, sizeof doc), doc);
     } else if (strcmp(op, "echo") == 0) {
         if (absolute)
             printf("%s @%.1f\n", rest, now_ms() - program_started);

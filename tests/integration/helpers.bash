@@ -8,7 +8,8 @@ CK_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 CK_BUILD=${CK_BUILD:-$CK_ROOT/build}
 # Sanitizer runtimes, when the build uses them, must be loaded first.
 # CK_SHIM may name a shim from another build (a sanitized one).
-SHIM="${CK_PRELOAD_FIRST:+$CK_PRELOAD_FIRST }${CK_SHIM:-$CK_BUILD/shim/libcachekit_shim.so}"
+CK_SHIM_FILE=${CK_SHIM:-$CK_BUILD/shim/libcachekit_shim.so}
+SHIM="${CK_PRELOAD_FIRST:+$CK_PRELOAD_FIRST }$CK_SHIM_FILE"
 CLIENT=$CK_BUILD/tests/apps/scripted_client
 REDISCTL=$CK_ROOT/tests/tools/redisctl
 source "$CK_ROOT/scripts/lib/common.sh"

@@ -183,6 +183,45 @@ static void bad_seconds_bool_and_level(void **state) {
     assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
 }
 
+static void operator_settings(void **state) {
+    (void)state;
+    ck_config cfg;
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.log_to, CK_LOG_TO_STDERR);
+    assert_int_equal(cfg.log_rate_limit, 60);
+    assert_int_equal(cfg.metrics_interval_ns, 15 * SEC);
+    assert_string_equal(cfg.metrics_file, "");
+    set_env("CACHEKIT_LOG", "SysLog");
+    set_env("CACHEKIT_METRICS_INTERVAL", "0.5");
+    set_env("CACHEKIT_METRICS_LISTEN", "127.0.0.1:9464");
+    set_env("CACHEKIT_LOG_RATE_LIMIT", "0");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.log_to, CK_LOG_TO_SYSLOG);
+    assert_int_equal(cfg.metrics_interval_ns, SEC / 2);
+    assert_string_equal(cfg.metrics_listen, "127.0.0.1:9464");
+    assert_int_equal(cfg.log_rate_limit, 0);
+    env_count = 0;
+    set_env("CACHEKIT_LOG", "journald");
+    set_env("CACHEKIT_METRICS_INTERVAL", "0.01");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 2);
+    assert_int_equal(cfg.log_to, CK_LOG_TO_STDERR);
+    assert_non_null(strstr(reports[0], "expected stderr or syslog"));
+    assert_non_null(strstr(reports[1], "CACHEKIT_METRICS_INTERVAL=\"0.01\""));
+    assert_non_null(strstr(reports[1], "using the default 15"));
+}
+
+static void program_selection(void **state) {
+    (void)state;
+    assert_true(ck_config_program_selected("webdis", "", ""));
+    assert_true(ck_config_program_selected("webdis", "collectd,webdis", ""));
+    assert_true(ck_config_program_selected("webdis", " collectd , webdis ", ""));
+    assert_false(ck_config_program_selected("webdis", "collectd", ""));
+    assert_false(ck_config_program_selected("web", "webdis", "")); /* whole names only */
+    assert_false(ck_config_program_selected("webdis", "", "sh,webdis"));
+    assert_true(ck_config_program_selected("bash", "", "sh"));
+    assert_false(ck_config_program_selected("webdis", "webdis", "webdis")); /* skip wins */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(defaults_when_nothing_is_set, setup),
@@ -193,6 +232,8 @@ int main(void) {
         cmocka_unit_test_setup(bad_seconds_bool_and_level, setup),
         cmocka_unit_test_setup(timeouts_and_their_zero, setup),
         cmocka_unit_test_setup(cooldown_cap_below_the_cooldown, setup),
+        cmocka_unit_test_setup(operator_settings, setup),
+        cmocka_unit_test_setup(program_selection, setup),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
