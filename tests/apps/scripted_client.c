@@ -18,6 +18,9 @@
  *   sleep MS
  *   echo <text>              print the text (marks a phase in the output)
  *   null-context             redisCommand(NULL, "PING"): a crash without the shim
+ *   pid                      print "pid N"
+ *   daemonize                fork as daemon(3) does: the parent _exits at once,
+ *                            the child runs the rest of the script
  *   health                   print cachekit_health()'s document, looked up with
  *                            dlsym as a program that knows of the shim would
  *
@@ -162,6 +165,12 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
     } else if (strcmp(op, "null-context") == 0) {
         redisReply *r = redisCommand(NULL, "PING");
         printf("null-context %s\n", r == NULL ? "NULL" : "reply");
+    } else if (strcmp(op, "pid") == 0) {
+        printf("pid %ld\n", (long)getpid());
+    } else if (strcmp(op, "daemonize") == 0) {
+        fflush(stdout);
+        if (fork() > 0)
+            _exit(0);
     } else if (strcmp(op, "health") == 0) {
         int (*health)(char *, size_t);
         *(void **)&health = dlsym(RTLD_DEFAULT, "cachekit_health");

@@ -126,6 +126,32 @@ YAML
     touch "$T/stop"
 }
 
+@test "a daemon that detaches (fork, parent exits): the child exports its own metrics from its first connect" {
+    start_redis
+    local T=$BATS_TEST_TMPDIR mport
+    mport=$(ck_free_port)
+    {
+        echo pid
+        echo daemonize
+        echo pid
+        echo connect
+        echo "cmd GET k"
+        echo "sleep 300"
+        echo "sh cp $T/metrics.prom $T/child.prom; curl -s -o $T/child.http http://127.0.0.1:$mport/metrics"
+    } > "$T/script"
+    PORT=$PORT CACHEKIT_ONLY_CMDS=scripted_client CACHEKIT_METRICS_FILE="$T/metrics.prom" CACHEKIT_METRICS_INTERVAL=0.1 \
+        CACHEKIT_METRICS_LISTEN="127.0.0.1:$mport" run client_under_shim < "$T/script"
+    cat "$BATS_TEST_TMPDIR/stderr" >&2
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    local parent child
+    parent=$(sed -n 's/^pid //p' <<< "$output" | head -n 1)
+    child=$(sed -n 's/^pid //p' <<< "$output" | tail -n 1)
+    [ "$parent" != "$child" ]
+    [ "$(metric "$T/child.prom" cachekit_calls_total "pid=\"$child\",outcome=\"passed\"")" = 1 ]
+    [ "$(metric "$T/child.http" cachekit_calls_total "pid=\"$child\",outcome=\"passed\"")" = 1 ]
+}
+
 @test "CACHEKIT_METRICS_FILE on a symbolic link: refused with a diagnostic, the link and its target untouched" {
     start_redis
     local T=$BATS_TEST_TMPDIR
