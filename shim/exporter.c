@@ -1,9 +1,12 @@
 /* The exporter thread (see exporter.h). It must not disturb the host
  * program: it blocks every signal, never writes to stdout, holds no lock
  * the program's calls need (endpoints are read without the registry lock,
- * the L1 statistics under the L1's own fork-safe locks), serves one
- * request at a time with a 2 s deadline and a bounded request and
- * response, sends with MSG_NOSIGNAL, and is stopped and joined at exit.
+ * the L1 statistics under the L1's own fork-safe locks), renders into one
+ * buffer kept for its whole life (after the first document it does not
+ * allocate: a fork while it works cannot leave an allocator lock held in
+ * the child, whatever allocator the program runs on), serves one request
+ * at a time with a 2 s deadline and a bounded request and response, sends
+ * with MSG_NOSIGNAL, and is stopped and joined at exit.
  *
  * The metrics file is written to a fresh temporary file in the same
  * directory (O_EXCL | O_NOFOLLOW) and renamed over the target, so a reader
@@ -45,6 +48,7 @@ static int wake[2] = {-1, -1}; /* a byte on wake[1] stops the thread */
 static pthread_t thread;
 static bool running;
 static _Atomic bool restart_in_child;
+static ck_buf document; /* the thread's, reused for every document */
 
 /* ------------------------------------------------------------------ file */
 
@@ -69,16 +73,15 @@ static void write_file(void) {
                     metrics_file, tmp, strerror(errno));
         return;
     }
-    ck_buf doc = CK_BUF_EMPTY;
-    bool ok = ck_exposition_metrics(&doc);
-    for (size_t done = 0; ok && done < doc.len;) {
-        ssize_t n = write(fd, doc.bytes + done, doc.len - done);
+    document.len = 0;
+    bool ok = ck_exposition_metrics(&document);
+    for (size_t done = 0; ok && done < document.len;) {
+        ssize_t n = write(fd, document.bytes + done, document.len - done);
         if (n < 0 && errno == EINTR)
             continue;
         ok = n > 0;
         done += n > 0 ? (size_t)n : 0;
     }
-    ck_buf_release(&doc);
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, metrics_file) != 0) {
         CK_LOG_ONCE(CK_LOG_ERROR, "CACHEKIT_METRICS_FILE=\"%s\": cannot write it (%s)", metrics_file, strerror(errno));
@@ -182,23 +185,23 @@ static void serve(int fd) {
     char *query = strchr(path, '?');
     if (query != NULL)
         *query = '\0';
-    ck_buf body = CK_BUF_EMPTY;
+    ck_buf *body = &document;
+    body->len = 0;
     if (strcmp(method, "GET") != 0 && !head_only) {
-        ck_buf_printf(&body, 256, "only GET and HEAD\n");
-        respond(fd, "405 Method Not Allowed", "text/plain", &body, false);
-    } else if (strcmp(path, "/metrics") == 0 && ck_exposition_metrics(&body)) {
-        respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body, head_only);
-    } else if (strcmp(path, "/health") == 0 && ck_exposition_health(&body)) {
-        respond(fd, "200 OK", "application/json", &body, head_only);
+        ck_buf_printf(body, 256, "only GET and HEAD\n");
+        respond(fd, "405 Method Not Allowed", "text/plain", body, false);
+    } else if (strcmp(path, "/metrics") == 0 && ck_exposition_metrics(body)) {
+        respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, head_only);
+    } else if (strcmp(path, "/health") == 0 && ck_exposition_health(body)) {
+        respond(fd, "200 OK", "application/json", body, head_only);
     } else if (strcmp(path, "/metrics") == 0 || strcmp(path, "/health") == 0) {
-        ck_buf_release(&body);
-        ck_buf_printf(&body, 256, "out of memory\n");
-        respond(fd, "503 Service Unavailable", "text/plain", &body, head_only);
+        body->len = 0;
+        ck_buf_printf(body, 256, "out of memory\n");
+        respond(fd, "503 Service Unavailable", "text/plain", body, head_only);
     } else {
-        ck_buf_printf(&body, 256, "cachekit: /metrics or /health\n");
-        respond(fd, "404 Not Found", "text/plain", &body, head_only);
+        ck_buf_printf(body, 256, "cachekit: /metrics or /health\n");
+        respond(fd, "404 Not Found", "text/plain", body, head_only);
     }
-    ck_buf_release(&body);
 }
 
 /* ---------------------------------------------------------------- thread */
@@ -295,6 +298,7 @@ void ck_exporter_stop(void) {
     running = false;
     if (metrics_file[0] != '\0')
         write_file(); /* the final counts, for a program that ends */
+    ck_buf_release(&document);
 }
 
 CK_EXPORT int cachekit_health(char *buf, size_t size) {

@@ -25,7 +25,7 @@ metric() {
     local T=$BATS_TEST_TMPDIR mport
     mport=$(ck_free_port)
     snap() { # snap NAME: /metrics, /health and the metrics file, now
-        echo "sh curl -s -o $T/$1.http http://127.0.0.1:$mport/metrics; curl -s -o $T/$1.json http://127.0.0.1:$mport/health"
+        echo "sh curl -s -m 5 -o $T/$1.http http://127.0.0.1:$mport/metrics; curl -s -m 5 -o $T/$1.json http://127.0.0.1:$mport/health"
         echo "sleep 300"
         echo "sh cp $T/metrics.prom $T/$1.file"
     }
@@ -105,7 +105,7 @@ YAML
         "$CK_BUILD/tests/apps/async_client" -p "$PORT" -i 50 -f "$T/stop" > "$OUT" 2> "$T/stderr" &
     BACKGROUND_PID=$!
     query() {
-        curl -s "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"
+        curl -s -m 5 "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"
     }
     local i answer=""
     for ((i = 0; i < 150; i++)); do
@@ -132,12 +132,13 @@ YAML
     mport=$(ck_free_port)
     {
         echo pid
+        echo "sleep 200" # (the exporter's first document is rendered)
         echo daemonize
         echo pid
         echo connect
         echo "cmd GET k"
         echo "sleep 300"
-        echo "sh cp $T/metrics.prom $T/child.prom; curl -s -o $T/child.http http://127.0.0.1:$mport/metrics"
+        echo "sh cp $T/metrics.prom $T/child.prom; curl -s -m 5 -o $T/child.http http://127.0.0.1:$mport/metrics"
     } > "$T/script"
     PORT=$PORT CACHEKIT_ONLY_CMDS=scripted_client CACHEKIT_METRICS_FILE="$T/metrics.prom" CACHEKIT_METRICS_INTERVAL=0.1 \
         CACHEKIT_METRICS_LISTEN="127.0.0.1:$mport" run client_under_shim < "$T/script"
