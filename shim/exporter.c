@@ -91,22 +91,30 @@ static void write_file(void) {
 
 /* ------------------------------------------------------------------ HTTP */
 
+/* Copies len bytes of src as a string; false when they do not fit. */
+static bool copy_part(char *dst, size_t cap, const char *src, size_t len) {
+    if (len >= cap)
+        return false;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return true;
+}
+
 /* "PORT" (loopback), "HOST:PORT" or "[V6]:PORT"; false when malformed. */
 static bool split_listen(const char *spec, char *host, size_t host_cap, char *port, size_t port_cap) {
     const char *colon = strrchr(spec, ':');
+    const char *port_text = colon == NULL ? spec : colon + 1;
+    bool ok;
     if (colon == NULL) {
-        snprintf(host, host_cap, "127.0.0.1");
-        snprintf(port, port_cap, "%s", spec);
+        ok = copy_part(host, host_cap, "127.0.0.1", 9);
     } else if (spec[0] == '[') {
         const char *close = strchr(spec, ']');
-        if (close == NULL || close + 1 != colon)
-            return false;
-        snprintf(host, host_cap, "%.*s", (int)(close - spec - 1), spec + 1);
-        snprintf(port, port_cap, "%s", colon + 1);
+        ok = close != NULL && close + 1 == colon && copy_part(host, host_cap, spec + 1, (size_t)(close - spec - 1));
     } else {
-        snprintf(host, host_cap, "%.*s", (int)(colon - spec), spec);
-        snprintf(port, port_cap, "%s", colon + 1);
+        ok = copy_part(host, host_cap, spec, (size_t)(colon - spec));
     }
+    if (!ok || !copy_part(port, port_cap, port_text, strlen(port_text)))
+        return false;
     if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
         return false;
     return host[0] != '\0';
