@@ -357,31 +357,25 @@ static redisAsyncContext *connect_gated(const async_target *t) {
     return ac;
 }
 
-#define REQUIRE_HIREDIS(fn)                                                                               \
-    if (!ck_real_ready() || ck_real.fn == NULL) {                                                          \
-        ck_hiredis_missing(#fn);                                                                           \
-        return NULL;                                                                                       \
-    }
-
 CK_EXPORT redisAsyncContext *redisAsyncConnect(const char *ip, int port) {
-    REQUIRE_HIREDIS(redisAsyncConnect);
+    CK_REQUIRE_HIREDIS(redisAsyncConnect);
     return connect_gated(&(async_target){.form = TO_TCP, .recipe = {.address = (char *)ip, .port = port}});
 }
 
 CK_EXPORT redisAsyncContext *redisAsyncConnectBind(const char *ip, int port, const char *source) {
-    REQUIRE_HIREDIS(redisAsyncConnectBind);
+    CK_REQUIRE_HIREDIS(redisAsyncConnectBind);
     return connect_gated(
         &(async_target){.form = TO_TCP_BIND, .recipe = {.address = (char *)ip, .port = port}, .source = source});
 }
 
 CK_EXPORT redisAsyncContext *redisAsyncConnectBindWithReuse(const char *ip, int port, const char *source) {
-    REQUIRE_HIREDIS(redisAsyncConnectBindWithReuse);
+    CK_REQUIRE_HIREDIS(redisAsyncConnectBindWithReuse);
     return connect_gated(
         &(async_target){.form = TO_TCP_BIND_REUSE, .recipe = {.address = (char *)ip, .port = port}, .source = source});
 }
 
 CK_EXPORT redisAsyncContext *redisAsyncConnectUnix(const char *path) {
-    REQUIRE_HIREDIS(redisAsyncConnectUnix);
+    CK_REQUIRE_HIREDIS(redisAsyncConnectUnix);
     return connect_gated(&(async_target){.form = TO_UNIX, .recipe = {.is_unix = true, .address = (char *)path}});
 }
 
@@ -389,7 +383,7 @@ CK_EXPORT redisAsyncContext *redisAsyncConnectUnix(const char *path) {
  * which the program may also call itself; such connects are tracked, not
  * gated (the options are opaque to the shim). */
 CK_EXPORT redisAsyncContext *redisAsyncConnectWithOptions(const void *options) {
-    REQUIRE_HIREDIS(redisAsyncConnectWithOptions);
+    CK_REQUIRE_HIREDIS(redisAsyncConnectWithOptions);
     if (!ck_from_program())
         return CK_REAL_CALL(ck_real.redisAsyncConnectWithOptions(options));
     redisAsyncContext *ac = CK_REAL_CALL(ck_real.redisAsyncConnectWithOptions(options));

@@ -213,29 +213,23 @@ static redisContext *adopt(redisContext *c) {
     return c;
 }
 
-#define REQUIRE_HIREDIS(fn)                                                                               \
-    if (!ck_real_ready() || ck_real.fn == NULL) {                                                          \
-        ck_hiredis_missing(#fn);                                                                           \
-        return NULL;                                                                                       \
-    }
-
 CK_EXPORT redisContext *redisConnect(const char *ip, int port) {
-    REQUIRE_HIREDIS(redisConnect);
+    CK_REQUIRE_HIREDIS(redisConnect);
     return connect_gated(&(ck_connect_recipe){.address = (char *)ip, .port = port});
 }
 
 CK_EXPORT redisContext *redisConnectWithTimeout(const char *ip, int port, const struct timeval tv) {
-    REQUIRE_HIREDIS(redisConnectWithTimeout);
+    CK_REQUIRE_HIREDIS(redisConnectWithTimeout);
     return connect_gated(&(ck_connect_recipe){.address = (char *)ip, .port = port, .has_timeout = true, .timeout = tv});
 }
 
 CK_EXPORT redisContext *redisConnectUnix(const char *path) {
-    REQUIRE_HIREDIS(redisConnectUnix);
+    CK_REQUIRE_HIREDIS(redisConnectUnix);
     return connect_gated(&(ck_connect_recipe){.is_unix = true, .address = (char *)path});
 }
 
 CK_EXPORT redisContext *redisConnectUnixWithTimeout(const char *path, const struct timeval tv) {
-    REQUIRE_HIREDIS(redisConnectUnixWithTimeout);
+    CK_REQUIRE_HIREDIS(redisConnectUnixWithTimeout);
     return connect_gated(
         &(ck_connect_recipe){.is_unix = true, .address = (char *)path, .has_timeout = true, .timeout = tv});
 }
@@ -263,7 +257,7 @@ static redisContext *substitute_async_placeholder(void) {
 /* Connect forms that are passed through, then tracked. */
 #define ADOPTING_CONNECT(fn, params, args)                                                                 \
     CK_EXPORT redisContext *fn params {                                                                    \
-        REQUIRE_HIREDIS(fn);                                                                               \
+        CK_REQUIRE_HIREDIS(fn);                                                                               \
         if (ck_async_placeholder_fd >= 0)                                                                  \
             return substitute_async_placeholder();                                                         \
         return adopt(CK_REAL_CALL(ck_real.fn args));                                                       \

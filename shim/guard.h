@@ -46,4 +46,12 @@ static inline void ck_guard_leave(void) { ck_guard_depth--; }
  * and the caller returns its error value. */
 bool ck_hiredis_missing(const char *function);
 
+/* First line of a wrapper that returns a pointer: NULL (with the
+ * diagnostic) while the real `fn` is not known. */
+#define CK_REQUIRE_HIREDIS(fn)                                                                       \
+    if (!ck_real_ready() || ck_real.fn == NULL) {                                                    \
+        ck_hiredis_missing(#fn);                                                                     \
+        return NULL;                                                                                 \
+    }
+
 #endif

@@ -65,40 +65,48 @@ writes_match() {
     [ "$(rcli get counter)" = "$done_count" ]
 }
 
-outage_scenario() {
+# fault_scenario LOOP START END: k read live, the fault started by the
+# shell command START (evaluated then, when $REDIS_DIR is known) until GET k was answered 10 times from the circuit, ended
+# by END; k changed, read live again. Checks what holds for every fault;
+# $FAULT is the output during the fault, $RESUMED the line where it ended.
+fault_scenario() {
     start_redis
     rcli set k hello > /dev/null
     start_async_client "$1"
     wait_for 3 'GET str:hello'
-    mark # before the kill: the client may see it before the kill returns
-    local killed=$MARK
-    "$REDISCTL" kill "$REDIS_DIR" # F2: killed under a running loop; then F1: stopped
+    mark # before the fault: the client may see it before the command returns
+    local started=$MARK
+    eval "$2"
     wait_for 10 'GET str:hello'
     wait_for 10 'INCR nil'
-    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    eval "$3"
     mark
-    local restarted=$MARK
+    RESUMED=$MARK
     rcli set k world > /dev/null
     wait_for 3 'GET str:world'
     finish_async_client
 
-    local outage
-    outage=$(sed -n "$((killed + 1)),${restarted}p" "$OUT")
-    # during the outage: the last good value, nil, or NULL for what was
-    # lost (and the last live replies, from just before the kill)
-    ! grep -E '^reply' <<< "$outage" | grep -vE 'GET str:hello|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' >&2
+    FAULT=$(sed -n "$((started + 1)),${RESUMED}p" "$OUT")
+    # the last good value, nil, or NULL for what was lost (and the last
+    # live replies, from just before the fault)
+    ! grep -E '^reply' <<< "$FAULT" | grep -vE 'GET str:hello|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' >&2
+    all_within "$FAULT" 'GET str:hello|GETNEW nil|INCR nil' "$INSTANT_MS"
+    [ "$(grep -c 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
+    grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
+}
+
+outage_scenario() {
+    # F2: killed under a running loop; then F1: stopped
+    fault_scenario "$1" '"$REDISCTL" kill "$REDIS_DIR"' '"$REDISCTL" start "$REDIS_DIR" "$PORT"'
     local lost
-    lost=$(grep -c 'NULL' <<< "$outage" || true)
+    lost=$(grep -c 'NULL' <<< "$FAULT" || true)
     [ "$lost" -le 3 ] # one tick's commands were in flight at most
     # exactly threshold failures: the connection lost with replies awaited,
     # then refused connects, then the open circuit's placeholder
     local refused
-    refused=$(awk '/^connect ok/ {exit} /^connect err/ {n++} END {print n + 0}' <<< "$outage")
+    refused=$(awk '/^connect ok/ {exit} /^connect err/ {n++} END {print n + 0}' <<< "$FAULT")
     [ $((refused + (lost > 0 ? 1 : 0))) -eq 3 ]
-    all_within "$outage" 'GET str:hello|GETNEW nil|INCR nil' "$INSTANT_MS"
-    writes_match "$restarted"
-    [ "$(grep -c 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
-    grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
+    writes_match "$RESUMED"
 }
 
 @test "async F1/F2, libevent: Redis killed under the loop, stale value and nil, exactly-once callbacks, recovery" {
@@ -116,30 +124,10 @@ outage_scenario() {
 }
 
 frozen_scenario() {
-    start_redis
-    rcli set k hello > /dev/null
-    start_async_client "$1"
-    wait_for 3 'GET str:hello'
-    mark
-    local frozen=$MARK
-    "$REDISCTL" freeze "$REDIS_DIR"
-    wait_for 10 'GET str:hello'
-    "$REDISCTL" thaw "$REDIS_DIR"
-    mark
-    local thawed=$MARK
-    rcli set k world > /dev/null
-    wait_for 3 'GET str:world'
-    finish_async_client
-
-    local freeze
-    freeze=$(sed -n "$((frozen + 1)),${thawed}p" "$OUT")
-    ! grep -E '^reply' <<< "$freeze" | grep -vE 'GET str:hello|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' >&2
-    grep -q 'NULL' <<< "$freeze" # the calls in flight failed...
-    all_within "$freeze" 'NULL' "$BOUND_MS" # ...within the deadline
-    all_within "$freeze" 'GET str:hello|GETNEW nil|INCR nil' "$INSTANT_MS"
+    fault_scenario "$1" '"$REDISCTL" freeze "$REDIS_DIR"' '"$REDISCTL" thaw "$REDIS_DIR"'
+    grep -q 'NULL' <<< "$FAULT" # the calls in flight failed...
+    all_within "$FAULT" 'NULL' "$BOUND_MS" # ...within the deadline
     grep -q 'no reply within the deadline' "$BATS_TEST_TMPDIR/stderr"
-    [ "$(grep -c 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
-    grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
 }
 
 @test "async F3, libevent: frozen Redis, in-flight callbacks fail within the deadline, then stale, recovery" {

@@ -104,25 +104,22 @@ YAML
         CACHEKIT_METRICS_LISTEN="127.0.0.1:$mport" LD_PRELOAD="$SHIM" \
         "$CK_BUILD/tests/apps/async_client" -p "$PORT" -i 50 -f "$T/stop" > "$OUT" 2> "$T/stderr" &
     BACKGROUND_PID=$!
-    query() {
-        curl -s -m 5 "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"
+    # wait_until_state VALUE SELECTOR: Prometheus's query API returns the
+    # state series with that value (30 s at most)
+    wait_until_state() {
+        local i answer=""
+        for ((i = 0; i < 150; i++)); do
+            answer=$(curl -s -m 5 "http://127.0.0.1:$pport/api/v1/query" \
+                --data-urlencode "query=cachekit_circuit_breaker_state{$2}" || true)
+            grep -q "\"value\":\[[0-9.]*,\"$1\"\]" <<< "$answer" && return 0
+            sleep 0.2
+        done
+        echo "$answer" >&2
+        return 1
     }
-    local i answer=""
-    for ((i = 0; i < 150; i++)); do
-        answer=$(query "cachekit_circuit_breaker_state{endpoint=\"127.0.0.1:$PORT\",program=\"async_client\"}" || true)
-        grep -q '"value":\[[0-9.]*,"0"\]' <<< "$answer" && break
-        sleep 0.2
-    done
-    echo "$answer" >&2
-    grep -q '"value":\[[0-9.]*,"0"\]' <<< "$answer"
+    wait_until_state 0 "endpoint=\"127.0.0.1:$PORT\",program=\"async_client\""
     "$REDISCTL" kill "$REDIS_DIR"
-    for ((i = 0; i < 150; i++)); do
-        answer=$(query "cachekit_circuit_breaker_state{endpoint=\"127.0.0.1:$PORT\"}" || true)
-        grep -q '"value":\[[0-9.]*,"1"\]' <<< "$answer" && break
-        sleep 0.2
-    done
-    echo "$answer" >&2
-    grep -q '"value":\[[0-9.]*,"1"\]' <<< "$answer"
+    wait_until_state 1 "endpoint=\"127.0.0.1:$PORT\""
     touch "$T/stop"
 }
 
