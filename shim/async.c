@@ -71,7 +71,10 @@ int ck_async_expect_unsent(redisAsyncContext *ac, const ck_call *call) {
 }
 
 ck_gate ck_async_placeholder_gate(ck_context_state *st, bool gated) {
-    if (gated && !st->condemned && ck_breaker_would_allow(&st->endpoint->breaker, ck_clock_monotonic_ns())) {
+    if (!gated)
+        return CK_REJECT; /* refused, not answered */
+    ck_breaker_count_rejected(&st->endpoint->breaker);
+    if (!st->condemned && ck_breaker_due(&st->endpoint->breaker, ck_clock_monotonic_ns())) {
         ck_log(CK_LOG_DEBUG, "%s may be reachable again: closing an async placeholder so the program reconnects",
                st->endpoint->name);
         st->condemned = true;

@@ -61,7 +61,7 @@ ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
             return CK_PROBE;
         }
     }
-    atomic_fetch_add_explicit(&b->rejected_total, 1, memory_order_relaxed);
+    ck_breaker_count_rejected(b);
     return CK_REJECT;
 }
 

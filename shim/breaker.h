@@ -78,15 +78,18 @@ static inline bool ck_breaker_success_is_news(const ck_breaker *b, ck_gate gate)
 void ck_breaker_release_probe(ck_breaker *b, ck_transition *t);
 
 /* Whether a call would be let through at now_ns (closed, or open with its
- * cooldown over), without taking a permit, and counting the call as
- * rejected: for a caller that cannot make the call itself (an async
- * placeholder) and only makes way for one that can. */
-static inline bool ck_breaker_would_allow(ck_breaker *b, uint64_t now_ns) {
+ * cooldown over), without taking a permit: for a caller that cannot make
+ * the call itself (an async placeholder) and only makes way for one that
+ * can. */
+static inline bool ck_breaker_due(const ck_breaker *b, uint64_t now_ns) {
     uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
-    if (!b->enabled || s == CK_CLOSED)
-        return true;
+    return !b->enabled || s == CK_CLOSED ||
+           (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed));
+}
+
+/* A call answered without reaching the server. */
+static inline void ck_breaker_count_rejected(ck_breaker *b) {
     atomic_fetch_add_explicit(&b->rejected_total, 1, memory_order_relaxed);
-    return s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed);
 }
 ck_breaker_state ck_breaker_state_of(const ck_breaker *b);
 const char *ck_breaker_state_name(ck_breaker_state s);

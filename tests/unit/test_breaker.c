@@ -105,6 +105,24 @@ static void open_rejects_until_cooldown(void **state) {
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_REJECT);
 }
 
+/* The look-ahead an async placeholder uses: no permit taken, no state
+ * changed. */
+static void due_says_when_a_call_would_be_let_through(void **state) {
+    (void)state;
+    assert_true(ck_breaker_due(&b, fake_now));
+    fail_n(3);
+    assert_false(ck_breaker_due(&b, fake_now + 30 * SEC - 1));
+    assert_true(ck_breaker_due(&b, fake_now + 30 * SEC));
+    assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
+    assert_int_equal(atomic_load(&b.rejected_total), 0);
+    fake_now += 30 * SEC;
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_PROBE);
+    assert_false(ck_breaker_due(&b, fake_now + 3600 * SEC)); /* the probe is out */
+    init_breaker(false, 3, 30 * SEC, 30 * SEC);
+    fail_n(5);
+    assert_true(ck_breaker_due(&b, fake_now));
+}
+
 static void probe_success_closes(void **state) {
     (void)state;
     fail_n(3);
@@ -285,6 +303,7 @@ int main(void) {
         cmocka_unit_test_setup(success_resets_the_count, setup),
         cmocka_unit_test_setup(threshold_of_one_opens_on_first_failure, setup),
         cmocka_unit_test_setup(open_rejects_until_cooldown, setup),
+        cmocka_unit_test_setup(due_says_when_a_call_would_be_let_through, setup),
         cmocka_unit_test_setup(probe_success_closes, setup),
         cmocka_unit_test_setup(probe_failure_reopens_with_fresh_cooldown, setup),
         cmocka_unit_test_setup(late_outcomes_of_calls_let_through_earlier_are_ignored, setup),
