@@ -45,7 +45,8 @@
 
 /* ---------------------------------------------------------------- calls */
 
-int ck_async_real_append(redisAsyncContext *ac, const ck_call *call) {
+static int async_append(redisContext *c, const ck_call *call) {
+    redisAsyncContext *ac = (redisAsyncContext *)c;
     switch (call->form) {
     case CK_BY_FORMAT:
         return CK_REAL_CALL(ck_real.redisvAsyncCommand(ac, call->fn, call->privdata, call->format, *call->ap));
@@ -64,13 +65,23 @@ int ck_async_real_append(redisAsyncContext *ac, const ck_call *call) {
  * replies and sends nothing. */
 static const char unsent_command[] = "*1\r\n$3\r\nGET\r\n";
 
-int ck_async_expect_unsent(redisAsyncContext *ac, const ck_call *call) {
+static int async_file_unsent(redisContext *c, const ck_call *call, bool *owed) {
+    *owed = call->fn != NULL; /* an async reply is owed only to a callback */
     if (call->fn == NULL)
         return REDIS_OK;
-    return CK_REAL_CALL(ck_real.redisAsyncFormattedCommand(ac, call->fn, call->privdata, unsent_command, 0));
+    return CK_REAL_CALL(
+        ck_real.redisAsyncFormattedCommand((redisAsyncContext *)c, call->fn, call->privdata, unsent_command, 0));
 }
 
-ck_gate ck_async_placeholder_gate(ck_context_state *st, bool gated) {
+/* As hiredis refuses a command on a closing context: no callback, no error. */
+static int async_refuse(redisContext *c, const ck_context_state *st, const char *name, size_t name_len) {
+    (void)c, (void)st, (void)name, (void)name_len;
+    return REDIS_ERR;
+}
+
+static void async_no_memory(redisContext *c) { (void)c; }
+
+static ck_gate async_placeholder_gate(ck_context_state *st, bool gated) {
     if (!gated)
         return CK_REJECT; /* refused, not answered */
     ck_breaker_count_rejected(&st->endpoint->breaker);
@@ -82,7 +93,7 @@ ck_gate ck_async_placeholder_gate(ck_context_state *st, bool gated) {
     return CK_REJECT;
 }
 
-void ck_async_settle_placeholder(ck_context_state *st) {
+static void settle_placeholder(ck_context_state *st) {
     if (st->placeholder && st->condemned && st->peer_fd >= 0 && ck_pending_empty(&st->pending)) {
         close(st->peer_fd);
         st->peer_fd = -1;
@@ -102,7 +113,7 @@ static void rearm(ck_context_state *st) {
     ck_watch_arm(&st->watch, deadline_applies(st) ? ck_clock_coarse_ns() + ck_timeouts_socket_ns() : 0);
 }
 
-void ck_async_sent(ck_context_state *st, uint8_t slot_flags) {
+static void async_sent(ck_context_state *st, uint8_t slot_flags) {
     st->awaited++;
     if (slot_flags & CK_SLOT_UNBOUNDED) {
         st->unbounded++;
@@ -112,7 +123,7 @@ void ck_async_sent(ck_context_state *st, uint8_t slot_flags) {
     }
 }
 
-void ck_async_replied(ck_context_state *st, uint8_t slot_flags, bool ok) {
+static void async_replied(ck_context_state *st, uint8_t slot_flags, bool ok) {
     if (st->awaited > 0)
         st->awaited--;
     if ((slot_flags & CK_SLOT_UNBOUNDED) && st->unbounded > 0)
@@ -122,6 +133,19 @@ void ck_async_replied(ck_context_state *st, uint8_t slot_flags, bool ok) {
     if (st->watch.listed)
         rearm(st);
 }
+
+const ck_transport ck_async_transport = {
+    .can_connect = false,
+    .reads_block = false,
+    .append = async_append,
+    .file_unsent = async_file_unsent,
+    .refuse = async_refuse,
+    .placeholder_gate = async_placeholder_gate,
+    .no_memory = async_no_memory,
+    .sent = async_sent,
+    .replied = async_replied,
+    .answered = settle_placeholder,
+};
 
 /* ------------------------------------------------- event-loop handlers */
 
@@ -169,7 +193,7 @@ static void handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext *
         if (!run_watching(ac, ck_real.redisProcessCallbacks))
             return;
     }
-    ck_async_settle_placeholder(st);
+    settle_placeholder(st);
 }
 
 CK_EXPORT void redisAsyncHandleRead(redisAsyncContext *ac) { handle_event(ac, ck_real.redisAsyncHandleRead, __func__); }
@@ -193,15 +217,19 @@ void ck_async_on_free(redisContext *c) {
         return;
     }
     bool never_connected = !(ck_ctx_flags(c) & REDIS_CONNECTED);
-    if (ck_ctx_err(c) == 0 || st->failure_recorded || !(st->awaited > 0 || never_connected || st->holds_probe))
-        return; /* closed by the program, or idle when the server went */
+    bool holds_probe = st->held_probe.gate == CK_PROBE;
+    if (ck_ctx_err(c) == 0 || st->failure_recorded || !(st->awaited > 0 || never_connected || holds_probe))
+        return; /* closed by the program, or idle when the server went (forgetting releases any probe) */
     int saved_errno = errno;
-    bool probe = ck_pending_clear(&st->pending) || st->holds_probe;
-    st->holds_probe = false;
+    ck_permit probe = ck_pending_clear(&st->pending);
+    if (holds_probe) {
+        probe = st->held_probe;
+        st->held_probe = CK_PERMIT_ALLOW;
+    }
     const char *cause = atomic_load_explicit(&st->watch.fired, memory_order_relaxed)
                             ? "no reply within CACHEKIT_SOCKET_TIMEOUT (async)"
                             : ck_ctx_errstr(c);
-    ck_endpoint_record(st->endpoint, probe ? CK_PROBE : CK_ALLOW, false, cause);
+    ck_endpoint_record(st->endpoint, probe, false, cause);
     errno = saved_errno;
 }
 
@@ -210,7 +238,7 @@ void ck_async_on_free(redisContext *c) {
 static int async_call(redisAsyncContext *ac, ck_call *call, const char *function) {
     if (!ck_call_usable(ac, function))
         return REDIS_ERR;
-    call->is_async = true;
+    call->transport = &ck_async_transport;
     return ck_call_append((redisContext *)ac, ck_call_state((redisContext *)ac), call);
 }
 
@@ -273,14 +301,14 @@ static redisAsyncContext *connect_real(const async_target *t) {
 
 /* Starts tracking a connected (or connecting) async context, or a
  * placeholder whose other end is peer_fd. */
-static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_gate gate, int peer_fd) {
+static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permit permit, int peer_fd) {
     redisContext *c = (redisContext *)ac;
     ck_context_state *st = ck_context_register(c, ep);
     if (st == NULL) {
         if (peer_fd >= 0)
             close(peer_fd); /* a placeholder the shim cannot serve: the program sees it close */
-        else if (gate == CK_PROBE)
-            ck_endpoint_release_probe(ep);
+        else
+            ck_endpoint_release(ep, permit);
         return ac;
     }
     st->is_async = true;
@@ -291,7 +319,7 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_gate 
     }
     st->program_timeout = ck_ctx_command_timeout(c) != NULL;
     st->connecting = !(ck_ctx_flags(c) & REDIS_CONNECTED);
-    ck_connect_hold_probe(st, ep, gate);
+    ck_connect_hold_probe(st, ep, permit);
     if (ck_timeouts_socket_ns() != 0 || ck_timeouts_connect_ns() != 0) {
         ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
         if (st->connecting && ck_timeouts_connect_ns() != 0)
@@ -335,26 +363,26 @@ static redisAsyncContext *connect_gated(const async_target *t) {
     ck_endpoint *ep = ck_connect_endpoint_of_recipe(&t->recipe);
     if (ep == NULL)
         return connect_real(t);
-    ck_gate gate = ck_endpoint_acquire(ep);
+    ck_permit permit = ck_endpoint_acquire(ep);
     redisAsyncContext *ac = NULL;
     bool attempted = false;
-    if (gate == CK_REJECT) {
+    if (permit.gate == CK_REJECT) {
         int peer_fd;
         ac = connect_placeholder(t, &peer_fd, &attempted);
         if (peer_fd >= 0)
-            return track(ac, ep, gate, peer_fd);
-        gate = CK_ALLOW; /* a real connect was made, or must be */
+            return track(ac, ep, permit, peer_fd);
+        permit = CK_PERMIT_ALLOW; /* a real connect was made, or must be */
     }
     if (!attempted)
         ac = connect_real(t);
     int saved_errno = errno;
     redisContext *c = (redisContext *)ac;
     if (ac != NULL && ck_ctx_err(c) == 0) {
-        track(ac, ep, gate, -1);
+        track(ac, ep, permit, -1);
     } else if (ac != NULL && ck_connect_failed_for_unavailability(c, t->form == TO_UNIX)) {
-        ck_endpoint_record(ep, gate, false, ck_ctx_errstr(c));
-    } else if (gate == CK_PROBE) {
-        ck_endpoint_release_probe(ep); /* out of memory, or the program's mistake */
+        ck_endpoint_record(ep, permit, false, ck_ctx_errstr(c));
+    } else {
+        ck_endpoint_release(ep, permit); /* out of memory, or the program's mistake */
     }
     errno = saved_errno;
     return ac;
@@ -394,9 +422,9 @@ CK_EXPORT redisAsyncContext *redisAsyncConnectWithOptions(const void *options) {
     int saved_errno = errno;
     ck_endpoint *ep = ac != NULL ? ck_connect_endpoint_of_context(c) : NULL;
     if (ep != NULL && ck_ctx_err(c) == 0)
-        track(ac, ep, CK_ALLOW, -1);
+        track(ac, ep, CK_PERMIT_ALLOW, -1);
     else if (ep != NULL && ck_connect_failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
-        ck_endpoint_record(ep, CK_ALLOW, false, ck_ctx_errstr(c));
+        ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_errstr(c));
     errno = saved_errno;
     return ac;
 }

@@ -26,6 +26,10 @@ void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
     atomic_init(&b->opens_total, 0);
     atomic_init(&b->rejected_total, 0);
     atomic_init(&b->probe_failures, 0);
+    atomic_init(&b->probe_ticket, 0);
+    atomic_init(&b->tickets_issued, 0);
+    atomic_init(&b->probe_expires_ns, 0);
+    b->probe_timeout_ns = s->probe_timeout_ns != 0 ? s->probe_timeout_ns : s->cooldown_ns;
     b->threshold = s->threshold == 0 ? 1 : s->threshold;
     b->cooldown_ns = s->cooldown_ns;
     b->cooldown_max_ns = s->cooldown_max_ns < s->cooldown_ns ? s->cooldown_ns : s->cooldown_max_ns;
@@ -47,22 +51,55 @@ uint64_t ck_breaker_cooldown(const ck_breaker *b, uint32_t probe_failures) {
     return low + b->random() % (d - low + 1);
 }
 
-ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
+/* A fresh ticket (never 0) for a probe that starts now. */
+static uint32_t issue_ticket(ck_breaker *b, uint64_t now_ns) {
+    uint32_t ticket;
+    do
+        ticket = atomic_fetch_add_explicit(&b->tickets_issued, 1, memory_order_relaxed) + 1;
+    while (ticket == 0);
+    /* the expiry first: a reader that sees the ticket sees its expiry */
+    atomic_store_explicit(&b->probe_expires_ns, now_ns + b->probe_timeout_ns, memory_order_relaxed);
+    return ticket;
+}
+
+ck_permit ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
     if (t != NULL)
         t->happened = false;
     uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
     if (s == CK_CLOSED || !b->enabled)
-        return CK_ALLOW;
-    if (s == CK_OPEN && now() >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed)) {
+        return CK_PERMIT_ALLOW;
+    uint64_t now_ns = now();
+    if (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed)) {
         uint32_t expected = CK_OPEN;
         if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_HALF_OPEN, memory_order_acq_rel,
                                                     memory_order_acquire)) {
+            uint32_t ticket = issue_ticket(b, now_ns);
+            atomic_store_explicit(&b->probe_ticket, ticket, memory_order_release);
             note(t, CK_OPEN, CK_HALF_OPEN, "cooldown elapsed, one call probes");
-            return CK_PROBE;
+            return (ck_permit){CK_PROBE, ticket};
+        }
+    } else if (s == CK_HALF_OPEN) {
+        /* a probe nobody settled in time is taken over */
+        uint32_t held = atomic_load_explicit(&b->probe_ticket, memory_order_acquire);
+        if (held != 0 && now_ns >= atomic_load_explicit(&b->probe_expires_ns, memory_order_relaxed)) {
+            uint32_t ticket = issue_ticket(b, now_ns);
+            if (atomic_compare_exchange_strong_explicit(&b->probe_ticket, &held, ticket, memory_order_acq_rel,
+                                                        memory_order_acquire)) {
+                note(t, CK_HALF_OPEN, CK_HALF_OPEN, "probe not settled in time, another call probes");
+                return (ck_permit){CK_PROBE, ticket};
+            }
         }
     }
     ck_breaker_count_rejected(b);
-    return CK_REJECT;
+    return CK_PERMIT_REJECT;
+}
+
+/* Takes the outstanding probe back from its holder: true for the holder
+ * of the current ticket, once. */
+static bool settle_ticket(ck_breaker *b, uint32_t ticket) {
+    uint32_t expected = ticket;
+    return ticket != 0 && atomic_compare_exchange_strong_explicit(&b->probe_ticket, &expected, 0, memory_order_acq_rel,
+                                                                  memory_order_relaxed);
 }
 
 static void open_circuit(ck_breaker *b, ck_clock_fn now, uint32_t probe_failures) {
@@ -70,16 +107,18 @@ static void open_circuit(ck_breaker *b, ck_clock_fn now, uint32_t probe_failures
                           memory_order_relaxed);
 }
 
-void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn now, ck_transition *t) {
+void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now, ck_transition *t) {
     if (t != NULL)
         t->happened = false;
-    if (!b->enabled || gate == CK_REJECT)
+    if (!b->enabled || p.gate == CK_REJECT)
         return;
     if (!success)
         atomic_fetch_add_explicit(&b->failures_total, 1, memory_order_relaxed);
 
-    if (gate == CK_PROBE) {
-        /* Only the permit holder gets here, and the state is HALF_OPEN. */
+    if (p.gate == CK_PROBE) {
+        /* an expired ticket: another call probes now, and its word counts */
+        if (!settle_ticket(b, p.ticket))
+            return;
         if (success) {
             atomic_store_explicit(&b->consecutive_failures, 0, memory_order_relaxed);
             atomic_store_explicit(&b->probe_failures, 0, memory_order_relaxed);
@@ -119,9 +158,11 @@ void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn no
     }
 }
 
-void ck_breaker_release_probe(ck_breaker *b, ck_transition *t) {
+void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t) {
     if (t != NULL)
         t->happened = false;
+    if (!settle_ticket(b, ticket))
+        return; /* expired: taken over already */
     uint32_t expected = CK_HALF_OPEN;
     if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_OPEN, memory_order_acq_rel,
                                                 memory_order_relaxed))

@@ -9,6 +9,12 @@
  * that many processes do not probe a recovering server in step, capped by
  * the maximum; a recovery resets it.
  *
+ * The probe is a permit with a ticket and an expiry: exactly one holder
+ * settles it (with the outcome of its call) or releases it (no outcome);
+ * a holder that does neither within the probe timeout (an idle
+ * connection that won it, a call that never returns) loses it to the next
+ * caller, and its late word is ignored.
+ *
  * Pure and lock-free: the state lives in atomics, the clock is injected and
  * read only where a decision needs it (never on the CLOSED path). */
 #ifndef CACHEKIT_BREAKER_H
@@ -26,6 +32,16 @@ typedef enum { CK_CLOSED = 0, CK_OPEN = 1, CK_HALF_OPEN = 2 } ck_breaker_state;
  * each must be given back with ck_breaker_record, a PROBE's always. */
 typedef enum { CK_ALLOW = 0, CK_PROBE = 1, CK_REJECT = 2 } ck_gate;
 
+/* A caller's permit: the gate, and for a probe the ticket that settles or
+ * releases it (0 otherwise). */
+typedef struct {
+    ck_gate gate;
+    uint32_t ticket;
+} ck_permit;
+
+#define CK_PERMIT_ALLOW ((ck_permit){CK_ALLOW, 0})
+#define CK_PERMIT_REJECT ((ck_permit){CK_REJECT, 0})
+
 typedef struct {
     _Atomic uint32_t state;
     _Atomic uint32_t consecutive_failures;
@@ -35,6 +51,10 @@ typedef struct {
     _Atomic uint64_t opens_total;
     _Atomic uint64_t rejected_total;
     _Atomic uint32_t probe_failures; /* failed probes in a row */
+    _Atomic uint32_t probe_ticket;   /* the outstanding probe's ticket, 0: none */
+    _Atomic uint32_t tickets_issued;
+    _Atomic uint64_t probe_expires_ns; /* while HALF_OPEN: when the probe may be taken over */
+    uint64_t probe_timeout_ns;
     uint32_t threshold;
     uint64_t cooldown_ns;
     uint64_t cooldown_max_ns;
@@ -48,6 +68,7 @@ typedef struct {
     uint64_t cooldown_ns;    /* first cooldown */
     uint64_t cooldown_max_ns;/* cap of the growing cooldown (>= cooldown_ns) */
     uint64_t (*random)(void);/* jitter source; NULL: no jitter */
+    uint64_t probe_timeout_ns; /* a probe not settled by then is taken over; 0: the first cooldown */
 } ck_breaker_settings;
 
 /* A state change caused by a call, for the caller to log. */
@@ -60,22 +81,24 @@ typedef struct {
 void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s);
 /* The cooldown after `probe_failures` failed probes in a row, jitter drawn. */
 uint64_t ck_breaker_cooldown(const ck_breaker *b, uint32_t probe_failures);
-ck_gate ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t);
-void ck_breaker_record(ck_breaker *b, ck_gate gate, bool success, ck_clock_fn now, ck_transition *t);
+ck_permit ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t);
+/* The outcome of a call made under `p`. A probe's ticket settles it, once;
+ * a ticket that expired meanwhile changes nothing. */
+void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now, ck_transition *t);
 
 /* The healthy path, inline: a closed circuit allows, and a success that
  * follows a success changes nothing. Both are a load or two. */
 static inline bool ck_breaker_closed(const ck_breaker *b) {
     return atomic_load_explicit(&((ck_breaker *)b)->state, memory_order_acquire) == CK_CLOSED;
 }
-static inline bool ck_breaker_success_is_news(const ck_breaker *b, ck_gate gate) {
-    return gate == CK_PROBE ||
+static inline bool ck_breaker_success_is_news(const ck_breaker *b, ck_permit p) {
+    return p.gate == CK_PROBE ||
            atomic_load_explicit(&((ck_breaker *)b)->consecutive_failures, memory_order_relaxed) != 0;
 }
 /* The probe holder gives the permit back without an outcome (its call was
  * never sent, or its context went away before the reply): the circuit goes
  * back to OPEN with the cooldown already elapsed, so the next call probes. */
-void ck_breaker_release_probe(ck_breaker *b, ck_transition *t);
+void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t);
 
 /* Whether a call would be let through at now_ns (closed, or open with its
  * cooldown over), without taking a permit: for a caller that cannot make

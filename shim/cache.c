@@ -90,15 +90,38 @@ static void invalidate(const ck_slot_cache *cache) {
         ck_l1_bump_generation(cache->generation_slots[i]);
 }
 
+/* Writes whose effects reach keys the table cannot name: another
+ * database (COPY ... DB n, MOVE), or a key a subcommand creates (XGROUP
+ * CREATE ... MKSTREAM), or the whole data set (DEBUG RELOAD). */
+static bool writes_beyond_its_keys(const ck_command_spec *spec) {
+    static const char *const names[] = {"COPY", "MOVE", "XGROUP", "DEBUG", "MIGRATE", "RESTORE-ASKING"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(spec->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The L1's key space of a context: its endpoint, database and protocol
+ * (the same bytes answer differently under RESP3). */
+static uint32_t keyspace_of(const ck_context_state *st) {
+    return st->db ^ (st->protocol == 3 ? 0x80000000u : 0);
+}
+
 uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec, const char *resp, size_t len,
                          ck_slot_cache *cache) {
-    memset(cache, 0, sizeof *cache);
+    cache->nkeys = 0;
+    cache->stale = NULL;
+    cache->cmd_heap = NULL;
+    cache->cmd_len = 0;
     if (spec == NULL)
         return 0; /* unknown: the epoch was bumped already */
+    /* while a SELECT is on its way, the database of this command is not
+     * known: no read is kept, a write invalidates everything */
+    bool keys_certain = st->db_changes_in_flight == 0 && !st->db_uncertain;
     key_walk walk = {(uint64_t)(uintptr_t)st->endpoint, st->db, cache, false};
-    bool parsed = ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
-    if (ck_command_may_write(spec)) {
-        if (!parsed)
+    bool parsed = keys_certain && ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
+    if (ck_command_may_write(spec) || writes_beyond_its_keys(spec)) {
+        if (!parsed || writes_beyond_its_keys(spec))
             cache->nkeys = CK_SLOT_ALL_KEYS;
         invalidate(cache);
         return CK_SLOT_L1_WRITE;
@@ -106,16 +129,29 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
     if (!(spec->flags & CK_CMD_F_CACHEABLE) || !parsed || walk.unwanted || cache->nkeys == CK_SLOT_ALL_KEYS ||
         cache->nkeys == 0)
         return 0;
-    cache->hash = ck_l1_hash((uint64_t)(uintptr_t)st->endpoint, st->db, resp, len);
+    if (len <= sizeof cache->inline_cmd) {
+        memcpy(cache->inline_cmd, resp, len);
+    } else if ((cache->cmd_heap = malloc(len)) != NULL) {
+        memcpy(cache->cmd_heap, resp, len);
+    } else {
+        return 0;
+    }
+    cache->cmd_len = len;
+    cache->hash = ck_l1_hash((uint64_t)(uintptr_t)st->endpoint, keyspace_of(st), resp, len);
     cache->epoch = ck_l1_epoch();
     cache->snapshot = snapshot_of(cache);
     return CK_SLOT_L1_READ;
 }
 
+static ck_l1_key key_of(const ck_slot_cache *cache) {
+    return (ck_l1_key){cache->hash, ck_slot_cache_cmd(cache), cache->cmd_len};
+}
+
 char *ck_cache_stale(const ck_slot_cache *cache, size_t *len) {
     if (cache->epoch != ck_l1_epoch())
         return NULL;
-    return ck_l1_fetch(cache->hash, snapshot_of(cache), len);
+    ck_l1_key key = key_of(cache);
+    return ck_l1_fetch(&key, snapshot_of(cache), len);
 }
 
 void ck_cache_settle(uint8_t flags, const ck_slot_cache *cache, const void *reply, bool answered) {
@@ -127,7 +163,8 @@ void ck_cache_settle(uint8_t flags, const ck_slot_cache *cache, const void *repl
         return;
     char small[512]; /* most values: no allocation to encode them */
     ck_buf buf = CK_BUF_ON(small);
+    ck_l1_key key = key_of(cache);
     if (ck_reply_encode(reply, &buf, max_entry_bytes))
-        ck_l1_store(cache->hash, cache->snapshot, cache->epoch, buf.bytes, buf.len);
+        ck_l1_store(&key, cache->snapshot, cache->epoch, buf.bytes, buf.len);
     ck_buf_release(&buf);
 }

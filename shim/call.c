@@ -1,6 +1,9 @@
 /* The shim's policy for one command (see call.h): what the breaker says,
  * what the L1 keeps or serves, what is owed to the program and in which
- * order, and what each real reply tells the breaker. */
+ * order, and what each real reply tells the breaker. A probe permit has
+ * one owner at a time and leaves by exactly one of two exits: recorded
+ * with an outcome (the reply of the slot it went with, or a failed
+ * connect), or released (not sent, its context reset or freed). */
 #include "call.h"
 
 #include <errno.h>
@@ -9,27 +12,16 @@
 #include <stdlib.h>
 
 #include "abi.h"
-#include "async.h"
 #include "cache.h"
 #include "clock.h"
 #include "command.h"
 #include "connect.h"
+#include "decide.h"
 #include "format.h"
 #include "log.h"
 #include "real.h"
 #include "reply.h"
 #include "timeouts.h"
-
-static int real_append(redisContext *c, const ck_call *call) {
-    if (call->is_async)
-        return ck_async_real_append((redisAsyncContext *)c, call);
-    switch (call->form) {
-    case CK_BY_FORMAT: return CK_REAL_CALL(ck_real.redisvAppendCommand(c, call->format, *call->ap));
-    case CK_BY_ARGV: return CK_REAL_CALL(ck_real.redisAppendCommandArgv(c, call->argc, call->argv, call->argvlen));
-    case CK_BY_FORMATTED: return CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, call->cmd, call->len));
-    }
-    return REDIS_ERR;
-}
 
 /* A format whose first word is interpolated ("%s %s") is expanded once
  * here; the expansion then replaces the format (*expanded is set, for the
@@ -98,36 +90,27 @@ static bool as_resp(ck_call *call, char **expanded) {
     return false;
 }
 
-static void enter_session_mode(redisContext *c, ck_context_state *st, ck_command_class cls) {
+/* What a slot's reply means for the context besides its value. */
+enum { SLOT_TXN_BEGIN = 32 }; /* MULTI: an error reply means no transaction */
+
+static void enter_session_mode(redisContext *c, ck_context_state *st, ck_command_class cls, const ck_call *call) {
     if (cls == CK_CMD_TXN_BEGIN) {
         st->in_transaction = true;
     } else if (cls == CK_CMD_TXN_END) {
         st->in_transaction = false;
     } else if (cls == CK_CMD_SUBSCRIBE) {
         st->passthrough = true;
-        if (!st->is_async)
+        if (call->transport->reads_block)
             ck_timeouts_lift_for_good(c, st); /* it now waits for messages */
     }
 }
 
-/* A command sent on a placeholder while the circuit is open: connection
- * set-up and transactions are never faked, so they fail, saying why. */
 /* A write the shim answered instead of sending (commands Redis does not
  * list count as writes, as for the L1). */
 static void count_unsent_write(ck_context_state *st, const char *name, size_t name_len) {
     const ck_command_spec *spec = ck_command_spec_of(name, name_len);
     if (spec == NULL || ck_command_may_write(spec))
         ck_metrics_count(&st->endpoint->metrics.writes_unsent);
-}
-
-static int refuse_unsent(redisContext *c, ck_context_state *st, const char *name, size_t name_len) {
-    if (st->is_async)
-        return REDIS_ERR; /* as hiredis refuses a command on a closing context: no callback, no error */
-    char msg[128];
-    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s; %.*s was not sent", st->endpoint->name,
-             (int)(name_len > 20 ? 20 : name_len), name);
-    ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
-    return REDIS_ERR;
 }
 
 /* What the L1 does with this command: keep a read, invalidate a write
@@ -144,11 +127,14 @@ static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, ck_call *c
             l1 = ck_cache_prepare(st, spec, call->cmd, call->len, cache);
         if (st->in_transaction) {
             st->transaction_wrote |= (l1 & CK_SLOT_L1_WRITE) != 0 || spec == NULL;
+            if (l1 & CK_SLOT_L1_READ)
+                ck_slot_cache_release(cache);
             l1 = 0;
         }
     } else if (cls == CK_CMD_TXN_END && st->transaction_wrote) {
-        memset(cache, 0, sizeof *cache);
         cache->nkeys = CK_SLOT_ALL_KEYS;
+        cache->stale = NULL;
+        cache->cmd_heap = NULL;
         l1 = CK_SLOT_L1_WRITE;
         st->transaction_wrote = false;
     }
@@ -163,100 +149,212 @@ static bool owe_stale(ck_context_state *st, uint8_t l1, ck_slot_cache *cache) {
         return false;
     cache->stale = stale;
     cache->stale_len = len;
-    ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_STALE, CK_REJECT, 0, cache);
+    ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_STALE, CK_PERMIT_REJECT, 0, cache);
     return true;
 }
 
+/* The connection as the decision sees it. A dead one first turns what it
+ * owed into DEAD replies. */
+static ck_conn_state connection_state(redisContext *c, ck_context_state *st, const ck_transport *tr) {
+    if (st->placeholder)
+        return CK_CONN_PLACEHOLDER;
+    if (!tr->can_connect || ck_ctx_err(c) == 0)
+        return CK_CONN_LIVE; /* async: hiredis frees a context whose connection broke */
+    ck_context_connection_died(st);
+    return CK_CONN_DEAD;
+}
+
+/* A preformatted buffer the program built itself may hold several
+ * commands, or inline ones: each owes one reply. Data commands only are
+ * handled (as writes of unknown keys); a buffer holding anything else
+ * makes the context a pass-through, since its modes can no longer be
+ * followed. Returns the number of replies, 0 for pass-through. */
+static uint32_t replies_of_buffer(ck_context_state *st, const ck_call *call, ck_command_class *cls, bool *opaque) {
+    size_t count;
+    bool all_data;
+    if (!ck_command_batch(call->cmd, call->len, &count, &all_data))
+        count = 1, all_data = true; /* malformed: Redis answers one protocol error, then closes */
+    if (count == 1 && call->len > 0 && call->cmd[0] == '*')
+        return 1; /* one command, as hiredis formats them */
+    *opaque = true;
+    if (!all_data || count > UINT32_MAX / 2) {
+        CK_LOG_ONCE(CK_LOG_WARN, "a preformatted buffer of several commands, not all of them data commands, was "
+                    "sent to %s: that context passes through unprotected from now on (reported once)",
+                    st->endpoint->name);
+        st->passthrough = true;
+        return 0;
+    }
+    *cls = CK_CMD_DATA;
+    return (uint32_t)count;
+}
+
+/* Pushes the REAL slots of a command that was sent: the permit goes with
+ * the first, and with it the duty to settle a probe. */
+static void owe_real(ck_context_state *st, ck_permit permit, uint8_t flags, uint8_t l1, ck_slot_cache *cache,
+                     uint32_t replies, bool opaque) {
+    if (opaque) { /* a batch or inline commands: unknown writes, settled after the last reply */
+        ck_l1_bump_epoch();
+        cache->nkeys = CK_SLOT_ALL_KEYS;
+        cache->stale = NULL;
+        cache->cmd_heap = NULL;
+        for (uint32_t i = 0; i < replies; i++) {
+            ck_permit p = i == 0 ? permit : CK_PERMIT_ALLOW;
+            if (i + 1 < replies)
+                ck_pending_push(&st->pending, CK_SLOT_REAL, p, flags);
+            else
+                ck_pending_push_cached(&st->pending, CK_SLOT_REAL, p, flags | CK_SLOT_L1_WRITE, cache);
+            if (i + 1 < replies && !ck_pending_reserve(&st->pending))
+                break; /* out of memory: fewer slots; the replies left over pass through */
+        }
+        return;
+    }
+    if (l1 != 0)
+        ck_pending_push_cached(&st->pending, CK_SLOT_REAL, permit, flags | l1, cache);
+    else
+        ck_pending_push(&st->pending, CK_SLOT_REAL, permit, flags);
+}
+
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
+    const ck_transport *tr = call->transport;
     if (st == NULL || st->passthrough)
-        return real_append(c, call);
+        return tr->append(c, call);
     char *expanded = NULL;
     char local[512];
     call->local = local;
     call->local_cap = sizeof local;
-    const char *name;
-    size_t name_len;
-    if (!command_name(call, &expanded, &name, &name_len))
-        return real_append(c, call);
-
-    ck_command_class cls = ck_command_classify(name, name_len);
-    /* Transactions, connection set-up and pub/sub are never faked: only
-     * data commands outside MULTI are answered by the shim while open. A
-     * context that must connect first (a placeholder, or a broken one the
-     * shim can heal) asks the breaker for that connect whatever the
-     * command. */
-    bool gated = (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING) && !st->in_transaction;
-    bool must_connect = !call->is_async && !st->in_transaction && st->endpoint->breaker.enabled &&
-                        (st->placeholder || (ck_ctx_err(c) != 0 && !ck_pending_awaits_real(&st->pending)));
-    ck_gate gate = CK_ALLOW;
-    if (st->holds_probe) { /* the probe this context's connect won: this command settles it */
-        st->holds_probe = false;
-        gate = CK_PROBE;
-    } else if (call->is_async && st->placeholder) { /* connected to nothing: it only answers or refuses */
-        gate = ck_async_placeholder_gate(st, gated);
-    } else if (gated || must_connect) {
-        gate = ck_endpoint_acquire(st->endpoint);
+    const char *name = "";
+    size_t name_len = 0;
+    ck_command_class cls = CK_CMD_DATA;
+    uint32_t replies = 1;
+    bool opaque = false; /* a buffer of several or inline commands */
+    if (call->form == CK_BY_FORMATTED) {
+        replies = replies_of_buffer(st, call, &cls, &opaque);
+        if (replies == 0)
+            return tr->append(c, call);
+    }
+    if (!opaque) {
+        if (!command_name(call, &expanded, &name, &name_len)) {
+            if (expanded != NULL)
+                ck_real.redisFreeCommand(expanded);
+            return tr->append(c, call); /* hiredis refuses it as it would */
+        }
+        cls = ck_command_classify(name, name_len);
     }
 
-    uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : 0;
+    /* decide */
+    ck_situation situation = {cls, connection_state(c, st, tr), st->in_transaction, false,
+                              st->endpoint->breaker.enabled, tr->can_connect};
+    if (situation.conn == CK_CONN_DEAD)
+        situation.owes_dead = ck_pending_owes_dead(&st->pending);
+    ck_permit permit = CK_PERMIT_ALLOW;
+    bool gated = ck_decide_gated(&situation);
+    if (st->held_probe.gate == CK_PROBE) { /* the probe this context's connect won: this command settles it */
+        permit = st->held_probe;
+        st->held_probe = CK_PERMIT_ALLOW;
+    } else if (situation.conn == CK_CONN_PLACEHOLDER && tr->placeholder_gate != NULL) {
+        permit.gate = tr->placeholder_gate(st, gated);
+    } else if (ck_decide_needs_permit(&situation)) {
+        permit = ck_endpoint_acquire(st->endpoint);
+    }
+    ck_action action = ck_decide(&situation, permit.gate);
+
+    /* act */
+    uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : cls == CK_CMD_TXN_BEGIN ? SLOT_TXN_BEGIN : 0;
     ck_slot_cache cache;
-    uint8_t l1 = ck_cache_on ? prepare_l1(st, cls, call, &expanded, name, name_len, &cache) : 0;
+    uint8_t l1 = 0;
+    if (ck_cache_on && !opaque && action != CK_ACT_REFUSE && action != CK_ACT_FAIL_DEAD)
+        l1 = prepare_l1(st, cls, call, &expanded, name, name_len, &cache);
     ck_session_kind session_kind = CK_SESSION_AUTH;
-    if (cls == CK_CMD_CONNECTION && !st->in_transaction && as_resp(call, &expanded) &&
-        ck_session_kind_of(call->cmd, call->len, &session_kind))
+    bool session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
+                   ck_session_kind_of(call->cmd, call->len, &session_kind);
+    if (session && session_kind != CK_SESSION_AUTH && session_kind != CK_SESSION_SETNAME)
+        flags |= CK_SLOT_DB_CHANGE;
+    if (session && (!st->in_transaction || session_kind == CK_SESSION_RESET)) /* RESET is never queued */
         flags |= CK_SLOT_SESSION;
 
-    int rc;
+    bool permit_passed = permit.gate != CK_PROBE; /* a probe leaves by a slot, a record, or a release */
+    int rc = REDIS_OK;
     if (!ck_pending_reserve(&st->pending)) {
-        if (!call->is_async)
-            ck_real.__redisSetError(c, 5 /* REDIS_ERR_OOM */, "Out of memory");
+        tr->no_memory(c);
         rc = REDIS_ERR;
-    } else if (gate == CK_REJECT && gated) {
-        /* an async reply is owed only to a callback, which hiredis must
-         * know of (in order with the others) for the reply to reach it */
-        rc = call->is_async ? ck_async_expect_unsent((redisAsyncContext *)c, call)
-                            : REDIS_OK;
-        if (rc == REDIS_OK && (!call->is_async || call->fn != NULL) && !owe_stale(st, l1, &cache))
-            ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, gate, 0);
+        action = CK_ACT_REFUSE;
+    }
+    switch (action) {
+    case CK_ACT_ANSWER: {
+        bool owed = false;
+        rc = tr->file_unsent(c, call, &owed);
+        for (uint32_t i = 0; rc == REDIS_OK && owed && i < replies; i++)
+            if ((i > 0 || !owe_stale(st, l1, &cache)) && ck_pending_reserve(&st->pending))
+                ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, CK_PERMIT_REJECT, 0);
         if (rc == REDIS_OK && ck_metrics_on)
             count_unsent_write(st, name, name_len);
-        if (call->is_async)
-            ck_async_settle_placeholder(st);
-    } else if (gate == CK_REJECT && st->placeholder) {
-        rc = refuse_unsent(c, st, name, name_len);
-    } else {
-        if (must_connect && gate != CK_REJECT) {
-            /* a failed connect is the call's outcome; once connected, the
-             * command's own outcome is */
-            rc = st->placeholder ? ck_connect_placeholder(c, st, gate) : ck_context_heal(c, st, gate);
-            if (rc != REDIS_OK) {
-                gate = CK_ALLOW; /* settled */
-                if (ck_cache_stale_if_error && owe_stale(st, l1, &cache))
-                    rc = REDIS_OK; /* stale-if-error: the connect failed, the last good value answers */
-                goto done;
+        if (tr->answered != NULL)
+            tr->answered(st);
+        break;
+    }
+    case CK_ACT_FAIL_DEAD:
+        for (uint32_t i = 0; i < replies; i++)
+            if (ck_pending_reserve(&st->pending))
+                ck_pending_push(&st->pending, CK_SLOT_DEAD, CK_PERMIT_ALLOW, 0);
+        break;
+    case CK_ACT_REFUSE:
+        if (rc == REDIS_OK)
+            rc = tr->refuse(c, st, name, name_len);
+        break;
+    case CK_ACT_CONNECT_SEND:
+        /* a failed connect is the call's outcome; once connected, the
+         * command's own outcome is */
+        rc = st->placeholder ? ck_connect_placeholder(c, st, permit) : ck_context_heal(c, st, permit);
+        if (rc != REDIS_OK) {
+            permit_passed = true; /* recorded as the connect's failure */
+            if (ck_cache_stale_if_error && owe_stale(st, l1, &cache)) {
+                rc = REDIS_OK; /* stale-if-error: the connect failed, the last good value answers */
+                l1 = 0;        /* the slot owns the cache now */
             }
+            break;
         }
+        __attribute__((fallthrough)); /* connected: send */
+    case CK_ACT_SEND:
         if ((flags & CK_SLOT_SESSION) && !ck_session_propose(&st->session, session_kind, call->cmd, call->len))
             flags &= (uint8_t)~CK_SLOT_SESSION;
-        rc = real_append(c, call);
-        if (rc == REDIS_OK) {
-            if (l1 != 0)
-                ck_pending_push_cached(&st->pending, CK_SLOT_REAL, gate, flags | l1, &cache);
-            else
-                ck_pending_push(&st->pending, CK_SLOT_REAL, gate, flags);
-            enter_session_mode(c, st, cls);
-            if (call->is_async)
-                ck_async_sent(st, flags);
-        } else if (flags & CK_SLOT_SESSION) {
-            ck_session_drop_proposed(&st->session);
+        rc = tr->append(c, call);
+        if (rc != REDIS_OK) {
+            if (flags & CK_SLOT_SESSION)
+                ck_session_drop_proposed(&st->session);
+            break;
         }
+        owe_real(st, permit, flags, l1, &cache, replies, opaque);
+        l1 = 0; /* the slot owns the cache now */
+        permit_passed = true;
+        if (flags & CK_SLOT_DB_CHANGE)
+            st->db_changes_in_flight++;
+        if (session && session_kind == CK_SESSION_SELECT && st->in_transaction)
+            st->db_uncertain = true; /* the database after EXEC is not followed */
+        if (session && session_kind == CK_SESSION_RESET)
+            st->in_transaction = false;
+        enter_session_mode(c, st, cls, call);
+        if (tr->sent != NULL)
+            tr->sent(st, flags);
+        break;
     }
-done:
-    if (rc != REDIS_OK && gate == CK_PROBE)
-        ck_endpoint_release_probe(st->endpoint);
+    if (!permit_passed)
+        ck_endpoint_release(st->endpoint, permit);
+    if (l1 & CK_SLOT_L1_READ)
+        ck_slot_cache_release(&cache); /* not handed to a slot */
     if (expanded != NULL)
         ck_real.redisFreeCommand(expanded);
     return rc;
+}
+
+void ck_call_before_command(redisContext *c, ck_context_state *st) {
+    /* hiredis's redisCommand reads the front reply; on a dead connection
+     * that is an error for ever. A program that sends a command of its own
+     * there has given up the replies it had not read: they are dropped, so
+     * that the healed connection answers this command, and only this one. */
+    if (st != NULL && !st->passthrough && ck_ctx_err(c) != 0 && !st->placeholder) {
+        ck_context_connection_died(st);
+        ck_pending_drop_dead(&st->pending);
+    }
 }
 
 static void hand_over(void *made, void **reply) {
@@ -266,62 +364,90 @@ static void hand_over(void *made, void **reply) {
         ck_real.freeReplyObject(made);
 }
 
+/* The shim's own answer: nil or the stale value. */
+static int answer_synthesized(ck_context_state *st, void **reply) {
+    ck_slot *owed = ck_pending_at(&st->pending, 0);
+    void *made = NULL;
+    if (reply != NULL) {
+        made = owed->kind == CK_SLOT_SYNTH_STALE ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
+                                                  : ck_reply_nil();
+        if (made == NULL)
+            return REDIS_ERR;
+    }
+    ck_metrics_count(owed->kind == CK_SLOT_SYNTH_STALE ? &st->endpoint->metrics.synth_stale
+                                                       : &st->endpoint->metrics.synth_nil);
+    ck_slot_cache_release(&owed->cache);
+    ck_pending_pop(&st->pending);
+    hand_over(made, reply);
+    return REDIS_OK;
+}
+
+/* A reply the dead connection owed: what hiredis answers there. */
+static int answer_dead(redisContext *c, ck_context_state *st) {
+    ck_pending_pop(&st->pending);
+    if (ck_ctx_err(c) == 0) /* not expected: the connection is healed only once nothing dead is owed */
+        ck_real.__redisSetError(c, REDIS_ERR_IO, "cachekit: the connection that owed this reply was lost");
+    return REDIS_ERR;
+}
+
+/* A real reply settles what its command started. */
+static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const void *made) {
+    bool accepted = ok && ck_reply_type(made) != REDIS_REPLY_ERROR;
+    if ((flags & SLOT_TXN_BEGIN) && !accepted)
+        st->in_transaction = false; /* MULTI refused: no transaction */
+    if ((flags & CK_SLOT_DB_CHANGE) && st->db_changes_in_flight > 0)
+        st->db_changes_in_flight--;
+    if (flags & CK_SLOT_SESSION) {
+        int kind = ck_session_settle(&st->session, accepted);
+        if (accepted && (kind == CK_SESSION_SELECT || kind == CK_SESSION_RESET || kind == CK_SESSION_HELLO)) {
+            st->db = ck_session_db(&st->session); /* L1 entries are per database and protocol */
+            st->protocol = ck_session_protocol(&st->session);
+            st->db_uncertain = false;
+        }
+    }
+}
+
 int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     const ck_slot *front = st != NULL ? ck_pending_front(&st->pending) : NULL;
     if (front == NULL)
         return CK_REAL_CALL(ck_real.redisGetReply(c, reply));
+    if (front->kind == CK_SLOT_DEAD)
+        return answer_dead(c, st);
+    if (front->kind != CK_SLOT_REAL)
+        return answer_synthesized(st, reply);
 
-    if (front->kind != CK_SLOT_REAL) { /* the shim's own answer: nil, or the stale value */
-        ck_slot *owed = ck_pending_at(&st->pending, 0);
-        void *made = NULL;
-        if (reply != NULL) {
-            made = owed->kind == CK_SLOT_SYNTH_STALE ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
-                                                      : ck_reply_nil();
-            if (made == NULL)
-                return REDIS_ERR;
-        }
-        ck_metrics_count(owed->kind == CK_SLOT_SYNTH_STALE ? &st->endpoint->metrics.synth_stale
-                                                           : &st->endpoint->metrics.synth_nil);
-        free(owed->cache.stale);
-        owed->cache.stale = NULL;
-        ck_pending_pop(&st->pending);
-        hand_over(made, reply);
-        return REDIS_OK;
-    }
-
-    ck_gate gate = (ck_gate)front->gate;
+    ck_permit permit = ck_slot_permit(front);
     uint8_t flags = front->flags;
     ck_slot_cache cache;
     if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE))
         cache = front->cache; /* the slot is gone once popped */
     /* blocking commands are neither timed nor bounded; async replies are
      * read from memory (the deadline thread bounds their wait) */
-    bool sync = !st->is_async;
-    bool timed = sync && !(flags & CK_SLOT_UNBOUNDED) && ck_timeouts_time_calls();
-    bool measured = timed || (sync && !(flags & CK_SLOT_UNBOUNDED) && ck_metrics_on);
+    const ck_transport *tr = st->is_async ? &ck_async_transport : &ck_sync_transport;
+    bool reads_block = tr->reads_block;
+    bool timed = reads_block && !(flags & CK_SLOT_UNBOUNDED) && ck_timeouts_time_calls();
+    bool measured = timed || (reads_block && !(flags & CK_SLOT_UNBOUNDED) && ck_metrics_on);
     uint64_t started = measured ? ck_clock_monotonic_ns() : 0;
     void *made = NULL;
-    if (sync && (flags & CK_SLOT_UNBOUNDED))
+    if (reads_block && (flags & CK_SLOT_UNBOUNDED))
         ck_timeouts_lift(c, st);
     else if (timed)
         ck_timeouts_before_read(c, st);
     int rc = CK_REAL_CALL(ck_real.redisGetReply(c, &made));
     /* the call's latency: the read alone, not the shim's bookkeeping below */
     uint64_t elapsed = measured ? ck_clock_monotonic_ns() - started : 0;
-    if (sync && (flags & CK_SLOT_UNBOUNDED))
+    if (reads_block && (flags & CK_SLOT_UNBOUNDED))
         ck_timeouts_restore(c, st);
-    if (rc == REDIS_OK && made == NULL) { /* non-blocking context: nothing read yet */
-        hand_over(NULL, reply);
+    if (rc == REDIS_OK && (made == NULL || ck_reply_type(made) == REDIS_REPLY_PUSH)) {
+        /* nothing read yet (non-blocking context), or a RESP3 push: owed
+         * to no command */
+        hand_over(made, reply);
         return rc;
     }
     ck_pending_pop(&st->pending);
-    if (!sync)
-        ck_async_replied(st, flags, rc == REDIS_OK);
-    if (flags & CK_SLOT_SESSION) {
-        int kind = ck_session_settle(&st->session, rc == REDIS_OK && ck_reply_type(made) != REDIS_REPLY_ERROR);
-        if (kind == CK_SESSION_SELECT || kind == CK_SESSION_RESET)
-            st->db = ck_session_db(&st->session); /* L1 entries are per database */
-    }
+    if (tr->replied != NULL)
+        tr->replied(st, flags, rc == REDIS_OK);
+    settle_modes(st, flags, rc == REDIS_OK, made);
     bool answered = rc == REDIS_OK && !ck_reply_is_unavailable(made);
     if (measured && ck_metrics_on)
         ck_metrics_observe(&st->endpoint->metrics, elapsed);
@@ -335,10 +461,11 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
             stale = ck_reply_from_resp(bytes, stale_len);
         free(bytes);
         ck_cache_settle(flags, &cache, made, answered);
+        ck_slot_cache_release(&cache);
     }
     bool slow = answered && timed && ck_timeouts_after_success(st, elapsed);
     if (answered && !slow) {
-        ck_endpoint_record(st->endpoint, gate, true, NULL); /* no system call: errno is intact */
+        ck_endpoint_record(st->endpoint, permit, true, NULL); /* no system call: errno is intact */
     } else {
         int saved_errno = errno;
         char slow_cause[48];
@@ -347,9 +474,11 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
             snprintf(slow_cause, sizeof slow_cause, "slow call: %.1f ms", (double)elapsed / 1e6);
             cause = slow_cause;
         }
-        ck_endpoint_record(st->endpoint, gate, false, cause);
+        ck_endpoint_record(st->endpoint, permit, false, cause);
         errno = saved_errno;
     }
+    if (rc != REDIS_OK)
+        ck_context_connection_died(st); /* what it still owed is owed by a dead connection */
     if (stale != NULL) {
         ck_metrics_count(&st->endpoint->metrics.synth_stale);
         if (made != NULL)

@@ -2,17 +2,22 @@
  * came by: sync or async, format string, argv or preformatted bytes. Two
  * functions carry the whole policy, for both APIs:
  *
- *   ck_call_append:    classify, ask the breaker, then either send for real
- *                      (a REAL slot) or owe a synthesized reply (a SYNTH
- *                      slot: the stale value or nil);
+ *   ck_call_append:    classify, take the decision (decide.h: a pure step
+ *                      over class, connection state and breaker permit),
+ *                      then act on it through the transport's operations:
+ *                      send for real (a REAL slot), owe a made-up reply
+ *                      (SYNTH: the stale value or nil), owe the dead
+ *                      connection's error (DEAD), or refuse;
  *   ck_call_get_reply: pay what the front slot says: a real reply, whose
  *                      outcome goes back to the breaker and the L1, or the
- *                      synthesized one.
+ *                      shim's own answer.
  *
- * The sync API (sync.c) is append + get_reply, as hiredis composes it. The
- * async API (async.c) appends the same way; hiredis's own callback loop
- * then takes every reply through redisGetReply, so the same get_reply
- * hands each callback its reply in order. */
+ * A transport (sync.c, async.c) is a small table of operations, so the
+ * shared code has no sync/async branches of its own. The sync API is
+ * append + get_reply, as hiredis composes it. The async API appends the
+ * same way; hiredis's own callback loop then takes every reply through
+ * redisGetReply, so the same get_reply hands each callback its reply in
+ * order. */
 #ifndef CACHEKIT_CALL_H
 #define CACHEKIT_CALL_H
 
@@ -25,7 +30,33 @@
 
 typedef enum { CK_BY_FORMAT, CK_BY_ARGV, CK_BY_FORMATTED } ck_call_form;
 
-typedef struct {
+typedef struct ck_call ck_call;
+
+typedef struct ck_transport {
+    bool can_connect; /* connects and heals a context in place (sync) */
+    bool reads_block; /* replies are read from the socket by the caller: timed and bounded (sync) */
+    /* sends the call for real */
+    int (*append)(redisContext *c, const ck_call *call);
+    /* the shim will make the reply up: lets the transport file whatever it
+     * needs (async: the callback); *owed says whether a reply is owed */
+    int (*file_unsent)(redisContext *c, const ck_call *call, bool *owed);
+    /* an append that fails because the circuit is open */
+    int (*refuse)(redisContext *c, const ck_context_state *st, const char *name, size_t name_len);
+    /* a placeholder that cannot connect (async) decides alone; NULL: none */
+    ck_gate (*placeholder_gate)(ck_context_state *st, bool gated);
+    /* out of memory for the bookkeeping: the append fails */
+    void (*no_memory)(redisContext *c);
+    /* optional: a reply is now awaited from the connection / one came */
+    void (*sent)(ck_context_state *st, uint8_t slot_flags);
+    void (*replied)(ck_context_state *st, uint8_t slot_flags, bool ok);
+    /* optional: the shim owed an answer instead of sending */
+    void (*answered)(ck_context_state *st);
+} ck_transport;
+
+extern const ck_transport ck_sync_transport;
+extern const ck_transport ck_async_transport;
+
+struct ck_call {
     ck_call_form form;
     const char *format;
     va_list *ap;
@@ -34,22 +65,25 @@ typedef struct {
     const size_t *argvlen;
     const char *cmd;
     size_t len;
-    /* async calls: the callback and its argument; is_async false for sync */
-    bool is_async;
+    const ck_transport *transport;
+    /* async calls: the callback and its argument */
     redisCallbackFn *fn;
     void *privdata;
     char *local; /* room for formatting the command without allocating */
     size_t local_cap;
-} ck_call;
+};
 
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call);
 int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply);
 
+/* A blocking command of the sync API (redisCommand...) is about to be
+ * appended and its reply read at once: replies a dead connection still
+ * owed are given up (see call.c). */
+void ck_call_before_command(redisContext *c, ck_context_state *st);
+
 /* The state that applies to a call: NULL (plain hiredis behaviour) for
  * calls hiredis makes to itself and for contexts the shim does not manage. */
-static inline ck_context_state *ck_call_state(const redisContext *c) {
-    return ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
-}
+#define ck_call_state(c) (!ck_in_real_call() ? ck_context_lookup(c) : NULL)
 
 bool ck_call_unusable(const void *c, const char *function);
 

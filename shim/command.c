@@ -48,37 +48,132 @@ static bool find(const class_row *rows, size_t n, const char *name, size_t len, 
     return false;
 }
 
+/* Lengths in a RESP command are bounded before any arithmetic: Redis
+ * itself refuses bulk strings over 512 MB and multibulks over 1M
+ * arguments (by default), and a length of 20 digits would wrap. */
+#define MAX_BULK_LEN ((size_t)1 << 32)
+#define MAX_ARGS ((size_t)1 << 24)
+
+/* Reads "<digits>\r\n" at *p (before end) into *n, at most `max`; false
+ * when malformed or too large. */
+static bool read_length(const char **p, const char *end, size_t max, size_t *n) {
+    const char *q = *p;
+    size_t v = 0;
+    while (q < end && *q >= '0' && *q <= '9') {
+        v = v * 10 + (size_t)(*q++ - '0');
+        if (v > max)
+            return false;
+    }
+    if (q == *p || end - q < 2 || q[0] != '\r' || q[1] != '\n')
+        return false;
+    *n = v;
+    *p = q + 2;
+    return true;
+}
+
+/* One bulk string "$<len>\r\n<bytes>\r\n" at *p: its bytes. */
+static bool read_bulk(const char **p, const char *end, const char **arg, size_t *len) {
+    const char *q = *p;
+    size_t n;
+    if (q >= end || *q != '$')
+        return false;
+    q++;
+    if (!read_length(&q, end, MAX_BULK_LEN, &n) || n > (size_t)(end - q) || (size_t)(end - q) - n < 2 ||
+        q[n] != '\r' || q[n + 1] != '\n')
+        return false;
+    *arg = q;
+    *len = n;
+    *p = q + n + 2;
+    return true;
+}
+
 bool ck_command_arg_from_resp(const char *buf, size_t buflen, unsigned index, const char **arg, size_t *len) {
     if (buf == NULL || buflen < 4 || buf[0] != '*')
         return false;
     const char *end = buf + buflen;
-    const char *p = memchr(buf, '\n', buflen);
-    if (p == NULL)
+    const char *p = buf + 1;
+    size_t argc;
+    if (!read_length(&p, end, MAX_ARGS, &argc) || index >= argc)
         return false;
-    p++;
     for (unsigned i = 0;; i++) {
-        if (p >= end || *p != '$')
-            return false;
-        size_t n = 0;
-        const char *after = p + 1;
-        while (after < end && *after >= '0' && *after <= '9' && n < (1u << 30))
-            n = n * 10 + (size_t)(*after++ - '0');
-        if (after == p + 1 || end - after < 2 || after[0] != '\r' || after[1] != '\n')
-            return false;
-        p = after + 2;
-        if (n > (size_t)(end - p))
+        const char *a;
+        size_t n;
+        if (!read_bulk(&p, end, &a, &n))
             return false;
         if (i == index) {
             if (n == 0 && index == 0)
                 return false;
-            *arg = p;
+            *arg = a;
             *len = n;
             return true;
         }
-        if ((size_t)(end - p) < n + 2)
-            return false;
-        p += n + 2;
     }
+}
+
+bool ck_command_each_resp_arg(const char *resp, size_t len, ck_arg_fn fn, void *arg) {
+    if (resp == NULL || len < 4 || resp[0] != '*')
+        return false;
+    const char *end = resp + len;
+    const char *p = resp + 1;
+    size_t argc;
+    if (!read_length(&p, end, MAX_ARGS, &argc))
+        return false;
+    for (size_t i = 0; i < argc; i++) {
+        const char *a;
+        size_t n;
+        if (!read_bulk(&p, end, &a, &n))
+            return false;
+        if (fn != NULL)
+            fn(i, a, n, arg);
+    }
+    return p == end;
+}
+
+/* Splits a buffer into whole commands: RESP multibulks, or inline lines. */
+bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data) {
+    const char *p = buf, *end = buf + len;
+    *count = 0;
+    *all_data = true;
+    if (buf == NULL)
+        return false;
+    while (p < end) {
+        const char *name = NULL;
+        size_t name_len = 0;
+        if (*p == '*') {
+            size_t argc;
+            p++;
+            if (!read_length(&p, end, MAX_ARGS, &argc))
+                return false;
+            for (size_t i = 0; i < argc; i++) {
+                const char *a;
+                size_t n;
+                if (!read_bulk(&p, end, &a, &n))
+                    return false;
+                if (i == 0)
+                    name = a, name_len = n;
+            }
+            if (argc == 0)
+                continue; /* Redis answers nothing to an empty multibulk */
+        } else {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (nl == NULL)
+                return false;
+            const char *word = p;
+            while (word < nl && (*word == ' ' || *word == '\t' || *word == '\r'))
+                word++;
+            name = word;
+            while (word < nl && *word != ' ' && *word != '\t' && *word != '\r')
+                word++;
+            name_len = (size_t)(word - name);
+            p = nl + 1;
+            if (name_len == 0)
+                continue; /* an empty line: no reply */
+        }
+        (*count)++;
+        if (name == NULL || name_len == 0 || ck_command_classify(name, name_len) != CK_CMD_DATA)
+            *all_data = false;
+    }
+    return *count > 0;
 }
 
 /* Every row must pass the bit tests of ck_command_classify (command.h);

@@ -39,6 +39,18 @@ static inline bool ck_command_name_from_resp(const char *buf, size_t buflen, con
     return ck_command_arg_from_resp(buf, buflen, 0, name, len);
 }
 
+/* Calls fn(index, bytes, len, arg) for each argument of a RESP-encoded
+ * command; false when the bytes are not exactly one well-formed command.
+ * Every length is bounded before it is used. */
+typedef void (*ck_arg_fn)(size_t index, const char *bytes, size_t len, void *arg);
+bool ck_command_each_resp_arg(const char *resp, size_t len, ck_arg_fn fn, void *arg);
+
+/* The whole commands in a buffer a program formatted itself (RESP
+ * multibulks, or inline commands one per line): how many owe a reply, and
+ * whether all of them are data commands. False when the buffer holds an
+ * incomplete or malformed command, or none. */
+bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data);
+
 /* Lengths and first letters that some special (non-data) command has:
  * most data commands (GET, SET, HGET...) fail one of these two bit tests
  * and are classified without a string comparison. */

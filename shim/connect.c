@@ -149,13 +149,15 @@ bool ck_connect_failed_for_unavailability(const redisContext *c, bool is_unix) {
 /* A connect that succeeded proves little (a frozen server's kernel still
  * accepts connections), so it is not counted as a success: a probe permit
  * it used passes to the context's next command, whose reply settles it. */
-void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_gate gate) {
-    if (gate != CK_PROBE)
+void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_permit permit) {
+    if (permit.gate != CK_PROBE)
         return;
-    if (st != NULL)
-        st->holds_probe = true;
-    else
-        ck_endpoint_release_probe(ep);
+    if (st != NULL) {
+        ck_context_release_probe(st); /* an older one it held, if any */
+        st->held_probe = permit;
+    } else {
+        ck_endpoint_release(ep, permit);
+    }
 }
 
 static redisContext *connect_gated(const ck_connect_recipe *r) {
@@ -164,16 +166,16 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
     ck_endpoint *ep = ck_connect_endpoint_of_recipe(r);
     if (ep == NULL)
         return connect_real(r);
-    ck_gate gate = ck_endpoint_acquire(ep);
-    if (gate == CK_REJECT)
+    ck_permit permit = ck_endpoint_acquire(ep);
+    if (permit.gate == CK_REJECT)
         return placeholder(r, ep);
     redisContext *c = connect_real(r);
     int saved_errno = errno;
     bool unavailable = c != NULL && !connected(c) && ck_connect_failed_for_unavailability(c, r->is_unix);
     if (unavailable)
-        ck_endpoint_record(ep, gate, false, ck_ctx_errstr(c));
-    else if (!connected(c) && gate == CK_PROBE)
-        ck_endpoint_release_probe(ep); /* the program's mistake says nothing about the server */
+        ck_endpoint_record(ep, permit, false, ck_ctx_errstr(c));
+    else if (!connected(c))
+        ck_endpoint_release(ep, permit); /* the program's mistake says nothing about the server */
     if (unavailable && lazy_connect && ep->breaker.enabled) {
         /* Lazy: the program gets a context that will connect when it can,
          * so a program that connects at start-up starts while Redis is
@@ -185,7 +187,7 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
         if (st != NULL)
             ck_timeouts_after_connect(c, st);
         if (connected(c))
-            ck_connect_hold_probe(st, ep, gate);
+            ck_connect_hold_probe(st, ep, permit);
     }
     errno = saved_errno;
     return c;
@@ -202,7 +204,7 @@ static redisContext *adopt(redisContext *c) {
     ck_endpoint *ep = ck_endpoint_get(name);
     if (ep != NULL) {
         if (!connected(c) && ck_connect_failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
-            ck_endpoint_record(ep, CK_ALLOW, false, ck_ctx_errstr(c));
+            ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_errstr(c));
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL) {
             st->program_timeout = ck_ctx_command_timeout(c) != NULL;
@@ -289,10 +291,10 @@ static void swap_in(redisContext *mine, redisContext *fresh) {
     }
 }
 
-int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) {
+int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_permit permit) {
     redisContext *fresh = connect_real(&st->recipe);
     if (fresh == NULL) {
-        ck_endpoint_record(st->endpoint, gate, false, "out of memory");
+        ck_endpoint_record(st->endpoint, permit, false, "out of memory");
         return REDIS_ERR;
     }
     swap_in(c, fresh);
@@ -303,10 +305,8 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) 
     if (connected(c) && st->recipe.keepalive)
         CK_REAL_CALL(ck_real.redisEnableKeepAlive(c));
     ck_timeouts_after_connect(c, st);
-    free(st->recipe.address);
-    st->recipe.address = NULL;
     if (!connected(c))
-        ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
+        ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
     else
         ck_metrics_count(&st->endpoint->metrics.reconnects);
     return connected(c) ? REDIS_OK : REDIS_ERR;
@@ -315,12 +315,12 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate) 
 CK_EXPORT int redisReconnect(redisContext *c) {
     if (!ck_real_ready())
         return ck_hiredis_missing(__func__), REDIS_ERR;
-    ck_context_state *st = c != NULL && ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
+    ck_context_state *st = c != NULL && !ck_in_real_call() ? ck_context_lookup(c) : NULL;
     if (st == NULL)
         return CK_REAL_CALL(ck_real.redisReconnect(c));
     ck_context_reset(st); /* whatever was owed is dropped with the old connection */
-    ck_gate gate = ck_endpoint_acquire(st->endpoint);
-    if (gate == CK_REJECT) {
+    ck_permit permit = ck_endpoint_acquire(st->endpoint);
+    if (permit.gate == CK_REJECT) {
         if (st->placeholder && lazy_connect)
             return REDIS_OK; /* it stays a usable placeholder */
         set_circuit_open_error(c, st->endpoint, "not reconnecting");
@@ -328,9 +328,9 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     }
     if (st->placeholder)
     {
-        int rc = ck_connect_placeholder(c, st, gate);
+        int rc = ck_connect_placeholder(c, st, permit);
         if (rc == REDIS_OK)
-            ck_connect_hold_probe(st, st->endpoint, gate);
+            ck_connect_hold_probe(st, st->endpoint, permit);
         return rc;
     }
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
@@ -338,9 +338,9 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
     if (rc == REDIS_OK && connected(c))
-        ck_connect_hold_probe(st, st->endpoint, gate);
+        ck_connect_hold_probe(st, st->endpoint, permit);
     else
-        ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
+        ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
     ck_timeouts_after_connect(c, st);
     errno = saved_errno;
     return rc;
@@ -364,13 +364,14 @@ static bool replay(redisContext *c, const ck_session_command *cmd, ck_session_ki
     return ok;
 }
 
-int ck_context_heal(redisContext *c, ck_context_state *st, ck_gate gate) {
+int ck_context_heal(redisContext *c, ck_context_state *st, ck_permit permit) {
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     for (int k = 0; rc == REDIS_OK && k < CK_SESSION_KINDS; k++)
         if (st->session.kept[k].bytes != NULL && !replay(c, &st->session.kept[k], (ck_session_kind)k))
             rc = REDIS_ERR;
     if (rc != REDIS_OK) {
-        ck_endpoint_record(st->endpoint, gate, false, ck_ctx_errstr(c));
+        ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
+        ck_timeouts_after_connect(c, st);
         return REDIS_ERR;
     }
     ck_timeouts_after_connect(c, st);
@@ -385,22 +386,24 @@ int ck_context_heal(redisContext *c, ck_context_state *st, ck_gate gate) {
 /* Socket settings asked of a placeholder wait until it is connected:
  * applied to its fd -1 they would leave a sticky error. */
 static ck_context_state *placeholder_state(redisContext *c) {
-    ck_context_state *st = c != NULL && ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
+    ck_context_state *st = c != NULL && !ck_in_real_call() ? ck_context_lookup(c) : NULL;
     return st != NULL && st->placeholder ? st : NULL;
 }
 
 CK_EXPORT int redisSetTimeout(redisContext *c, const struct timeval tv) {
     if (!ck_real_ready())
         return ck_hiredis_missing(__func__), REDIS_ERR;
-    ck_context_state *st = c != NULL && ck_guard_depth == 0 ? ck_context_lookup(c) : NULL;
+    ck_context_state *st = c != NULL && !ck_in_real_call() ? ck_context_lookup(c) : NULL;
     if (st != NULL) {
         st->program_timeout = true; /* the program's own timeout wins from now on */
         st->imposed_timeout_ns = 0;
+        /* kept for every socket the shim makes for this context later
+         * (hiredis 0.14 forgets it when it reconnects) */
+        st->recipe.has_command_timeout = true;
+        st->recipe.command_timeout = tv;
     }
     if (st == NULL || !st->placeholder)
         return CK_REAL_CALL(ck_real.redisSetTimeout(c, tv));
-    st->recipe.has_command_timeout = true;
-    st->recipe.command_timeout = tv;
     return REDIS_OK;
 }
 

@@ -20,21 +20,21 @@ ck_endpoint *ck_connect_endpoint_of_context(const redisContext *c);
 bool ck_connect_failed_for_unavailability(const redisContext *c, bool is_unix);
 
 /* A connect that won the probe passes it to the context's next command. */
-void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_gate gate);
+void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_permit permit);
 
 /* Set by the async connects around hiredis's own connect, which then
  * builds an async placeholder on this descriptor (-1: connect for real). */
 extern __thread int ck_async_placeholder_fd __attribute__((tls_model("initial-exec")));
 
 /* Connects a placeholder for real, in place. A failure goes to the breaker
- * under `gate`; a success is settled by the command that follows.
+ * under `permit`; a success is settled by the command that follows.
  * REDIS_OK when the context is connected. */
-int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_gate gate);
+int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_permit permit);
 
 /* Reconnects a context whose connection broke, in place, and replays the
  * session the program had built on it (AUTH, HELLO, SELECT, CLIENT
  * SETNAME). A failure goes to the breaker under `gate`; on success the
  * command that follows settles the call. */
-int ck_context_heal(redisContext *c, ck_context_state *st, ck_gate gate);
+int ck_context_heal(redisContext *c, ck_context_state *st, ck_permit permit);
 
 #endif

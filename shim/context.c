@@ -83,13 +83,29 @@ ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep) {
     return NULL;
 }
 
-void ck_context_reset(ck_context_state *st) {
-    if (ck_pending_clear(&st->pending) || st->holds_probe)
-        ck_endpoint_release_probe(st->endpoint);
-    st->holds_probe = false;
+void ck_context_release_probe(ck_context_state *st) {
+    ck_endpoint_release(st->endpoint, st->held_probe);
+    st->held_probe = CK_PERMIT_ALLOW;
+}
+
+static void forget_connection_modes(ck_context_state *st) {
     ck_session_drop_proposed(&st->session);
     st->in_transaction = false;
+    st->transaction_wrote = false;
+    st->db_changes_in_flight = 0;
+}
+
+void ck_context_reset(ck_context_state *st) {
+    ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
+    ck_context_release_probe(st);
+    forget_connection_modes(st);
     st->passthrough = false;
+    st->db_uncertain = false;
+}
+
+void ck_context_connection_died(ck_context_state *st) {
+    ck_endpoint_release(st->endpoint, ck_pending_kill_real(&st->pending));
+    forget_connection_modes(st);
 }
 
 void ck_context_forget(const redisContext *c) {

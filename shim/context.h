@@ -39,8 +39,11 @@ typedef struct {
     bool passthrough;    /* subscribed or monitoring: replies are not one per command */
     bool placeholder;    /* not connected yet: made while the circuit was open */
     bool program_timeout;/* the program set its own command timeout */
-    bool holds_probe;    /* connected as the probe: the next command settles it */
+    ck_permit held_probe; /* connected as the probe: the next command settles it */
     uint32_t db;         /* the database SELECTed on the connection, for L1 keys */
+    uint8_t protocol;    /* 2, or 3 after a HELLO 3: L1 entries are per protocol */
+    uint32_t db_changes_in_flight; /* SELECT/RESET/HELLO sent, not answered: keys uncertain */
+    bool db_uncertain;   /* a SELECT inside MULTI: the database is not known */
     bool transaction_wrote; /* a write was queued in the current MULTI */
     uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */
     ck_connect_recipe recipe; /* set for placeholders */
@@ -65,5 +68,11 @@ ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep);
 void ck_context_forget(const redisContext *c);
 /* The program reset the connection: everything owed is gone. */
 void ck_context_reset(ck_context_state *st);
+/* The connection broke: the replies it owed become DEAD (pending.h), and
+ * whatever the connection held (a transaction, database changes in
+ * flight, session commands awaiting their reply) is gone with it. */
+void ck_context_connection_died(ck_context_state *st);
+/* The held probe permit, if any, is given back. */
+void ck_context_release_probe(ck_context_state *st);
 
 #endif

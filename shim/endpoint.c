@@ -55,7 +55,7 @@ ck_endpoint *ck_endpoint_get(const char *name) {
             memcpy(ep->name, name, len + 1);
             ck_breaker_settings s = {settings.breaker_enabled, settings.failure_threshold,
                                      settings.recovery_timeout_ns, settings.recovery_timeout_max_ns,
-                                     jitter_random};
+                                     jitter_random, settings.connect_timeout_ns + settings.socket_timeout_ns};
             ck_breaker_init(&ep->breaker, &s);
             ck_adaptive_init(&ep->adaptive, settings.socket_timeout_ns);
             atomic_store_explicit(&ep->metrics.transition_ns, ck_clock_monotonic_ns(), memory_order_relaxed);
@@ -85,21 +85,23 @@ static void log_transition(ck_endpoint *ep, const ck_transition *t, const char *
            ck_breaker_state_name(t->to), reason, cause != NULL ? "; last error: " : "", cause != NULL ? cause : "");
 }
 
-ck_gate ck_endpoint_acquire_slow(ck_endpoint *ep) {
+ck_permit ck_endpoint_acquire_slow(ck_endpoint *ep) {
     ck_transition t;
-    ck_gate gate = ck_breaker_acquire(&ep->breaker, ck_clock_monotonic_ns, &t);
+    ck_permit p = ck_breaker_acquire(&ep->breaker, ck_clock_monotonic_ns, &t);
     log_transition(ep, &t, NULL);
-    return gate;
+    return p;
 }
 
-void ck_endpoint_record_slow(ck_endpoint *ep, ck_gate gate, bool success, const char *cause) {
+void ck_endpoint_record_slow(ck_endpoint *ep, ck_permit p, bool success, const char *cause) {
     ck_transition t;
-    ck_breaker_record(&ep->breaker, gate, success, ck_clock_monotonic_ns, &t);
+    ck_breaker_record(&ep->breaker, p, success, ck_clock_monotonic_ns, &t);
     log_transition(ep, &t, success ? NULL : cause);
 }
 
-void ck_endpoint_release_probe(ck_endpoint *ep) {
+void ck_endpoint_release(ck_endpoint *ep, ck_permit p) {
+    if (p.gate != CK_PROBE)
+        return;
     ck_transition t;
-    ck_breaker_release_probe(&ep->breaker, &t);
+    ck_breaker_release_probe(&ep->breaker, p.ticket, &t);
     log_transition(ep, &t, NULL);
 }

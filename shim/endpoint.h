@@ -32,21 +32,23 @@ ck_endpoint *ck_endpoint_get(const char *name);
  * (the exporter) walks the list without the lock. */
 ck_endpoint *ck_endpoint_list(void);
 
-ck_gate ck_endpoint_acquire_slow(ck_endpoint *ep);
-void ck_endpoint_record_slow(ck_endpoint *ep, ck_gate gate, bool success, const char *cause);
+ck_permit ck_endpoint_acquire_slow(ck_endpoint *ep);
+void ck_endpoint_record_slow(ck_endpoint *ep, ck_permit p, bool success, const char *cause);
 
 /* The breaker's decision for one call, with any transition logged. */
-static inline ck_gate ck_endpoint_acquire(ck_endpoint *ep) {
-    return ck_breaker_closed(&ep->breaker) ? CK_ALLOW : ck_endpoint_acquire_slow(ep);
+static inline ck_permit ck_endpoint_acquire(ck_endpoint *ep) {
+    return ck_breaker_closed(&ep->breaker) ? CK_PERMIT_ALLOW : ck_endpoint_acquire_slow(ep);
 }
 
-/* The outcome of a call that was let through; `cause` says why it failed. */
-static inline void ck_endpoint_record(ck_endpoint *ep, ck_gate gate, bool success, const char *cause) {
+/* The outcome of a call that was let through; `cause` says why it failed.
+ * This is one of a probe's two exits. */
+static inline void ck_endpoint_record(ck_endpoint *ep, ck_permit p, bool success, const char *cause) {
     ck_metrics_count(success ? &ep->metrics.passed : &ep->metrics.failed);
-    if (!success || ck_breaker_success_is_news(&ep->breaker, gate))
-        ck_endpoint_record_slow(ep, gate, success, cause);
+    if (!success || ck_breaker_success_is_news(&ep->breaker, p))
+        ck_endpoint_record_slow(ep, p, success, cause);
 }
-/* A probe permit whose call never completed: give it to the next caller. */
-void ck_endpoint_release_probe(ck_endpoint *ep);
+/* The other exit: a probe whose call never completed (not sent, its
+ * context gone) goes to the next caller. A no-op for any other permit. */
+void ck_endpoint_release(ck_endpoint *ep, ck_permit p);
 
 #endif

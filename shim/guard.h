@@ -10,7 +10,29 @@
 
 #include "real.h"
 
-extern __thread unsigned ck_guard_depth __attribute__((tls_model("initial-exec")));
+#include <stdint.h>
+
+/* The outermost real call in progress on this thread: the frame it was
+ * made from and a mark on the stack that holds `token` while it runs. */
+typedef struct {
+    unsigned depth;
+    uintptr_t frame;
+    volatile uintptr_t *mark;
+    uintptr_t token;
+} ck_guard_state;
+
+extern __thread ck_guard_state ck_guard __attribute__((tls_model("initial-exec")));
+
+/* A program may leave a hiredis call without returning (alarm +
+ * siglongjmp, a C++ exception through a callback): the depth then stays
+ * up. So a non-zero depth is believed only while the call it counts is
+ * still on the stack: below the frame asking (the stack grows down) and
+ * with its mark intact. Otherwise the guard is stale, and reset. */
+bool ck_guard_held(uintptr_t asking_frame);
+
+/* True while this thread is inside a real hiredis call made by the shim. */
+#define ck_in_real_call()                                                                            \
+    (__builtin_expect(ck_guard.depth != 0, 0) && ck_guard_held((uintptr_t)__builtin_frame_address(0)))
 
 /* False in a program that CACHEKIT_ONLY_CMDS / CACHEKIT_SKIP_CMDS leave
  * out: the shim then manages no context at all, and every call passes
@@ -20,26 +42,44 @@ extern bool ck_shim_active;
 /* True when this call comes from the program (not from hiredis itself),
  * the shim is active in it, and the real library is known: the shim's
  * policy applies. */
-static inline bool ck_from_program(void) { return ck_guard_depth == 0 && ck_shim_active && ck_real_ready(); }
+#define ck_from_program() (!ck_in_real_call() && ck_shim_active && ck_real_ready())
 
-static inline void ck_guard_enter(void) { ck_guard_depth++; }
-static inline void ck_guard_leave(void) { ck_guard_depth--; }
+static inline bool ck_guard_enter(volatile uintptr_t *mark, uintptr_t frame) {
+    if (ck_guard.depth++ != 0)
+        return false;
+    ck_guard.frame = frame;
+    ck_guard.mark = mark;
+    *mark = ck_guard.token = ck_guard.token + 0x9E3779B97F4A7C15ull;
+    return true;
+}
+
+static inline void ck_guard_leave(bool outermost, volatile uintptr_t *mark) {
+    if (ck_guard.depth > 0)
+        ck_guard.depth--;
+    if (outermost) {
+        *mark = 0;
+        ck_guard.frame = 0;
+        ck_guard.mark = NULL;
+    }
+}
 
 /* Evaluates a real hiredis call (of a non-void function) with the guard held. */
 #define CK_REAL_CALL(expr)                                                                           \
     ({                                                                                               \
-        ck_guard_enter();                                                                            \
+        volatile uintptr_t ck_mark_ = 0;                                                             \
+        bool ck_outer_ = ck_guard_enter(&ck_mark_, (uintptr_t)__builtin_frame_address(0));           \
         __typeof__(expr) ck_value_ = (expr);                                                         \
-        ck_guard_leave();                                                                            \
+        ck_guard_leave(ck_outer_, &ck_mark_);                                                        \
         ck_value_;                                                                                   \
     })
 
 /* The same for a real call that returns nothing. */
 #define CK_REAL_CALL_VOID(expr)                                                                      \
     do {                                                                                             \
-        ck_guard_enter();                                                                            \
+        volatile uintptr_t ck_mark_ = 0;                                                             \
+        bool ck_outer_ = ck_guard_enter(&ck_mark_, (uintptr_t)__builtin_frame_address(0));           \
         expr;                                                                                        \
-        ck_guard_leave();                                                                            \
+        ck_guard_leave(ck_outer_, &ck_mark_);                                                        \
     } while (0)
 
 /* For a program call made before hiredis could be found: one diagnostic,

@@ -30,6 +30,10 @@ typedef struct redisReader redisReader;
 #define REDIS_REPLY_NIL 4
 #define REDIS_REPLY_STATUS 5
 #define REDIS_REPLY_ERROR 6
+#define REDIS_REPLY_PUSH 12 /* 1.x, RESP3: out of band, owed to no command */
+
+#define REDIS_ERR_OOM 5
+#define REDIS_ERR_TIMEOUT 6 /* 1.x */
 
 #define REDIS_CONN_TCP 0
 #define REDIS_CONN_UNIX 1

@@ -14,9 +14,12 @@ typedef struct entry {
     struct entry *newer, *older;   /* LRU list */
     ck_hash128 hash;
     uint64_t snapshot, epoch, stored_at;
+    size_t cmd_len; /* the command's bytes, then the reply's */
     size_t len;
     char bytes[];
 } entry;
+
+static const char *reply_of(const entry *e) { return e->bytes + e->cmd_len; }
 
 typedef struct {
     pthread_mutex_t lock;
@@ -102,13 +105,26 @@ static shard *shard_of(ck_hash128 h) {
     return &shards[h.hi % SHARDS];
 }
 
-static size_t cost(size_t len) { return sizeof(entry) + len + MALLOC_OVERHEAD; }
+static size_t cost(const entry *e) { return sizeof(entry) + e->cmd_len + e->len + MALLOC_OVERHEAD; }
 
-static entry **find(shard *s, ck_hash128 h) {
+static bool same_hash(const entry *e, ck_hash128 h) { return e->hash.lo == h.lo && e->hash.hi == h.hi; }
+
+/* The link to the entry of `key` (its hash and its bytes), or to the end
+ * of the chain. */
+static entry **find(shard *s, const ck_l1_key *key) {
     if (s->nbuckets == 0)
         return NULL;
-    entry **link = &s->buckets[h.lo & (s->nbuckets - 1)];
-    while (*link != NULL && ((*link)->hash.lo != h.lo || (*link)->hash.hi != h.hi))
+    entry **link = &s->buckets[key->hash.lo & (s->nbuckets - 1)];
+    while (*link != NULL && !(same_hash(*link, key->hash) && (*link)->cmd_len == key->len &&
+                              memcmp((*link)->bytes, key->bytes, key->len) == 0))
+        link = &(*link)->chain;
+    return link;
+}
+
+/* The link to this very entry. */
+static entry **link_of(shard *s, const entry *target) {
+    entry **link = &s->buckets[target->hash.lo & (s->nbuckets - 1)];
+    while (*link != target)
         link = &(*link)->chain;
     return link;
 }
@@ -130,7 +146,7 @@ static void drop(shard *s, entry **link) {
     *link = e->chain;
     lru_unlink(s, e);
     s->count--;
-    s->bytes -= cost(e->len);
+    s->bytes -= cost(e);
     free(e);
 }
 
@@ -156,26 +172,25 @@ static void grow(shard *s) {
 
 static void evict_to(shard *s, size_t budget) {
     while (s->bytes > budget && s->oldest != NULL) {
-        entry **link = find(s, s->oldest->hash);
-        drop(s, link);
+        drop(s, link_of(s, s->oldest));
         s->evictions++;
     }
 }
 
-void ck_l1_store(ck_hash128 h, uint64_t snapshot, uint64_t ep, const char *resp, size_t len) {
+void ck_l1_store(const ck_l1_key *key, uint64_t snapshot, uint64_t ep, const char *resp, size_t len) {
     if (len > settings.max_entry_bytes)
         return;
-    shard *s = shard_of(h);
+    shard *s = shard_of(key->hash);
     size_t budget = settings.max_bytes / SHARDS;
-    if (cost(len) > budget)
+    if (sizeof(entry) + key->len + len + MALLOC_OVERHEAD > budget)
         return;
     uint64_t now = settings.clock();
     pthread_mutex_lock(&s->lock);
     s->stores++;
-    entry **link = find(s, h);
+    entry **link = find(s, key);
     if (link != NULL && *link != NULL) {
         entry *e = *link;
-        if (e->len == len && memcmp(e->bytes, resp, len) == 0) { /* same value read again: refresh it */
+        if (e->len == len && memcmp(reply_of(e), resp, len) == 0) { /* same value read again: refresh it */
             e->snapshot = snapshot;
             e->epoch = ep;
             e->stored_at = now;
@@ -186,7 +201,7 @@ void ck_l1_store(ck_hash128 h, uint64_t snapshot, uint64_t ep, const char *resp,
         }
         drop(s, link);
     }
-    entry *e = malloc(sizeof *e + len);
+    entry *e = malloc(sizeof *e + key->len + len);
     if (e != NULL) {
         if (s->count >= s->nbuckets)
             grow(s);
@@ -195,36 +210,38 @@ void ck_l1_store(ck_hash128 h, uint64_t snapshot, uint64_t ep, const char *resp,
             pthread_mutex_unlock(&s->lock);
             return;
         }
-        memcpy(e->bytes, resp, len);
+        memcpy(e->bytes, key->bytes, key->len);
+        memcpy(e->bytes + key->len, resp, len);
+        e->cmd_len = key->len;
         e->len = len;
-        e->hash = h;
+        e->hash = key->hash;
         e->snapshot = snapshot;
         e->epoch = ep;
         e->stored_at = now;
-        entry **head = &s->buckets[h.lo & (s->nbuckets - 1)];
+        entry **head = &s->buckets[key->hash.lo & (s->nbuckets - 1)];
         e->chain = *head;
         *head = e;
         lru_push(s, e);
         s->count++;
-        s->bytes += cost(len);
+        s->bytes += cost(e);
         evict_to(s, budget);
     }
     pthread_mutex_unlock(&s->lock);
 }
 
-char *ck_l1_fetch(ck_hash128 h, uint64_t snapshot, size_t *len) {
-    shard *s = shard_of(h);
+char *ck_l1_fetch(const ck_l1_key *key, uint64_t snapshot, size_t *len) {
+    shard *s = shard_of(key->hash);
     uint64_t now = settings.clock();
     char *copy = NULL;
     pthread_mutex_lock(&s->lock);
-    entry **link = find(s, h);
+    entry **link = find(s, key);
     entry *e = link != NULL ? *link : NULL;
     if (e != NULL && (e->snapshot != snapshot || e->epoch != ck_l1_epoch())) {
         drop(s, link); /* a write made it wrong: it can never be served again */
         e = NULL;
     }
     if (e != NULL && now - e->stored_at <= settings.ttl_ns && (copy = malloc(e->len ? e->len : 1)) != NULL) {
-        memcpy(copy, e->bytes, e->len);
+        memcpy(copy, reply_of(e), e->len);
         *len = e->len;
         s->hits++;
     } else {
@@ -255,7 +272,7 @@ void ck_l1_clear(void) {
         shard *s = &shards[i];
         pthread_mutex_lock(&s->lock);
         while (s->oldest != NULL)
-            drop(s, find(s, s->oldest->hash));
+            drop(s, link_of(s, s->oldest));
         free(s->buckets);
         s->buckets = NULL;
         s->nbuckets = 0;

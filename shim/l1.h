@@ -1,8 +1,10 @@
 /* The stale-value L1: the last good reply of read commands, kept to be
  * served while Redis cannot answer.
  *
- * An entry is found by a 128-bit hash of (endpoint, database, the exact
- * command bytes) and holds the reply's RESP2 bytes. Coherence does not
+ * An entry is found by a 128-bit hash of (endpoint, database, protocol,
+ * the exact command bytes), holds those command bytes and the reply's RESP2
+ * bytes, and matches only a command with the same bytes: two commands
+ * whose hashes collide (crafted key names) never share an entry. Coherence does not
  * walk entries: every key has a generation counter (in a fixed table,
  * indexed by a hash of endpoint, database and key), and a write bumps the
  * generations of its keys, or the global epoch when its keys are unknown
@@ -49,14 +51,21 @@ void ck_l1_bump_generation(uint32_t slot);
 uint64_t ck_l1_epoch(void);
 void ck_l1_bump_epoch(void);
 
-/* Keeps a reply (replacing what the hash had). `snapshot` and `epoch` are
- * as they were when the read was sent. */
-void ck_l1_store(ck_hash128 h, uint64_t snapshot, uint64_t epoch, const char *resp, size_t len);
+/* The command an entry answers: its hash and its bytes. */
+typedef struct {
+    ck_hash128 hash;
+    const char *bytes;
+    size_t len;
+} ck_l1_key;
 
-/* A copy (malloc'd, for the caller to free) of the entry's bytes when it
- * is younger than the TTL and still coherent with `snapshot` (the sum of
- * its keys' generations now) and the current epoch; NULL otherwise. */
-char *ck_l1_fetch(ck_hash128 h, uint64_t snapshot, size_t *len);
+/* Keeps a reply (replacing what the key had). `snapshot` and `epoch` are
+ * as they were when the read was sent. */
+void ck_l1_store(const ck_l1_key *key, uint64_t snapshot, uint64_t epoch, const char *resp, size_t len);
+
+/* A copy (malloc'd, for the caller to free) of the entry's reply bytes
+ * when it is younger than the TTL and still coherent with `snapshot` (the
+ * sum of its keys' generations now) and the current epoch; NULL otherwise. */
+char *ck_l1_fetch(const ck_l1_key *key, uint64_t snapshot, size_t *len);
 
 void ck_l1_stats_get(ck_l1_stats *out);
 /* Frees every entry (tests, process exit). */

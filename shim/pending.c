@@ -23,14 +23,29 @@ bool ck_pending_grow(ck_pending *q) {
     return true;
 }
 
-void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags,
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t flags,
                           const ck_slot_cache *cache) {
-    *ck_pending_at(q, q->len) = (ck_slot){.kind = (uint8_t)kind, .gate = (uint8_t)gate, .flags = flags, .count = 1};
+    ck_slot *s = ck_pending_at(q, q->len);
+    s->kind = (uint8_t)kind;
+    s->gate = (uint8_t)p.gate;
+    s->ticket = p.ticket;
+    s->flags = flags;
+    s->count = 1;
     if (cache != NULL) {
-        ck_pending_at(q, q->len)->cache = *cache;
-        ck_pending_at(q, q->len)->count = 1;
+        s->cache = *cache;
+    } else {
+        s->cache.stale = NULL;
+        s->cache.cmd_heap = NULL;
+        s->cache.cmd_len = 0;
     }
     q->len++;
+}
+
+void ck_slot_cache_release(ck_slot_cache *cache) {
+    free(cache->stale);
+    cache->stale = NULL;
+    free(cache->cmd_heap);
+    cache->cmd_heap = NULL;
 }
 
 void ck_pending_pop_slot(ck_pending *q) {
@@ -40,16 +55,54 @@ void ck_pending_pop_slot(ck_pending *q) {
     q->len--;
 }
 
-bool ck_pending_clear(ck_pending *q) {
-    bool had_probe = false;
+ck_permit ck_pending_clear(ck_pending *q) {
+    ck_permit probe = CK_PERMIT_ALLOW;
     for (uint32_t i = 0; i < q->len; i++) {
-        had_probe |= ck_pending_at(q, i)->gate == CK_PROBE;
-        free(ck_pending_at(q, i)->cache.stale);
-        ck_pending_at(q, i)->cache.stale = NULL;
+        ck_slot *s = ck_pending_at(q, i);
+        if (s->gate == CK_PROBE && s->kind == CK_SLOT_REAL)
+            probe = ck_slot_permit(s);
+        ck_slot_cache_release(&s->cache);
     }
     q->head = 0;
     q->len = 0;
-    return had_probe;
+    return probe;
+}
+
+ck_permit ck_pending_kill_real(ck_pending *q) {
+    ck_permit probe = CK_PERMIT_ALLOW;
+    for (uint32_t i = 0; i < q->len; i++) {
+        ck_slot *s = ck_pending_at(q, i);
+        if (s->kind != CK_SLOT_REAL)
+            continue;
+        if (s->gate == CK_PROBE)
+            probe = ck_slot_permit(s);
+        s->kind = CK_SLOT_DEAD;
+        s->gate = CK_ALLOW;
+        s->ticket = 0;
+        s->flags = 0;
+        ck_slot_cache_release(&s->cache);
+    }
+    return probe;
+}
+
+void ck_pending_drop_dead(ck_pending *q) {
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < q->len; i++) {
+        ck_slot *s = ck_pending_at(q, i);
+        if (s->kind == CK_SLOT_DEAD)
+            continue;
+        if (kept != i)
+            *ck_pending_at(q, kept) = *s;
+        kept++;
+    }
+    q->len = kept;
+}
+
+bool ck_pending_owes_dead(const ck_pending *q) {
+    for (uint32_t i = 0; i < q->len; i++)
+        if (ck_pending_at(q, i)->kind == CK_SLOT_DEAD)
+            return true;
+    return false;
 }
 
 bool ck_pending_awaits_real(const ck_pending *q) {

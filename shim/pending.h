@@ -1,6 +1,10 @@
 /* The replies a context owes its program, in the order the commands were
  * appended: some will come from Redis (REAL), some are made up by the shim
- * because the circuit was open when the command was appended (SYNTH_NIL).
+ * because the circuit was open when the command was appended (SYNTH_NIL,
+ * SYNTH_STALE), some were owed by a connection that died (DEAD): hiredis
+ * answers those with the connection's error, and so does the shim, each
+ * once, in its turn, so that a reply of a new connection can never be
+ * taken for the answer to a command of the old one.
  * redisGetReply pops from the front, which keeps real and synthesized
  * replies in append order whatever the circuit does meanwhile.
  * Runs of the same kind are counted, not stored one by one, so a healthy
@@ -15,7 +19,7 @@
 #include "breaker.h"
 #include "l1.h"
 
-typedef enum { CK_SLOT_REAL = 0, CK_SLOT_SYNTH_NIL = 1, CK_SLOT_SYNTH_STALE = 2 } ck_slot_kind;
+typedef enum { CK_SLOT_REAL = 0, CK_SLOT_SYNTH_NIL = 1, CK_SLOT_SYNTH_STALE = 2, CK_SLOT_DEAD = 3 } ck_slot_kind;
 
 /* What the reply of a REAL slot needs besides being read. */
 enum {
@@ -23,7 +27,12 @@ enum {
     CK_SLOT_SESSION = 2,   /* AUTH, SELECT...: on success the session to replay changes */
     CK_SLOT_L1_READ = 4,   /* a read the L1 keeps: store its reply, or serve stale on failure */
     CK_SLOT_L1_WRITE = 8,  /* a write: invalidate its keys again when it completes */
+    CK_SLOT_DB_CHANGE = 16, /* SELECT, RESET, HELLO: the keys of what follows are uncertain until it is answered */
 };
+
+/* The command bytes of a read, kept with its L1 entry so that entries are
+ * matched on the bytes, not on the hash alone. Short commands inline. */
+#define CK_SLOT_INLINE_CMD 64
 
 #define CK_SLOT_MAX_KEYS 8
 #define CK_SLOT_ALL_KEYS 255 /* keys unknown or too many: the whole L1 epoch */
@@ -38,12 +47,20 @@ typedef struct {
     uint8_t nkeys;     /* or CK_SLOT_ALL_KEYS */
     char *stale;       /* SYNTH_STALE: RESP bytes, owned by the slot */
     size_t stale_len;
+    char *cmd_heap;    /* reads: the command's bytes when longer than inline_cmd (malloc'd) */
+    size_t cmd_len;
+    char inline_cmd[CK_SLOT_INLINE_CMD];
 } ck_slot_cache;
+
+static inline const char *ck_slot_cache_cmd(const ck_slot_cache *c) {
+    return c->cmd_heap != NULL ? c->cmd_heap : c->inline_cmd;
+}
 
 typedef struct {
     uint8_t kind;    /* ck_slot_kind */
     uint8_t gate;    /* ck_gate of a REAL slot */
-    uint8_t flags;   /* CK_SLOT_UNBOUNDED | CK_SLOT_SESSION | CK_SLOT_L1_* */
+    uint8_t flags;   /* CK_SLOT_UNBOUNDED | CK_SLOT_SESSION | CK_SLOT_L1_* | CK_SLOT_DB_CHANGE */
+    uint32_t ticket; /* a probe's ticket */
     uint32_t count;  /* how many replies of this kind in a row; probes, flagged and stale slots stand alone */
     ck_slot_cache cache;
 } ck_slot;
@@ -55,7 +72,7 @@ typedef struct {
 
 void ck_pending_init(ck_pending *q);
 bool ck_pending_grow(ck_pending *q);
-void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags,
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t flags,
                           const ck_slot_cache *cache);
 void ck_pending_pop_slot(ck_pending *q);
 
@@ -68,28 +85,36 @@ static inline bool ck_pending_reserve(ck_pending *q) { return q->len < q->cap ||
 
 /* Needs a prior successful ck_pending_reserve. A reply of the same kind
  * as the last one owed extends its run. */
-static inline void ck_pending_push(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags) {
-    if (q->len > 0 && gate != CK_PROBE && flags == 0) {
+static inline void ck_pending_push(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t flags) {
+    if (q->len > 0 && p.gate != CK_PROBE && flags == 0) {
         ck_slot *tail = ck_pending_at(q, q->len - 1);
         if (tail->kind == kind && tail->gate != CK_PROBE && tail->flags == 0 && tail->count < UINT32_MAX) {
             tail->count++;
             return;
         }
     }
-    ck_pending_push_slot(q, kind, gate, flags, NULL);
+    ck_pending_push_slot(q, kind, p, flags, NULL);
 }
 
-/* A slot with L1 bookkeeping, or a stale value (whose bytes it then owns). */
-static inline void ck_pending_push_cached(ck_pending *q, ck_slot_kind kind, ck_gate gate, uint8_t flags,
+/* A slot with L1 bookkeeping, or a stale value (whose bytes it then owns,
+ * as it owns a malloc'd command copy). */
+static inline void ck_pending_push_cached(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t flags,
                                           const ck_slot_cache *cache) {
-    ck_pending_push_slot(q, kind, gate, flags, cache);
+    ck_pending_push_slot(q, kind, p, flags, cache);
 }
+
+/* The permit a slot was sent under. */
+static inline ck_permit ck_slot_permit(const ck_slot *s) { return (ck_permit){(ck_gate)s->gate, s->ticket}; }
 
 static inline bool ck_pending_empty(const ck_pending *q) { return q->len == 0; }
 
 static inline const ck_slot *ck_pending_front(const ck_pending *q) {
     return q->len == 0 ? NULL : ck_pending_at(q, 0);
 }
+
+/* Frees what a slot's L1 bookkeeping owns (a long command's copy, stale
+ * bytes not taken). */
+void ck_slot_cache_release(ck_slot_cache *cache);
 
 /* Pops the front reply. A stale slot's bytes must have been taken. */
 static inline void ck_pending_pop(ck_pending *q) {
@@ -98,11 +123,20 @@ static inline void ck_pending_pop(ck_pending *q) {
     else
         ck_pending_pop_slot(q);
 }
-/* Forgets everything owed (the connection was reset or freed). Returns true
- * when a probe was among them: its outcome will never be known. */
-bool ck_pending_clear(ck_pending *q);
+/* Forgets everything owed (the connection was reset or freed). Returns the
+ * permit of a probe among them, whose outcome will never be known (for the
+ * caller to release), or an ALLOW permit. */
+ck_permit ck_pending_clear(ck_pending *q);
+/* The connection died: every reply still owed by it becomes DEAD (answered
+ * with the connection's error). Returns a probe's permit as above. */
+ck_permit ck_pending_kill_real(ck_pending *q);
+/* Forgets the DEAD replies: the program sent a command of its own on the
+ * context and gave them up (see call.c). */
+void ck_pending_drop_dead(ck_pending *q);
 /* True when a reply from the connection is still owed. */
 bool ck_pending_awaits_real(const ck_pending *q);
+/* True when a reply of a dead connection is still owed. */
+bool ck_pending_owes_dead(const ck_pending *q);
 void ck_pending_free(ck_pending *q);
 
 #endif

@@ -95,6 +95,15 @@ uint32_t ck_session_db(const ck_session *s) {
     return db;
 }
 
+uint8_t ck_session_protocol(const ck_session *s) {
+    const char *arg;
+    size_t len;
+    const ck_session_command *hello = &s->kept[CK_SESSION_HELLO];
+    if (hello->bytes == NULL || !ck_command_arg_from_resp(hello->bytes, hello->len, 1, &arg, &len))
+        return 2;
+    return len == 1 && arg[0] == '3' ? 3 : 2;
+}
+
 void ck_session_drop_proposed(ck_session *s) {
     for (uint32_t i = 0; i < s->proposed_len; i++)
         forget(&s->proposed[i].cmd);

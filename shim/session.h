@@ -47,6 +47,8 @@ int ck_session_settle(ck_session *s, bool success);
 
 /* The database the kept SELECT chose, 0 without one. */
 uint32_t ck_session_db(const ck_session *s);
+/* The protocol the kept HELLO chose: 3 after HELLO 3, else 2. */
+uint8_t ck_session_protocol(const ck_session *s);
 /* The connection was reset: proposals will never be answered. */
 void ck_session_drop_proposed(ck_session *s);
 /* The program reconnected by itself: it will rebuild its session. */

@@ -5,13 +5,58 @@
  * path. */
 #include <stdarg.h>
 
+#include <stdio.h>
+
 #include "abi.h"
 #include "call.h"
+#include "real.h"
 
 #define CK_EXPORT __attribute__((visibility("default")))
 
+/* ------------------------------------------------- the sync transport */
+
+static int sync_append(redisContext *c, const ck_call *call) {
+    switch (call->form) {
+    case CK_BY_FORMAT: return CK_REAL_CALL(ck_real.redisvAppendCommand(c, call->format, *call->ap));
+    case CK_BY_ARGV: return CK_REAL_CALL(ck_real.redisAppendCommandArgv(c, call->argc, call->argv, call->argvlen));
+    case CK_BY_FORMATTED: return CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, call->cmd, call->len));
+    }
+    return REDIS_ERR;
+}
+
+/* The reply will be read with redisGetReply like any other. */
+static int sync_file_unsent(redisContext *c, const ck_call *call, bool *owed) {
+    (void)c, (void)call;
+    *owed = true;
+    return REDIS_OK;
+}
+
+/* A command sent on a placeholder while the circuit is open: connection
+ * set-up and transactions are never faked, so they fail, saying why. */
+static int sync_refuse(redisContext *c, const ck_context_state *st, const char *name, size_t name_len) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s; %.*s was not sent", st->endpoint->name,
+             (int)(name_len > 20 ? 20 : name_len), name);
+    ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
+    return REDIS_ERR;
+}
+
+static void sync_no_memory(redisContext *c) { ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory"); }
+
+const ck_transport ck_sync_transport = {
+    .can_connect = true,
+    .reads_block = true,
+    .append = sync_append,
+    .file_unsent = sync_file_unsent,
+    .refuse = sync_refuse,
+    .no_memory = sync_no_memory,
+};
+
+/* ------------------------------------------------------ the wrappers */
+
 static void *run_command(redisContext *c, ck_call *call) {
     ck_context_state *st = ck_call_state(c);
+    ck_call_before_command(c, st);
     if (ck_call_append(c, st, call) != REDIS_OK)
         return NULL;
     /* as hiredis: only a blocking context waits for the reply */
@@ -28,7 +73,7 @@ static void *command_v(redisContext *c, const char *format, va_list ap, const ch
         return NULL;
     va_list copy;
     va_copy(copy, ap);
-    ck_call call = {.form = CK_BY_FORMAT, .format = format, .ap = &copy};
+    ck_call call = {.form = CK_BY_FORMAT, .format = format, .ap = &copy, .transport = &ck_sync_transport};
     void *reply = run_command(c, &call);
     va_end(copy);
     return reply;
@@ -39,7 +84,7 @@ static int append_v(redisContext *c, const char *format, va_list ap, const char 
         return REDIS_ERR;
     va_list copy;
     va_copy(copy, ap);
-    ck_call call = {.form = CK_BY_FORMAT, .format = format, .ap = &copy};
+    ck_call call = {.form = CK_BY_FORMAT, .format = format, .ap = &copy, .transport = &ck_sync_transport};
     int rc = ck_call_append(c, ck_call_state(c), &call);
     va_end(copy);
     return rc;
@@ -60,7 +105,7 @@ CK_EXPORT void *redisCommand(redisContext *c, const char *format, ...) {
 CK_EXPORT void *redisCommandArgv(redisContext *c, int argc, const char **argv, const size_t *argvlen) {
     if (!ck_call_usable(c, __func__))
         return NULL;
-    ck_call call = {.form = CK_BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen};
+    ck_call call = {.form = CK_BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen, .transport = &ck_sync_transport};
     return run_command(c, &call);
 }
 
@@ -79,14 +124,14 @@ CK_EXPORT int redisAppendCommand(redisContext *c, const char *format, ...) {
 CK_EXPORT int redisAppendCommandArgv(redisContext *c, int argc, const char **argv, const size_t *argvlen) {
     if (!ck_call_usable(c, __func__))
         return REDIS_ERR;
-    ck_call call = {.form = CK_BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen};
+    ck_call call = {.form = CK_BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen, .transport = &ck_sync_transport};
     return ck_call_append(c, ck_call_state(c), &call);
 }
 
 CK_EXPORT int redisAppendFormattedCommand(redisContext *c, const char *cmd, size_t len) {
     if (!ck_call_usable(c, __func__))
         return REDIS_ERR;
-    ck_call call = {.form = CK_BY_FORMATTED, .cmd = cmd, .len = len};
+    ck_call call = {.form = CK_BY_FORMATTED, .cmd = cmd, .len = len, .transport = &ck_sync_transport};
     return ck_call_append(c, ck_call_state(c), &call);
 }
 

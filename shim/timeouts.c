@@ -51,10 +51,27 @@ static void set_socket_timeout(redisContext *c, uint64_t ns) {
         CK_LOG_ONCE(CK_LOG_WARN, "could not set a socket timeout on fd %d; calls on it are not bounded", fd);
 }
 
+/* The program's own timeout, on a socket the shim (re)made: hiredis 0.14
+ * does not carry it over a reconnect. */
+static void apply_program_timeout(redisContext *c, const ck_context_state *st) {
+    const struct timeval *tv = st->recipe.has_command_timeout ? &st->recipe.command_timeout : ck_ctx_command_timeout(c);
+    int fd = ck_ctx_fd(c);
+    if (tv == NULL || fd < 0)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof *tv) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, sizeof *tv) != 0)
+        CK_LOG_ONCE(CK_LOG_WARN, "could not put the program's timeout back on fd %d", fd);
+}
+
 void ck_timeouts_after_connect(redisContext *c, ck_context_state *st) {
     st->imposed_timeout_ns = 0;
-    if (socket_timeout_ns == 0 || st->program_timeout || st->passthrough || !(ck_ctx_flags(c) & REDIS_BLOCK) ||
-        ck_ctx_err(c) != 0 || ck_ctx_fd(c) < 0)
+    if (!(ck_ctx_flags(c) & REDIS_BLOCK) || ck_ctx_err(c) != 0 || ck_ctx_fd(c) < 0)
+        return;
+    if (st->program_timeout) {
+        apply_program_timeout(c, st);
+        return;
+    }
+    if (socket_timeout_ns == 0 || st->passthrough)
         return;
     set_socket_timeout(c, socket_timeout_ns);
     st->imposed_timeout_ns = socket_timeout_ns;

@@ -22,7 +22,7 @@ static uint64_t fake_random_value;
 static uint64_t fake_random(void) { return fake_random_value; }
 
 static void init_breaker(bool enabled, uint32_t threshold, uint64_t cooldown, uint64_t cooldown_max) {
-    ck_breaker_settings s = {enabled, threshold, cooldown, cooldown_max, fake_random};
+    ck_breaker_settings s = {enabled, threshold, cooldown, cooldown_max, fake_random, 0};
     ck_breaker_init(&b, &s);
 }
 
@@ -37,8 +37,8 @@ static int setup(void **state) {
 
 static void fail_n(int n) {
     for (int i = 0; i < n; i++) {
-        ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
-        assert_int_equal(g, CK_ALLOW);
+        ck_permit g = ck_breaker_acquire(&b, fake_clock, NULL);
+        assert_int_equal(g.gate, CK_ALLOW);
         ck_breaker_record(&b, g, false, fake_clock, NULL);
     }
 }
@@ -46,8 +46,8 @@ static void fail_n(int n) {
 static void closed_allows_without_reading_the_clock(void **state) {
     (void)state;
     for (int i = 0; i < 100; i++) {
-        ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
-        assert_int_equal(g, CK_ALLOW);
+        ck_permit g = ck_breaker_acquire(&b, fake_clock, NULL);
+        assert_int_equal(g.gate, CK_ALLOW);
         ck_breaker_record(&b, g, true, fake_clock, NULL);
     }
     assert_int_equal(clock_reads, 0);
@@ -59,7 +59,7 @@ static void opens_exactly_at_threshold(void **state) {
     fail_n(2);
     assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
     ck_transition t;
-    ck_gate g = ck_breaker_acquire(&b, fake_clock, &t);
+    ck_permit g = ck_breaker_acquire(&b, fake_clock, &t);
     assert_false(t.happened);
     ck_breaker_record(&b, g, false, fake_clock, &t);
     assert_true(t.happened);
@@ -91,18 +91,21 @@ static void open_rejects_until_cooldown(void **state) {
     (void)state;
     fail_n(3);
     fake_now += 30 * SEC - 1;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_REJECT);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
     assert_int_equal(atomic_load(&b.rejected_total), 1);
     fake_now += 1;
     ck_transition t;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, &t), CK_PROBE);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, &t).gate, CK_PROBE);
     assert_true(t.happened);
     assert_int_equal(t.from, CK_OPEN);
     assert_int_equal(t.to, CK_HALF_OPEN);
-    /* everyone else is still rejected while the probe is out */
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_REJECT);
-    fake_now += 3600 * SEC;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_REJECT);
+    /* everyone else is still rejected while the probe is out, until the
+     * probe timeout (here the first cooldown) takes it from its holder */
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    fake_now += 30 * SEC - 1;
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    fake_now += 1;
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
 }
 
 /* The look-ahead an async placeholder uses: no permit taken, no state
@@ -116,7 +119,7 @@ static void due_says_when_a_call_would_be_let_through(void **state) {
     assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
     assert_int_equal(atomic_load(&b.rejected_total), 0);
     fake_now += 30 * SEC;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_PROBE);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
     assert_false(ck_breaker_due(&b, fake_now + 3600 * SEC)); /* the probe is out */
     init_breaker(false, 3, 30 * SEC, 30 * SEC);
     fail_n(5);
@@ -127,8 +130,8 @@ static void probe_success_closes(void **state) {
     (void)state;
     fail_n(3);
     fake_now += 30 * SEC;
-    ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
-    assert_int_equal(g, CK_PROBE);
+    ck_permit g = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(g.gate, CK_PROBE);
     ck_transition t;
     ck_breaker_record(&b, g, true, fake_clock, &t);
     assert_int_equal(t.from, CK_HALF_OPEN);
@@ -144,16 +147,16 @@ static void probe_failure_reopens_with_fresh_cooldown(void **state) {
     (void)state;
     fail_n(3);
     fake_now += 30 * SEC;
-    ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
-    assert_int_equal(g, CK_PROBE);
+    ck_permit g = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(g.gate, CK_PROBE);
     fake_now += 5 * SEC; /* the probe took a while */
     ck_transition t;
     ck_breaker_record(&b, g, false, fake_clock, &t);
     assert_int_equal(t.to, CK_OPEN);
     fake_now += 30 * SEC - 1;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_REJECT);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
     fake_now += 1;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_PROBE);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
     assert_int_equal(atomic_load(&b.opens_total), 2);
 }
 
@@ -162,14 +165,14 @@ static void late_outcomes_of_calls_let_through_earlier_are_ignored(void **state)
     fail_n(3);
     /* a call allowed before the circuit opened fails or succeeds now */
     ck_transition t;
-    ck_breaker_record(&b, CK_ALLOW, false, fake_clock, &t);
+    ck_breaker_record(&b, CK_PERMIT_ALLOW, false, fake_clock, &t);
     assert_false(t.happened);
-    ck_breaker_record(&b, CK_ALLOW, true, fake_clock, &t);
+    ck_breaker_record(&b, CK_PERMIT_ALLOW, true, fake_clock, &t);
     assert_false(t.happened);
     assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
     fake_now += 30 * SEC;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_PROBE);
-    ck_breaker_record(&b, CK_ALLOW, true, fake_clock, NULL);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
+    ck_breaker_record(&b, CK_PERMIT_ALLOW, true, fake_clock, NULL);
     assert_int_equal(ck_breaker_state_of(&b), CK_HALF_OPEN);
 }
 
@@ -177,35 +180,74 @@ static void released_probe_lets_the_next_call_probe(void **state) {
     (void)state;
     fail_n(3);
     fake_now += 30 * SEC;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_PROBE);
+    ck_permit p = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(p.gate, CK_PROBE);
+    assert_int_not_equal(p.ticket, 0);
     ck_transition t;
-    ck_breaker_release_probe(&b, &t);
+    ck_breaker_release_probe(&b, p.ticket, &t);
     assert_true(t.happened);
     assert_int_equal(t.to, CK_OPEN);
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_PROBE);
+    /* the same ticket again: it was used up, nothing happens */
+    ck_breaker_release_probe(&b, p.ticket, &t);
+    assert_false(t.happened);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
+}
+
+/* A probe nobody settles (an idle connection won it) is taken over once
+ * the probe timeout passes, and the first holder's late word is ignored. */
+static void unsettled_probe_expires_and_is_taken_over(void **state) {
+    (void)state;
+    ck_breaker_settings s = {true, 3, 30 * SEC, 30 * SEC, fake_random, 7 * SEC};
+    ck_breaker_init(&b, &s);
+    fail_n(3);
+    fake_now += 30 * SEC;
+    ck_permit first = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(first.gate, CK_PROBE);
+    fake_now += 7 * SEC - 1;
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    fake_now += 1;
+    ck_transition t;
+    ck_permit second = ck_breaker_acquire(&b, fake_clock, &t);
+    assert_int_equal(second.gate, CK_PROBE);
+    assert_int_not_equal(second.ticket, first.ticket);
+    assert_true(t.happened);
+    /* the first holder fails late: ignored, the circuit stays half open */
+    ck_breaker_record(&b, first, false, fake_clock, &t);
+    assert_false(t.happened);
+    assert_int_equal(ck_breaker_state_of(&b), CK_HALF_OPEN);
+    ck_breaker_release_probe(&b, first.ticket, &t);
+    assert_false(t.happened);
+    assert_int_equal(ck_breaker_state_of(&b), CK_HALF_OPEN);
+    /* the second settles it */
+    ck_breaker_record(&b, second, true, fake_clock, &t);
+    assert_true(t.happened);
+    assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+    /* and its ticket cannot settle anything twice */
+    ck_breaker_record(&b, second, false, fake_clock, &t);
+    assert_false(t.happened);
 }
 
 static void disabled_breaker_always_allows(void **state) {
     (void)state;
     init_breaker(false, 1, SEC, SEC);
     for (int i = 0; i < 10; i++) {
-        ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
-        assert_int_equal(g, CK_ALLOW);
+        ck_permit g = ck_breaker_acquire(&b, fake_clock, NULL);
+        assert_int_equal(g.gate, CK_ALLOW);
         ck_breaker_record(&b, g, false, fake_clock, NULL);
     }
     assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
 }
 
 static void fail_probe(void) {
-    ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
-    assert_int_equal(g, CK_PROBE);
+    ck_permit g = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(g.gate, CK_PROBE);
     ck_breaker_record(&b, g, false, fake_clock, NULL);
 }
 
 /* the circuit probes exactly `after` ns from now, not a nanosecond before */
 static void assert_next_probe_after(uint64_t after) {
     fake_now += after - 1;
-    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL), CK_REJECT);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
     fake_now += 1;
 }
 
@@ -241,8 +283,8 @@ static void recovery_resets_the_backoff(void **state) {
     fake_now += 10 * SEC;
     fail_probe();
     fake_now += 20 * SEC;
-    ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
-    assert_int_equal(g, CK_PROBE);
+    ck_permit g = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(g.gate, CK_PROBE);
     ck_breaker_record(&b, g, true, fake_clock, NULL);
     fail_n(1);
     assert_next_probe_after(10 * SEC);
@@ -267,10 +309,10 @@ static void *racer(void *arg) {
     (void)arg;
     pthread_barrier_wait(&start_line);
     for (int i = 0; i < 50; i++) {
-        ck_gate g = ck_breaker_acquire(&b, fake_clock, NULL);
-        if (g == CK_PROBE)
+        ck_permit g = ck_breaker_acquire(&b, fake_clock, NULL);
+        if (g.gate == CK_PROBE)
             atomic_fetch_add(&probes, 1);
-        else if (g == CK_REJECT)
+        else if (g.gate == CK_REJECT)
             atomic_fetch_add(&rejects, 1);
     }
     return NULL;
@@ -308,6 +350,7 @@ int main(void) {
         cmocka_unit_test_setup(probe_failure_reopens_with_fresh_cooldown, setup),
         cmocka_unit_test_setup(late_outcomes_of_calls_let_through_earlier_are_ignored, setup),
         cmocka_unit_test_setup(released_probe_lets_the_next_call_probe, setup),
+        cmocka_unit_test_setup(unsettled_probe_expires_and_is_taken_over, setup),
         cmocka_unit_test_setup(disabled_breaker_always_allows, setup),
         cmocka_unit_test_setup(exactly_one_probe_under_concurrency, setup),
         cmocka_unit_test_setup(cooldown_doubles_with_jitter_and_is_capped, setup),

@@ -24,7 +24,8 @@ static int setup(void **state) {
     return 0;
 }
 
-static ck_hash128 key_hash(const char *cmd) { return ck_l1_hash(1, 0, cmd, strlen(cmd)); }
+/* The L1 key of a command on endpoint 1, database 0. */
+#define key_hash(cmd) (&(ck_l1_key){ck_l1_hash(1, 0, (cmd), strlen(cmd)), (cmd), strlen(cmd)})
 
 static void assert_fetch(const char *cmd, uint64_t snapshot, const char *expected) {
     size_t len = 0;
@@ -123,9 +124,30 @@ static void entry_limit(void **state) {
     free(got);
 }
 
+/* Two commands whose hashes collide (as crafted key names could make
+ * them) never share an entry: the command bytes are compared. */
+static void colliding_hashes_never_share_an_entry(void **state) {
+    (void)state;
+    ck_hash128 same = ck_l1_hash(1, 0, "GET a", 5);
+    ck_l1_key a = {same, "GET a", 5}, b = {same, "GET b", 5};
+    ck_l1_store(&a, 0, ck_l1_epoch(), "$1\r\nA\r\n", 7);
+    size_t len;
+    assert_null(ck_l1_fetch(&b, 0, &len));
+    ck_l1_store(&b, 0, ck_l1_epoch(), "$1\r\nB\r\n", 7);
+    char *got = ck_l1_fetch(&a, 0, &len);
+    assert_non_null(got);
+    assert_memory_equal(got, "$1\r\nA\r\n", 7);
+    free(got);
+    got = ck_l1_fetch(&b, 0, &len);
+    assert_non_null(got);
+    assert_memory_equal(got, "$1\r\nB\r\n", 7);
+    free(got);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(stores_and_serves_until_the_ttl, setup),
+        cmocka_unit_test_setup(colliding_hashes_never_share_an_entry, setup),
         cmocka_unit_test_setup(writes_invalidate_through_generations_and_epoch, setup),
         cmocka_unit_test_setup(same_value_refreshes_different_value_replaces, setup),
         cmocka_unit_test_setup(byte_bound_and_lru, setup),

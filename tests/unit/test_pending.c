@@ -9,7 +9,7 @@
 
 static void push(ck_pending *q, ck_slot_kind kind, ck_gate gate) {
     assert_true(ck_pending_reserve(q));
-    ck_pending_push(q, kind, gate, 0);
+    ck_pending_push(q, kind, (ck_permit){gate, gate == CK_PROBE ? 7u : 0u}, 0);
 }
 
 static ck_slot_kind pop(ck_pending *q, ck_gate *gate) {
@@ -86,13 +86,13 @@ static void flagged_slots_stand_alone(void **state) {
     ck_pending q;
     ck_pending_init(&q);
     assert_true(ck_pending_reserve(&q));
-    ck_pending_push(&q, CK_SLOT_REAL, CK_ALLOW, 0);
+    ck_pending_push(&q, CK_SLOT_REAL, CK_PERMIT_ALLOW, 0);
     assert_true(ck_pending_reserve(&q));
-    ck_pending_push(&q, CK_SLOT_REAL, CK_ALLOW, CK_SLOT_UNBOUNDED);
+    ck_pending_push(&q, CK_SLOT_REAL, CK_PERMIT_ALLOW, CK_SLOT_UNBOUNDED);
     assert_true(ck_pending_reserve(&q));
-    ck_pending_push(&q, CK_SLOT_REAL, CK_ALLOW, 0);
+    ck_pending_push(&q, CK_SLOT_REAL, CK_PERMIT_ALLOW, 0);
     assert_true(ck_pending_reserve(&q));
-    ck_pending_push(&q, CK_SLOT_REAL, CK_ALLOW, CK_SLOT_SESSION);
+    ck_pending_push(&q, CK_SLOT_REAL, CK_PERMIT_ALLOW, CK_SLOT_SESSION);
     assert_int_equal(q.len, 4);
     assert_int_equal(ck_pending_front(&q)->flags, 0);
     ck_pending_pop(&q);
@@ -111,12 +111,48 @@ static void clear_reports_an_owed_probe(void **state) {
     ck_pending q;
     ck_pending_init(&q);
     push(&q, CK_SLOT_REAL, CK_ALLOW);
-    assert_false(ck_pending_clear(&q));
+    assert_int_equal(ck_pending_clear(&q).gate, CK_ALLOW);
     push(&q, CK_SLOT_SYNTH_NIL, CK_REJECT);
     push(&q, CK_SLOT_REAL, CK_PROBE);
-    assert_true(ck_pending_clear(&q));
+    ck_permit p = ck_pending_clear(&q);
+    assert_int_equal(p.gate, CK_PROBE);
+    assert_int_equal(p.ticket, 7);
     assert_true(ck_pending_empty(&q));
     assert_null(ck_pending_front(&q));
+    ck_pending_free(&q);
+}
+
+/* The connection died: what it owed is answered as on a dead connection,
+ * in its place; the made-up answers keep theirs. */
+static void a_dead_connection_turns_its_replies_dead(void **state) {
+    (void)state;
+    ck_pending q;
+    ck_pending_init(&q);
+    push(&q, CK_SLOT_REAL, CK_PROBE);
+    push(&q, CK_SLOT_SYNTH_NIL, CK_REJECT);
+    push(&q, CK_SLOT_REAL, CK_ALLOW);
+    push(&q, CK_SLOT_REAL, CK_ALLOW);
+    assert_false(ck_pending_owes_dead(&q));
+    ck_permit p = ck_pending_kill_real(&q);
+    assert_int_equal(p.gate, CK_PROBE);
+    assert_true(ck_pending_owes_dead(&q));
+    assert_false(ck_pending_awaits_real(&q));
+    assert_int_equal(pop(&q, NULL), CK_SLOT_DEAD);
+    assert_int_equal(pop(&q, NULL), CK_SLOT_SYNTH_NIL);
+    assert_int_equal(pop(&q, NULL), CK_SLOT_DEAD);
+    assert_int_equal(pop(&q, NULL), CK_SLOT_DEAD);
+    assert_true(ck_pending_empty(&q));
+    /* dropped by a program that gives them up: the rest keeps its order */
+    push(&q, CK_SLOT_REAL, CK_ALLOW);
+    push(&q, CK_SLOT_SYNTH_NIL, CK_REJECT);
+    push(&q, CK_SLOT_REAL, CK_ALLOW);
+    ck_pending_kill_real(&q);
+    push(&q, CK_SLOT_SYNTH_STALE, CK_REJECT);
+    ck_pending_drop_dead(&q);
+    assert_false(ck_pending_owes_dead(&q));
+    assert_int_equal(pop(&q, NULL), CK_SLOT_SYNTH_NIL);
+    assert_int_equal(pop(&q, NULL), CK_SLOT_SYNTH_STALE);
+    assert_true(ck_pending_empty(&q));
     ck_pending_free(&q);
 }
 
@@ -126,6 +162,7 @@ int main(void) {
         cmocka_unit_test(runs_are_counted_not_stored),
         cmocka_unit_test(grows_and_wraps),
         cmocka_unit_test(clear_reports_an_owed_probe),
+        cmocka_unit_test(a_dead_connection_turns_its_replies_dead),
         cmocka_unit_test(flagged_slots_stand_alone),
     };
     return cmocka_run_group_tests_name("pending", tests, NULL, NULL);
