@@ -104,7 +104,7 @@ static bool writes_beyond_its_keys(const ck_command_spec *spec) {
 /* The L1's key space of a context: its endpoint, database and protocol
  * (the same bytes answer differently under RESP3). */
 static uint32_t keyspace_of(const ck_context_state *st) {
-    return st->db ^ (st->protocol == 3 ? 0x80000000u : 0);
+    return st->db_appended ^ (st->protocol_appended == 3 ? 0x80000000u : 0);
 }
 
 uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec, const char *resp, size_t len,
@@ -115,10 +115,10 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
     cache->cmd_len = 0;
     if (spec == NULL)
         return 0; /* unknown: the epoch was bumped already */
-    /* while a SELECT is on its way, the database of this command is not
-     * known: no read is kept, a write invalidates everything */
-    bool keys_certain = st->db_changes_in_flight == 0 && !st->db_uncertain;
-    key_walk walk = {(uint64_t)(uintptr_t)st->endpoint, st->db, cache, false};
+    /* after a SELECT inside MULTI the database is not followed: no read is
+     * kept, a write invalidates everything */
+    bool keys_certain = !st->db_uncertain;
+    key_walk walk = {(uint64_t)(uintptr_t)st->endpoint, st->db_appended, cache, false};
     bool parsed = keys_certain && ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
     if (ck_command_may_write(spec) || writes_beyond_its_keys(spec)) {
         if (!parsed || writes_beyond_its_keys(spec))

@@ -150,6 +150,8 @@ static bool owe_stale(ck_context_state *st, uint8_t l1, ck_slot_cache *cache) {
     cache->stale = stale;
     cache->stale_len = len;
     ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_STALE, CK_PERMIT_REJECT, 0, cache);
+    cache->stale = NULL; /* the slot owns the bytes now */
+    cache->cmd_heap = NULL;
     return true;
 }
 
@@ -186,6 +188,19 @@ static uint32_t replies_of_buffer(ck_context_state *st, const ck_call *call, ck_
     }
     *cls = CK_CMD_DATA;
     return (uint32_t)count;
+}
+
+/* SELECT, HELLO or RESET sent: what is appended after it runs there. */
+static void follow_db_change(ck_context_state *st, ck_session_kind kind, const ck_call *call) {
+    st->db_changes_in_flight++;
+    if (st->in_transaction)
+        return; /* queued: takes effect at EXEC (db_uncertain covers SELECT) */
+    if (kind == CK_SESSION_SELECT)
+        st->db_appended = ck_session_db_of(call->cmd, call->len);
+    else if (kind == CK_SESSION_HELLO)
+        st->protocol_appended = ck_session_protocol_of(call->cmd, call->len, st->protocol_appended);
+    else if (kind == CK_SESSION_RESET)
+        st->db_appended = 0, st->protocol_appended = 2;
 }
 
 /* Pushes the REAL slots of a command that was sent: the permit goes with
@@ -307,10 +322,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         rc = st->placeholder ? ck_connect_placeholder(c, st, permit) : ck_context_heal(c, st, permit);
         if (rc != REDIS_OK) {
             permit_passed = true; /* recorded as the connect's failure */
-            if (ck_cache_stale_if_error && owe_stale(st, l1, &cache)) {
+            if (ck_cache_stale_if_error && owe_stale(st, l1, &cache))
                 rc = REDIS_OK; /* stale-if-error: the connect failed, the last good value answers */
-                l1 = 0;        /* the slot owns the cache now */
-            }
             break;
         }
         __attribute__((fallthrough)); /* connected: send */
@@ -324,14 +337,14 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
             break;
         }
         owe_real(st, permit, flags, l1, &cache, replies, opaque);
-        l1 = 0; /* the slot owns the cache now */
+        cache.cmd_heap = NULL; /* the slot owns the copy now */
         permit_passed = true;
-        if (flags & CK_SLOT_DB_CHANGE)
-            st->db_changes_in_flight++;
+        if (session && session_kind == CK_SESSION_RESET)
+            st->in_transaction = false; /* RESET is never queued: it ends a transaction */
         if (session && session_kind == CK_SESSION_SELECT && st->in_transaction)
             st->db_uncertain = true; /* the database after EXEC is not followed */
-        if (session && session_kind == CK_SESSION_RESET)
-            st->in_transaction = false;
+        if (flags & CK_SLOT_DB_CHANGE)
+            follow_db_change(st, session_kind, call);
         enter_session_mode(c, st, cls, call);
         if (tr->sent != NULL)
             tr->sent(st, flags);
@@ -340,7 +353,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     if (!permit_passed)
         ck_endpoint_release(st->endpoint, permit);
     if (l1 & CK_SLOT_L1_READ)
-        ck_slot_cache_release(&cache); /* not handed to a slot */
+        ck_slot_cache_release(&cache); /* what was not handed to a slot */
     if (expanded != NULL)
         ck_real.redisFreeCommand(expanded);
     return rc;
@@ -395,8 +408,18 @@ static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const voi
     bool accepted = ok && ck_reply_type(made) != REDIS_REPLY_ERROR;
     if ((flags & SLOT_TXN_BEGIN) && !accepted)
         st->in_transaction = false; /* MULTI refused: no transaction */
-    if ((flags & CK_SLOT_DB_CHANGE) && st->db_changes_in_flight > 0)
+    if ((flags & CK_SLOT_DB_CHANGE) && st->db_changes_in_flight > 0) {
         st->db_changes_in_flight--;
+        if (!accepted) {
+            /* what was appended behind it was keyed under a database or
+             * protocol the connection never entered */
+            ck_l1_bump_epoch();
+            if (st->db_changes_in_flight == 0) {
+                st->db_appended = st->db;
+                st->protocol_appended = st->protocol;
+            }
+        }
+    }
     if (flags & CK_SLOT_SESSION) {
         int kind = ck_session_settle(&st->session, accepted);
         if (accepted && (kind == CK_SESSION_SELECT || kind == CK_SESSION_RESET || kind == CK_SESSION_HELLO)) {

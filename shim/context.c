@@ -59,6 +59,7 @@ ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep) {
         return NULL;
     }
     st->endpoint = ep;
+    st->protocol = st->protocol_appended = 2;
     uint32_t home = home_slot(c);
     for (uint32_t i = 0; i < TABLE_SIZE; i++) {
         table_slot *s = &table[(home + i) & (TABLE_SIZE - 1)];
@@ -93,6 +94,8 @@ static void forget_connection_modes(ck_context_state *st) {
     st->in_transaction = false;
     st->transaction_wrote = false;
     st->db_changes_in_flight = 0;
+    st->db_appended = st->db;
+    st->protocol_appended = st->protocol;
 }
 
 void ck_context_reset(ck_context_state *st) {

@@ -40,9 +40,14 @@ typedef struct {
     bool placeholder;    /* not connected yet: made while the circuit was open */
     bool program_timeout;/* the program set its own command timeout */
     ck_permit held_probe; /* connected as the probe: the next command settles it */
-    uint32_t db;         /* the database SELECTed on the connection, for L1 keys */
-    uint8_t protocol;    /* 2, or 3 after a HELLO 3: L1 entries are per protocol */
-    uint32_t db_changes_in_flight; /* SELECT/RESET/HELLO sent, not answered: keys uncertain */
+    /* The L1 keys a command by the database and protocol it will run in:
+     * those of the commands appended before it, SELECT, HELLO and RESET
+     * included, not yet those of the replies read. */
+    uint32_t db;         /* the database SELECTed on the connection (replies read) */
+    uint8_t protocol;    /* 2, or 3 after a HELLO 3 (replies read) */
+    uint32_t db_appended;      /* the same as of the commands appended */
+    uint8_t protocol_appended;
+    uint32_t db_changes_in_flight; /* SELECT/RESET/HELLO sent, not answered */
     bool db_uncertain;   /* a SELECT inside MULTI: the database is not known */
     bool transaction_wrote; /* a write was queued in the current MULTI */
     uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */

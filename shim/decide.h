@@ -48,8 +48,8 @@ static inline bool ck_decide_gated(const ck_situation *s) {
 
 /* The connection must be (re)made before anything can be sent on it. */
 static inline bool ck_decide_must_connect(const ck_situation *s) {
-    return s->can_connect && s->breaker_enabled && !s->in_transaction &&
-           (s->conn == CK_CONN_PLACEHOLDER || (s->conn == CK_CONN_DEAD && !s->owes_dead));
+    return s->can_connect && s->breaker_enabled && !s->in_transaction && !s->owes_dead &&
+           (s->conn == CK_CONN_PLACEHOLDER || s->conn == CK_CONN_DEAD);
 }
 
 static inline bool ck_decide_needs_permit(const ck_situation *s) {

@@ -83,11 +83,10 @@ int ck_session_settle(ck_session *s, bool success) {
     return (int)kind;
 }
 
-uint32_t ck_session_db(const ck_session *s) {
+uint32_t ck_session_db_of(const char *resp, size_t resp_len) {
     const char *arg;
     size_t len;
-    const ck_session_command *select = &s->kept[CK_SESSION_SELECT];
-    if (select->bytes == NULL || !ck_command_arg_from_resp(select->bytes, select->len, 1, &arg, &len))
+    if (resp == NULL || !ck_command_arg_from_resp(resp, resp_len, 1, &arg, &len))
         return 0;
     uint32_t db = 0;
     for (size_t i = 0; i < len && arg[i] >= '0' && arg[i] <= '9'; i++)
@@ -95,13 +94,22 @@ uint32_t ck_session_db(const ck_session *s) {
     return db;
 }
 
-uint8_t ck_session_protocol(const ck_session *s) {
+uint32_t ck_session_db(const ck_session *s) {
+    const ck_session_command *select = &s->kept[CK_SESSION_SELECT];
+    return ck_session_db_of(select->bytes, select->len);
+}
+
+uint8_t ck_session_protocol_of(const char *resp, size_t resp_len, uint8_t current) {
     const char *arg;
     size_t len;
-    const ck_session_command *hello = &s->kept[CK_SESSION_HELLO];
-    if (hello->bytes == NULL || !ck_command_arg_from_resp(hello->bytes, hello->len, 1, &arg, &len))
-        return 2;
+    if (resp == NULL || !ck_command_arg_from_resp(resp, resp_len, 1, &arg, &len))
+        return current; /* HELLO without a version keeps the protocol */
     return len == 1 && arg[0] == '3' ? 3 : 2;
+}
+
+uint8_t ck_session_protocol(const ck_session *s) {
+    const ck_session_command *hello = &s->kept[CK_SESSION_HELLO];
+    return ck_session_protocol_of(hello->bytes, hello->len, 2);
 }
 
 void ck_session_drop_proposed(ck_session *s) {

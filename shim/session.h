@@ -47,6 +47,10 @@ int ck_session_settle(ck_session *s, bool success);
 
 /* The database the kept SELECT chose, 0 without one. */
 uint32_t ck_session_db(const ck_session *s);
+/* The database a SELECT command chooses. */
+uint32_t ck_session_db_of(const char *resp, size_t len);
+/* The protocol a HELLO command chooses (`current` when it names none). */
+uint8_t ck_session_protocol_of(const char *resp, size_t len, uint8_t current);
 /* The protocol the kept HELLO chose: 3 after HELLO 3, else 2. */
 uint8_t ck_session_protocol(const ck_session *s);
 /* The connection was reset: proposals will never be answered. */

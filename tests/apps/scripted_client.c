@@ -23,6 +23,13 @@
  *                            the child runs the rest of the script
  *   health                   print cachekit_health()'s document, looked up with
  *                            dlsym as a program that knows of the shim would
+ *   ctx N                    switch to context N (0-3; each connects on its own)
+ *   raw BYTES                redisAppendFormattedCommand of BYTES, with \r \n
+ *                            \xHH unescaped (several commands, inline ones...)
+ *   alarm-jmp MS <operation> the operation, left by siglongjmp from a SIGALRM
+ *                            handler after MS ms if still running: "interrupted"
+ *   push-nocb                (hiredis 1.x) redisSetPushCallback(c, NULL): RESP3
+ *                            pushes come back from redisGetReply
  *
  * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
  * "NULL <errstr>" (no reply: the context carries the error).
@@ -31,6 +38,8 @@
  * with -A, reply and echo lines also end with " @MS", the time since start. */
 #include <dlfcn.h>
 #include <hiredis/hiredis.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +49,10 @@
 
 #define MAX_WORDS 16
 
-static redisContext *ctx;
+static redisContext *contexts[4];
+static int current;
+#define ctx (contexts[current])
+static sigjmp_buf alarm_jump;
 static const char *host = "127.0.0.1";
 static int port = 6379;
 static const char *socket_path;
@@ -66,7 +78,7 @@ static void print_reply(redisReply *r) {
         case REDIS_REPLY_INTEGER: printf("int %lld", r->integer); break;
         case REDIS_REPLY_ERROR: printf("err %.*s", (int)r->len, r->str); break;
         case REDIS_REPLY_ARRAY: printf("array %zu", (size_t)r->elements); break;
-        default: printf("type %d", r->type); break;
+        default: printf("type %d elements %zu", r->type, (size_t)r->elements); break;
         }
     }
     if (timing)
@@ -105,6 +117,31 @@ static int split(char *line, char **words) {
 }
 
 static void run(char *line);
+
+static void on_alarm(int sig) {
+    (void)sig;
+    siglongjmp(alarm_jump, 1);
+}
+
+/* C-style escapes of a script line: \r \n \\ \xHH. */
+static size_t unescape(const char *in, char *out) {
+    size_t n = 0;
+    for (const char *p = in; *p != '\0'; p++) {
+        if (*p != '\\' || p[1] == '\0') {
+            out[n++] = *p;
+        } else if (p[1] == 'r' || p[1] == 'n' || p[1] == '\\') {
+            out[n++] = p[1] == 'r' ? '\r' : p[1] == 'n' ? '\n' : '\\';
+            p++;
+        } else if (p[1] == 'x' && p[2] != '\0' && p[3] != '\0') {
+            char hex[3] = {p[2], p[3], 0};
+            out[n++] = (char)strtol(hex, NULL, 16);
+            p += 3;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    return n;
+}
 
 static void run_words(char *op, char *rest, int argc, char **argv) {
     call_started = now_ms();
@@ -179,6 +216,33 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
             printf("health none\n");
         else
             printf("health %d %s", health(doc, sizeof doc), doc);
+    } else if (strcmp(op, "ctx") == 0 && argc >= 1) {
+        current = atoi(argv[0]) & 3;
+    } else if (strcmp(op, "raw") == 0) {
+        char bytes[1024];
+        size_t n = unescape(rest, bytes);
+        printf("append %s\n", redisAppendFormattedCommand(ctx, bytes, n) == REDIS_OK ? "ok" : "failed");
+    } else if (strcmp(op, "alarm-jmp") == 0 && argc >= 2) {
+        static char body[1024];
+        snprintf(body, sizeof body, "%s", strchr(rest, ' ') + 1);
+        struct sigaction sa = {.sa_handler = on_alarm};
+        sigaction(SIGALRM, &sa, NULL);
+        if (sigsetjmp(alarm_jump, 1) == 0) {
+            struct itimerval t = {{0, 0}, {atoi(argv[0]) / 1000, (atoi(argv[0]) % 1000) * 1000}};
+            setitimer(ITIMER_REAL, &t, NULL);
+            run(body);
+            struct itimerval off = {{0, 0}, {0, 0}};
+            setitimer(ITIMER_REAL, &off, NULL);
+        } else {
+            printf("interrupted\n");
+        }
+    } else if (strcmp(op, "push-nocb") == 0) {
+#if HIREDIS_MAJOR >= 1
+        redisSetPushCallback(ctx, NULL);
+        printf("push-nocb ok\n");
+#else
+        printf("push-nocb unsupported\n");
+#endif
     } else if (strcmp(op, "echo") == 0) {
         if (absolute)
             printf("%s @%.1f\n", rest, now_ms() - program_started);
@@ -226,7 +290,8 @@ int main(int argc, char **argv) {
     char line[1024];
     while (fgets(line, sizeof line, stdin) != NULL)
         run(line);
-    if (ctx != NULL)
-        redisFree(ctx);
+    for (current = 0; current < 4; current++)
+        if (ctx != NULL)
+            redisFree(ctx);
     return 0;
 }

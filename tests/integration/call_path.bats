@@ -1,0 +1,331 @@
+#!/usr/bin/env bats
+# Call-path correctness: replies, probes, the guard, timeouts and the L1
+# never go out of step (issue 10). Each test runs the same script without
+# the shim too, where the comparison says something.
+
+load helpers
+
+plain_client() { LD_PRELOAD= "$CLIENT" -p "$PORT" "$@" 2>/dev/null; }
+
+restart_redis() { "$REDISCTL" kill "$REDIS_DIR" && "$REDISCTL" start "$REDIS_DIR" "$PORT"; }
+
+# Case 1: a pipeline cut by a dead server, then single commands: after the
+# heal every reply is the reply of its own command.
+@test "replies owed by a dead connection never answer the commands of the healed one" {
+    start_redis
+    local seed="redis-cli -p $PORT mset k7 v7 k9 v9 k11 v11 >/dev/null"
+    eval "$seed"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+append GET k7
+append GET k9
+append GET k11
+sh $REDISCTL kill $REDIS_DIR
+get
+sh $REDISCTL start $REDIS_DIR $PORT && $seed
+sleep 1100
+cmd GET k9
+cmd SET k1 written
+cmd INCR counter
+cmd GET k11
+SCRIPT
+    THRESHOLD=1 COOLDOWN=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" "append ok" NULL \
+        "str v9" "status OK" "int 1" "str v11")"
+    [ "$(rcli get k1)" = written ]
+    # plain hiredis: the dead context fails every call (never a wrong reply)
+    "$REDISCTL" kill "$REDIS_DIR"; "$REDISCTL" start "$REDIS_DIR" "$PORT"; eval "$seed"
+    run plain_client < "$BATS_TEST_TMPDIR/script"
+    [ "$(grep -c '^NULL' <<<"$output")" -eq 5 ]
+}
+
+# The same with the pipeline's replies still read after a new command was
+# appended: each dead reply is an error, in its place, exactly once.
+@test "a pipeline read after its connection died gets one error per owed reply, then heals" {
+    start_redis
+    rcli mset a A b B >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+append GET a
+append GET b
+sh $REDISCTL kill $REDIS_DIR
+get
+append GET a
+get
+get
+sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT mset a A b B >/dev/null
+append GET b
+append GET a
+get
+get
+SCRIPT
+    THRESHOLD=5 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" NULL "append ok" NULL NULL \
+        "append ok" "append ok" "str B" "str A")"
+}
+
+# Case 2: MULTI on a broken context while the circuit is open, and RESET
+# inside MULTI, never leave the context a pass-through.
+@test "a MULTI that was not sent, or a RESET inside MULTI, leaves no transaction behind" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET a 1
+sh $REDISCTL kill $REDIS_DIR
+cmd GET a
+cmd MULTI
+sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set a 1 >/dev/null
+sleep 1100
+cmd GET a
+cmd MULTI
+cmd SET a 2
+cmd EXEC
+cmd GET a
+cmd MULTI
+cmd RESET
+sh $REDISCTL kill $REDIS_DIR && $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set a 3 >/dev/null
+cmd GET a
+sleep 1100
+cmd GET a
+SCRIPT
+    THRESHOLD=1 COOLDOWN=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    assert_output_is "$(printf '%s\n' "connect ok" "status OK" NULL NULL "str 1" "status OK" "status QUEUED" \
+        "array 1" "str 2" "status OK" "status RESET" "str 2" "str 3")"
+}
+
+# Case 3: a connection that won the probe and is never used gives it up
+# when the probe timeout (connect + socket timeout) passes.
+@test "an idle connection that won the probe does not shut other contexts out" {
+    start_redis
+    rcli set k v >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd GET k
+sh $REDISCTL kill $REDIS_DIR
+cmd GET k
+sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 >/dev/null
+sleep 1100
+ctx 1
+connect
+echo probe-won
+ctx 0
+loop 40 100 cmd GET k
+SCRIPT
+    THRESHOLD=1 COOLDOWN=1 CACHEKIT_SOCKET_TIMEOUT=1 CACHEKIT_SOCKET_CONNECT_TIMEOUT=0.5 \
+        run client_under_shim -A < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    # live again within the probe timeout (1.5 s) of the idle connect, plus slack
+    local won live
+    won=$(grep -m1 '^probe-won' <<<"$output" | sed 's/.*@//')
+    live=$(grep -m1 '^str v2' <<<"$output" | sed 's/.*@//')
+    [ -n "$won" ] && [ -n "$live" ]
+    awk -v a="$won" -v b="$live" 'BEGIN {exit !(b - a < 3000)}'
+    # and every GET after it is live
+    [ "$(sed -n '/^str v2/,$p' <<<"$output" | grep -vc '^str v2')" -eq 0 ]
+    grep -q "probe not settled in time" "$BATS_TEST_TMPDIR/stderr"
+}
+
+# Case 4: a program that leaves a hiredis call with siglongjmp (alarm
+# timeout) keeps the shim: the breaker still opens and the L1 still serves.
+@test "the shim survives a siglongjmp out of a hiredis call" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET k v
+cmd GET k
+sh $REDISCTL freeze $REDIS_DIR
+alarm-jmp 300 cmd GET k
+sh $REDISCTL thaw $REDIS_DIR
+connect
+cmd GET k
+sh $REDISCTL kill $REDIS_DIR
+cmd GET k
+cmd GET k
+SCRIPT
+    THRESHOLD=1 CACHEKIT_SOCKET_TIMEOUT=5 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    # the last GET is answered from the L1 while the circuit is open: only
+    # a shim that is still on does that (plain hiredis: NULL)
+    assert_output_is "$(printf '%s\n' "connect ok" "status OK" "str v" interrupted "connect ok" "str v" \
+        "str v" "str v")"
+}
+
+# Case 5: hiredis 0.14 forgets the program's timeout on reconnect; a
+# socket the shim re-creates carries it.
+@test "a healed context keeps the program's own timeout against a frozen server" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+timeout 1000
+cmd SET k v
+sh $REDISCTL kill $REDIS_DIR && $REDISCTL start $REDIS_DIR $PORT
+cmd GET k
+cmd GET k
+sh $REDISCTL freeze $REDIS_DIR
+cmd GET k
+SCRIPT
+    THRESHOLD=5 run timeout 20 env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=5 LD_PRELOAD="$SHIM" \
+        "$CLIENT" -p "$PORT" -T < "$BATS_TEST_TMPDIR/script"
+    "$REDISCTL" thaw "$REDIS_DIR"
+    [ "$status" -eq 0 ]
+    # bounded by the program's 1 s (answered NULL, or nil from the L1:
+    # stale-if-error), where it would otherwise wait for ever
+    local last
+    last=$(tail -1 <<<"$output")
+    [[ "$last" == NULL* || "$last" == nil* ]]
+    took "$last" 800 3000
+}
+
+# Case 6: a malformed bulk length from a program that formats its own
+# commands is Redis's to refuse, not the shim's to crash on.
+@test "a bulk length of 20 digits is passed to Redis, which refuses it, as without the shim" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<'SCRIPT'
+connect
+raw *2\r\n$3\r\nGET\r\n$18446744073709551614\r\nab\r\n
+get
+raw *2\r\n$3\r\nGET\r\n$4294967297\r\nab\r\n
+get
+SCRIPT
+    run plain_client < "$BATS_TEST_TMPDIR/script"
+    local control=$output
+    [[ "$control" == *"Protocol error"* ]]
+    run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    assert_output_is "$control"
+}
+
+# Case 7: the L1 never serves what it must not.
+@test "L1: commands pipelined behind SELECT are kept under the database they run in" {
+    start_redis
+    rcli set k db0 >/dev/null
+    rcli -n 1 set k db1 >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd GET k
+append SELECT 1
+append GET k
+get
+get
+cmd SELECT 0
+ctx 1
+connect
+cmd SELECT 1
+cmd GET k
+ctx 0
+append SELECT 1
+append SET k new1
+append SELECT 0
+get
+get
+get
+sh $REDISCTL kill $REDIS_DIR
+cmd GET k
+cmd GET k
+ctx 1
+cmd GET k
+SCRIPT
+    THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    # db 0's k answers db0 (never db 1's value); db 1's k was rewritten by
+    # the process (pipelined behind SELECT 1), so its old value is never
+    # served again
+    assert_output_is "$(printf '%s\n' "connect ok" "str db0" "append ok" "append ok" "status OK" "str db1" \
+        "status OK" "connect ok" "status OK" "str db1" "append ok" "append ok" "append ok" "status OK" \
+        "status OK" "status OK" "str db0" "str db0" nil)"
+}
+
+@test "L1: COPY into another database, MOVE and XGROUP ... MKSTREAM invalidate what they change" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET src A
+cmd SELECT 1
+cmd SET dst OLD
+cmd GET dst
+cmd EXISTS s
+cmd SELECT 0
+cmd COPY src dst DB 1 REPLACE
+cmd SELECT 1
+cmd XGROUP CREATE s g \$ MKSTREAM
+sh $REDISCTL kill $REDIS_DIR
+cmd GET dst
+cmd GET dst
+cmd EXISTS s
+SCRIPT
+    THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    assert_output_is "$(printf '%s\n' "connect ok" "status OK" "status OK" "status OK" "str OLD" "int 0" \
+        "status OK" "int 1" "status OK" "status OK" NULL nil nil)"
+}
+
+@test "L1: a preformatted buffer of two commands, or an inline command, owes one reply per command" {
+    start_redis
+    rcli mset b B c C >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<'SCRIPT'
+connect
+raw *2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\nc\r\n
+get
+get
+raw GET c\r\n
+get
+cmd GET b
+cmd PING
+SCRIPT
+    run plain_client < "$BATS_TEST_TMPDIR/script"
+    local control=$output
+    run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    assert_output_is "$control"
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "str B" "str C" "append ok" "str C" "str B" \
+        "status PONG")"
+}
+
+@test "L1 (hiredis 1.x): RESP3 pushes owe no reply, and a RESP3 context never gets a RESP2 entry" {
+    start_redis
+    run plain_client <<<"push-nocb"
+    [[ "$output" == *unsupported* ]] && skip "needs hiredis 1.x"
+    rcli hset h f v >/dev/null
+    rcli set k v >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+push-nocb
+cmd HELLO 3
+cmd CLIENT TRACKING ON
+cmd GET k
+sh redis-cli -p $PORT set k changed >/dev/null
+cmd PING
+get
+cmd GET k
+SCRIPT
+    run plain_client < "$BATS_TEST_TMPDIR/script"
+    local control=$output
+    run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    assert_output_is "$control"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd HGETALL h
+ctx 1
+connect
+cmd HELLO 3
+cmd HGETALL h
+sh $REDISCTL kill $REDIS_DIR
+cmd HGETALL h
+cmd HGETALL h
+SCRIPT
+    THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/' <<<"$output")
+    [ "$(sed -n 2p <<<"$output")" = "array 2" ]
+    [ "$(tail -1 <<<"$output")" = nil ]
+}
