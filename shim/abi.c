@@ -2,14 +2,16 @@
  * recognised by redisConnectWithOptions, which 0.14 lacks. */
 #include "abi.h"
 
-static const ck_abi_layout layout_v014 = {
-    .name = "0.14",
-    .ctx_err = 0, .ctx_errstr = 4, .ctx_fd = 132, .ctx_flags = 136, .ctx_connection_type = 160,
-    .ctx_tcp_host = 176, .ctx_tcp_port = 192, .ctx_unix_path = 200, .ctx_size = 208,
-    .ctx_command_timeout = CK_NO_FIELD,
-    .ctx_app_field_count = 0,
-    .reply_integer = 8, .reply_len = 16, .reply_str = 24, .reply_elements = 32, .reply_element = 40,
-};
+/* a macro: the default of ck_abi below needs a constant expression */
+#define LAYOUT_V014                                                                                  \
+    {                                                                                                \
+        .name = "0.14", .ctx_err = 0, .ctx_errstr = 4, .ctx_fd = 132, .ctx_flags = 136,             \
+        .ctx_connection_type = 160, .ctx_tcp_host = 176, .ctx_tcp_port = 192, .ctx_unix_path = 200,  \
+        .ctx_size = 208, .ctx_command_timeout = CK_NO_FIELD, .ctx_app_field_count = 0,               \
+        .reply_integer = 8, .reply_len = 16, .reply_str = 24, .reply_elements = 32, .reply_element = 40, \
+    }
+
+static const ck_abi_layout layout_v014 = LAYOUT_V014;
 
 static const ck_abi_layout layout_v1 = {
     .name = "1.x",
@@ -21,6 +23,6 @@ static const ck_abi_layout layout_v1 = {
     .reply_integer = 8, .reply_len = 24, .reply_str = 32, .reply_elements = 48, .reply_element = 56,
 };
 
-ck_abi_layout ck_abi = layout_v014;
+ck_abi_layout ck_abi = LAYOUT_V014;
 
 void ck_abi_select(bool v1) { ck_abi = v1 ? layout_v1 : layout_v014; }

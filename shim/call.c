@@ -174,7 +174,7 @@ static ck_conn_state connection_state(redisContext *c, ck_context_state *st, con
 static uint32_t replies_of_buffer(ck_context_state *st, const ck_call *call, ck_command_class *cls, bool *opaque) {
     size_t count;
     bool all_data;
-    if (!ck_command_batch(call->cmd, call->len, &count, &all_data))
+    if (!ck_command_batch(call->cmd, call->len, &count, &all_data, NULL, NULL))
         count = 1, all_data = true; /* malformed: Redis answers one protocol error, then closes */
     if (count == 1 && call->len > 0 && call->cmd[0] == '*')
         return 1; /* one command, as hiredis formats them */
@@ -205,22 +205,62 @@ static void follow_db_change(ck_context_state *st, ck_session_kind kind, const c
 
 /* Pushes the REAL slots of a command that was sent: the permit goes with
  * the first, and with it the duty to settle a probe. */
-static void owe_real(ck_context_state *st, ck_permit permit, uint8_t flags, uint8_t l1, ck_slot_cache *cache,
-                     uint32_t replies, bool opaque) {
-    if (opaque) { /* a batch or inline commands: unknown writes, settled after the last reply */
+/* One command of a buffer of several, sent: its own slot, with its own
+ * L1 bookkeeping (an inline command's keys are unknown: a write of
+ * everything). */
+typedef struct {
+    ck_context_state *st;
+    ck_permit permit; /* for the first slot */
+    bool out_of_memory;
+} batch_walk;
+
+static void owe_batch_command(const char *cmd, size_t len, bool is_inline, void *arg) {
+    batch_walk *w = arg;
+    if (w->out_of_memory || !ck_pending_reserve(&w->st->pending)) {
+        w->out_of_memory = true; /* fewer slots: the replies left over pass through */
+        return;
+    }
+    ck_permit p = w->permit;
+    w->permit = CK_PERMIT_ALLOW;
+    ck_slot_cache cache;
+    uint8_t l1 = 0;
+    const char *name;
+    size_t name_len;
+    bool needs_resp;
+    char resp[512];
+    if (is_inline) { /* its RESP form, for the L1's keys */
+        long n = ck_format_inline(resp, sizeof resp, cmd, len);
+        cmd = n > 0 ? resp : NULL;
+        len = n > 0 ? (size_t)n : 0;
+    }
+    if (!ck_cache_on) {
+        l1 = 0;
+    } else if (cmd == NULL || !ck_command_name_from_resp(cmd, len, &name, &name_len)) {
         ck_l1_bump_epoch();
-        cache->nkeys = CK_SLOT_ALL_KEYS;
-        cache->stale = NULL;
-        cache->cmd_heap = NULL;
-        for (uint32_t i = 0; i < replies; i++) {
-            ck_permit p = i == 0 ? permit : CK_PERMIT_ALLOW;
-            if (i + 1 < replies)
-                ck_pending_push(&st->pending, CK_SLOT_REAL, p, flags);
-            else
-                ck_pending_push_cached(&st->pending, CK_SLOT_REAL, p, flags | CK_SLOT_L1_WRITE, cache);
-            if (i + 1 < replies && !ck_pending_reserve(&st->pending))
-                break; /* out of memory: fewer slots; the replies left over pass through */
-        }
+        cache.nkeys = CK_SLOT_ALL_KEYS;
+        cache.stale = NULL;
+        cache.cmd_heap = NULL;
+        l1 = CK_SLOT_L1_WRITE;
+    } else {
+        const ck_command_spec *spec = ck_cache_spec(name, name_len, &needs_resp);
+        l1 = ck_cache_prepare(w->st, spec, cmd, len, &cache);
+    }
+    if (l1 != 0)
+        ck_pending_push_cached(&w->st->pending, CK_SLOT_REAL, p, l1, &cache);
+    else
+        ck_pending_push(&w->st->pending, CK_SLOT_REAL, p, 0);
+}
+
+/* Pushes the REAL slots of a command that was sent: the permit goes with
+ * the first, and with it the duty to settle a probe. */
+static void owe_real(ck_context_state *st, ck_permit permit, uint8_t flags, uint8_t l1, ck_slot_cache *cache,
+                     const ck_call *call, bool opaque) {
+    if (opaque) {
+        size_t count;
+        bool all_data;
+        batch_walk w = {st, permit, false};
+        if (!ck_command_batch(call->cmd, call->len, &count, &all_data, owe_batch_command, &w))
+            owe_batch_command(call->cmd, call->len, true, &w); /* malformed: one reply, an error */
         return;
     }
     if (l1 != 0)
@@ -336,7 +376,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
                 ck_session_drop_proposed(&st->session);
             break;
         }
-        owe_real(st, permit, flags, l1, &cache, replies, opaque);
+        owe_real(st, permit, flags, l1, &cache, call, opaque);
         cache.cmd_heap = NULL; /* the slot owns the copy now */
         permit_passed = true;
         if (session && session_kind == CK_SESSION_RESET)

@@ -48,7 +48,8 @@ const ck_command_spec *ck_command_spec_of(const char *name, size_t len) {
         if (slot == 0)
             return NULL;
         const ck_command_spec *spec = &table[slot - 1];
-        if (strncasecmp(spec->name, name, len) == 0 && spec->name[len] == '\0')
+        /* the length first: a name holding a NUL must not compare equal */
+        if (strnlen(spec->name, len + 1) == len && strncasecmp(spec->name, name, len) == 0)
             return spec;
     }
 }

@@ -130,8 +130,10 @@ bool ck_command_each_resp_arg(const char *resp, size_t len, ck_arg_fn fn, void *
 }
 
 /* Splits a buffer into whole commands: RESP multibulks, or inline lines. */
-bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data) {
+bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data, ck_batch_fn each, void *arg) {
     const char *p = buf, *end = buf + len;
+    if (each != NULL && !ck_command_batch(buf, len, count, all_data, NULL, NULL))
+        return false; /* checked whole first */
     *count = 0;
     *all_data = true;
     if (buf == NULL)
@@ -139,6 +141,8 @@ bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data
     while (p < end) {
         const char *name = NULL;
         size_t name_len = 0;
+        const char *start = p;
+        bool is_inline = *p != '*';
         if (*p == '*') {
             size_t argc;
             p++;
@@ -172,6 +176,8 @@ bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data
         (*count)++;
         if (name == NULL || name_len == 0 || ck_command_classify(name, name_len) != CK_CMD_DATA)
             *all_data = false;
+        if (each != NULL)
+            each(start, (size_t)(p - start), is_inline, arg);
     }
     return *count > 0;
 }

@@ -47,9 +47,11 @@ bool ck_command_each_resp_arg(const char *resp, size_t len, ck_arg_fn fn, void *
 
 /* The whole commands in a buffer a program formatted itself (RESP
  * multibulks, or inline commands one per line): how many owe a reply, and
- * whether all of them are data commands. False when the buffer holds an
+ * whether all of them are data commands; `each` (may be NULL) is called
+ * with each whole command once the buffer is known good. False when the buffer holds an
  * incomplete or malformed command, or none. */
-bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data);
+typedef void (*ck_batch_fn)(const char *cmd, size_t len, bool is_inline, void *arg);
+bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data, ck_batch_fn each, void *arg);
 
 /* Lengths and first letters that some special (non-data) command has:
  * most data commands (GET, SET, HGET...) fail one of these two bit tests

@@ -116,3 +116,54 @@ long ck_format_command(char *out, size_t cap, const char *fmt, va_list ap) {
     }
     return used == 0 ? -1 : (long)used;
 }
+
+/* Appends "$<n>\r\n<bytes>\r\n" (or the "*<n>\r\n" header when bytes
+ * is NULL); false when it does not fit. */
+static bool put_item(char *out, size_t cap, size_t *at, char kind, const char *bytes, size_t n) {
+    char digits[24];
+    int d = 0;
+    size_t v = n;
+    do
+        digits[d++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    size_t need = 1 + (size_t)d + 2 + (bytes != NULL ? n + 2 : 0);
+    if (cap - *at < need)
+        return false;
+    out[(*at)++] = kind;
+    while (d > 0)
+        out[(*at)++] = digits[--d];
+    out[(*at)++] = '\r';
+    out[(*at)++] = '\n';
+    if (bytes != NULL) {
+        memcpy(out + *at, bytes, n);
+        *at += n;
+        out[(*at)++] = '\r';
+        out[(*at)++] = '\n';
+    }
+    return true;
+}
+
+long ck_format_inline(char *out, size_t cap, const char *line, size_t len) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    size_t words = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (line[i] == '"' || line[i] == '\'' || line[i] == '\\' || line[i] == '\r' || line[i] == '\n')
+            return -1;
+        if (line[i] != ' ' && line[i] != '\t' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t'))
+            words++;
+    }
+    size_t at = 0;
+    if (words == 0 || !put_item(out, cap, &at, '*', NULL, words))
+        return -1;
+    for (size_t i = 0; i < len;) {
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < len && line[i] != ' ' && line[i] != '\t')
+            i++;
+        if (i > start && !put_item(out, cap, &at, '$', line + start, i - start))
+            return -1;
+    }
+    return (long)at;
+}

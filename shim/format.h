@@ -13,4 +13,9 @@
  * is then in an unspecified state: pass a copy). */
 long ck_format_command(char *out, size_t cap, const char *fmt, va_list ap);
 
+/* The RESP form of one inline command line (words separated by spaces or
+ * tabs, ending in \n or \r\n), or -1 when it holds quotes or escapes
+ * (Redis's own splitting would be needed) or does not fit. */
+long ck_format_inline(char *out, size_t cap, const char *line, size_t len);
+
 #endif

@@ -3,6 +3,8 @@
 #ifndef CACHEKIT_LOG_H
 #define CACHEKIT_LOG_H
 
+#include <stdatomic.h>
+
 typedef enum {
     CK_LOG_OFF = 0,
     CK_LOG_ERROR = 1,
@@ -26,8 +28,8 @@ void ck_log(ck_log_level level, const char *fmt, ...)
  * could repeat on every call of the program. */
 #define CK_LOG_ONCE(level, ...)                                                                      \
     do {                                                                                             \
-        static _Atomic int ck_logged_;                                                               \
-        if (!__atomic_exchange_n(&ck_logged_, 1, __ATOMIC_RELAXED))                                  \
+        static atomic_int ck_logged_;                                                                \
+        if (!atomic_exchange_explicit(&ck_logged_, 1, memory_order_relaxed))                         \
             ck_log(level, __VA_ARGS__);                                                              \
     } while (0)
 

@@ -276,9 +276,12 @@ connect
 raw *2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\nc\r\n
 get
 get
+append GET b
 raw GET c\r\n
+append GET b
 get
-cmd GET b
+get
+get
 cmd PING
 SCRIPT
     run plain_client < "$BATS_TEST_TMPDIR/script"
@@ -286,8 +289,22 @@ SCRIPT
     run client_under_shim < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     assert_output_is "$control"
-    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "str B" "str C" "append ok" "str C" "str B" \
-        "status PONG")"
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "str B" "str C" "append ok" "append ok" "append ok" \
+        "str B" "str C" "str B" "status PONG")"
+    # through an outage: GET b was never keyed to C's reply, and the batch
+    # is answered once per command
+    cat >> "$BATS_TEST_TMPDIR/script" <<SCRIPT
+sh $REDISCTL kill $REDIS_DIR
+cmd GET b
+cmd GET b
+raw *2\r\n\$3\r\nGET\r\n\$1\r\nb\r\n*2\r\n\$3\r\nGET\r\n\$1\r\nc\r\n
+get
+get
+cmd GET b
+SCRIPT
+    THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(tail -6 <<<"$output")" = "$(printf '%s\n' "str B" "str B" "append ok" nil nil "str B")" ]
 }
 
 @test "L1 (hiredis 1.x): RESP3 pushes owe no reply, and a RESP3 context never gets a RESP2 entry" {

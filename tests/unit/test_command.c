@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "command.h"
+#include "format.h"
 
 #define assert_name(call, expected)                                                                   \
     do {                                                                                              \
@@ -115,6 +116,41 @@ static void availability_errors(void **state) {
     assert_false(ck_error_is_availability(NULL, 0));
 }
 
+/* Lengths are bounded before any arithmetic (a 20-digit length used to
+ * wrap n + 2 to 0). */
+static void lengths_are_bounded(void **state) {
+    (void)state;
+    const char *arg;
+    size_t len;
+    static const char wraps[] = "*2\r\n$3\r\nGET\r\n$18446744073709551614\r\nab\r\n";
+    assert_true(ck_command_arg_from_resp(wraps, sizeof wraps - 1, 0, &arg, &len));
+    assert_false(ck_command_arg_from_resp(wraps, sizeof wraps - 1, 1, &arg, &len));
+    assert_false(ck_command_each_resp_arg(wraps, sizeof wraps - 1, NULL, NULL));
+    static const char many[] = "*99999999999999999999\r\n$3\r\nGET\r\n";
+    assert_false(ck_command_arg_from_resp(many, sizeof many - 1, 0, &arg, &len));
+}
+
+static void batches(void **state) {
+    (void)state;
+    size_t count;
+    bool all_data;
+    static const char two[] = "*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\nc\r\n";
+    assert_true(ck_command_batch(two, sizeof two - 1, &count, &all_data, NULL, NULL));
+    assert_int_equal(count, 2);
+    assert_true(all_data);
+    assert_true(ck_command_batch("GET c\r\n\r\nMULTI\n", 15, &count, &all_data, NULL, NULL));
+    assert_int_equal(count, 2); /* the empty line owes nothing */
+    assert_false(all_data);
+    assert_false(ck_command_batch("*2\r\n$3\r\nGET\r\n", 13, &count, &all_data, NULL, NULL)); /* incomplete */
+    assert_false(ck_command_batch("GET c", 5, &count, &all_data, NULL, NULL));                    /* no newline */
+    char resp[64];
+    long n = ck_format_inline(resp, sizeof resp, "GET  c\r\n", 8);
+    assert_int_equal(n, 20);
+    assert_memory_equal(resp, "*2\r\n$3\r\nGET\r\n$1\r\nc\r\n", 20);
+    assert_int_equal(ck_format_inline(resp, sizeof resp, "SET k \"a b\"\n", 12), -1);
+    assert_int_equal(ck_format_inline(resp, 8, "GET c\n", 6), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_from_formats),
@@ -122,6 +158,8 @@ int main(void) {
         cmocka_unit_test(args_from_resp),
         cmocka_unit_test(classes),
         cmocka_unit_test(availability_errors),
+        cmocka_unit_test(lengths_are_bounded),
+        cmocka_unit_test(batches),
     };
     return cmocka_run_group_tests_name("command", tests, NULL, NULL);
 }
