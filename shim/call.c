@@ -97,7 +97,7 @@ static void enter_session_mode(redisContext *c, ck_context_state *st, ck_command
     if (cls == CK_CMD_TXN_BEGIN) {
         st->in_transaction = true;
     } else if (cls == CK_CMD_TXN_END) {
-        st->in_transaction = false;
+        st->in_transaction = st->transaction_acknowledged = false;
     } else if (cls == CK_CMD_SUBSCRIBE) {
         st->passthrough = true;
         if (call->transport->reads_block)
@@ -162,7 +162,7 @@ static ck_conn_state connection_state(redisContext *c, ck_context_state *st, con
         return CK_CONN_PLACEHOLDER;
     if (!tr->can_connect || ck_ctx_err(c) == 0)
         return CK_CONN_LIVE; /* async: hiredis frees a context whose connection broke */
-    ck_context_connection_died(st);
+    ck_context_connection_died(st, ck_ctx_errstr(c));
     return CK_CONN_DEAD;
 }
 
@@ -348,6 +348,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         break;
     }
     case CK_ACT_FAIL_DEAD:
+        if (cls == CK_CMD_TXN_END || (session && session_kind == CK_SESSION_RESET))
+            st->in_transaction = st->transaction_acknowledged = false; /* the broken transaction is over */
         for (uint32_t i = 0; i < replies; i++)
             if (ck_pending_reserve(&st->pending))
                 ck_pending_push(&st->pending, CK_SLOT_DEAD, CK_PERMIT_ALLOW, 0);
@@ -380,7 +382,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         cache.cmd_heap = NULL; /* the slot owns the copy now */
         permit_passed = true;
         if (session && session_kind == CK_SESSION_RESET)
-            st->in_transaction = false; /* RESET is never queued: it ends a transaction */
+            st->in_transaction = st->transaction_acknowledged = false; /* RESET is never queued: it ends one */
         if (session && session_kind == CK_SESSION_SELECT && st->in_transaction)
             st->db_uncertain = true; /* the database after EXEC is not followed */
         if (flags & CK_SLOT_DB_CHANGE)
@@ -405,7 +407,7 @@ void ck_call_before_command(redisContext *c, ck_context_state *st) {
      * there has given up the replies it had not read: they are dropped, so
      * that the healed connection answers this command, and only this one. */
     if (st != NULL && !st->passthrough && ck_ctx_err(c) != 0 && !st->placeholder) {
-        ck_context_connection_died(st);
+        ck_context_connection_died(st, ck_ctx_errstr(c));
         ck_pending_drop_dead(&st->pending);
     }
 }
@@ -446,8 +448,11 @@ static int answer_dead(redisContext *c, ck_context_state *st) {
 /* A real reply settles what its command started. */
 static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const void *made) {
     bool accepted = ok && ck_reply_type(made) != REDIS_REPLY_ERROR;
-    if ((flags & SLOT_TXN_BEGIN) && !accepted)
-        st->in_transaction = false; /* MULTI refused: no transaction */
+    if (flags & SLOT_TXN_BEGIN) {
+        st->transaction_acknowledged = accepted && st->in_transaction;
+        if (!accepted)
+            st->in_transaction = false; /* MULTI refused: no transaction */
+    }
     if ((flags & CK_SLOT_DB_CHANGE) && st->db_changes_in_flight > 0) {
         st->db_changes_in_flight--;
         if (!accepted) {
@@ -541,7 +546,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         errno = saved_errno;
     }
     if (rc != REDIS_OK)
-        ck_context_connection_died(st); /* what it still owed is owed by a dead connection */
+        ck_context_connection_died(st, ck_ctx_errstr(c)); /* what it still owed is owed by a dead connection */
     if (stale != NULL) {
         ck_metrics_count(&st->endpoint->metrics.synth_stale);
         if (made != NULL)

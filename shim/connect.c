@@ -334,9 +334,17 @@ CK_EXPORT int redisReconnect(redisContext *c) {
         return rc;
     }
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
-    st->db = 0;
+    st->db = st->db_appended = 0;
+    st->protocol = st->protocol_appended = 2;
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
+    if (st->program_timeout && ck_ctx_command_timeout(c) == NULL) {
+        /* hiredis 0.14 forgets the program's timeout when the program
+         * reconnects (1.x puts it back): as without the shim, it is gone,
+         * and the shim's own bounds the new socket instead */
+        st->program_timeout = false;
+        st->recipe.has_command_timeout = false;
+    }
     if (rc == REDIS_OK && connected(c))
         ck_connect_hold_probe(st, st->endpoint, permit);
     else

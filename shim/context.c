@@ -7,6 +7,7 @@
  * shim never saw stop after the longest probe sequence any insert needed. */
 #include "context.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,7 +92,6 @@ void ck_context_release_probe(ck_context_state *st) {
 
 static void forget_connection_modes(ck_context_state *st) {
     ck_session_drop_proposed(&st->session);
-    st->in_transaction = false;
     st->transaction_wrote = false;
     st->db_changes_in_flight = 0;
     st->db_appended = st->db;
@@ -102,13 +102,31 @@ void ck_context_reset(ck_context_state *st) {
     ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
     ck_context_release_probe(st);
     forget_connection_modes(st);
+    st->in_transaction = st->transaction_acknowledged = false;
     st->passthrough = false;
     st->db_uncertain = false;
 }
 
-void ck_context_connection_died(ck_context_state *st) {
-    ck_endpoint_release(st->endpoint, ck_pending_kill_real(&st->pending));
+void ck_context_connection_died(ck_context_state *st, const char *cause) {
+    /* Each command that was sent and lost with the connection is a failed
+     * call, a probe among them a failed probe, as if its read had failed. */
+    int saved_errno = errno; /* the program may read the failed call's */
+    uint32_t killed;
+    ck_permit probe = ck_pending_kill_real(&st->pending, &killed);
+    if (probe.gate == CK_PROBE) {
+        ck_endpoint_record(st->endpoint, probe, false, cause);
+        killed--;
+    }
+    for (uint32_t i = 0; i < killed; i++)
+        ck_endpoint_record(st->endpoint, CK_PERMIT_ALLOW, false, cause);
     forget_connection_modes(st);
+    /* A transaction Redis had begun dies with the connection, but the
+     * program is still inside it: its next commands must fail, as on the
+     * dead connection, not run alone on a healed one, until it ends the
+     * transaction (EXEC, DISCARD, RESET). A MULTI that was never
+     * acknowledged began nothing. */
+    st->in_transaction = st->transaction_acknowledged;
+    errno = saved_errno;
 }
 
 void ck_context_forget(const redisContext *c) {

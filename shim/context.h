@@ -36,6 +36,7 @@ typedef struct {
     ck_pending pending;
     ck_session session;  /* AUTH, SELECT... to replay after the shim reconnects */
     bool in_transaction; /* between MULTI and EXEC/DISCARD */
+    bool transaction_acknowledged; /* its MULTI got +OK: a broken transaction stays one until ended */
     bool passthrough;    /* subscribed or monitoring: replies are not one per command */
     bool placeholder;    /* not connected yet: made while the circuit was open */
     bool program_timeout;/* the program set its own command timeout */
@@ -75,8 +76,9 @@ void ck_context_forget(const redisContext *c);
 void ck_context_reset(ck_context_state *st);
 /* The connection broke: the replies it owed become DEAD (pending.h), and
  * whatever the connection held (a transaction, database changes in
- * flight, session commands awaiting their reply) is gone with it. */
-void ck_context_connection_died(ck_context_state *st);
+ * flight, session commands awaiting their reply) is gone with it. Each
+ * reply lost counts as a failed call (`cause`: the connection's error). */
+void ck_context_connection_died(ck_context_state *st, const char *cause);
 /* The held probe permit, if any, is given back. */
 void ck_context_release_probe(ck_context_state *st);
 

@@ -68,12 +68,14 @@ ck_permit ck_pending_clear(ck_pending *q) {
     return probe;
 }
 
-ck_permit ck_pending_kill_real(ck_pending *q) {
+ck_permit ck_pending_kill_real(ck_pending *q, uint32_t *killed) {
     ck_permit probe = CK_PERMIT_ALLOW;
+    *killed = 0;
     for (uint32_t i = 0; i < q->len; i++) {
         ck_slot *s = ck_pending_at(q, i);
         if (s->kind != CK_SLOT_REAL)
             continue;
+        *killed += s->count;
         if (s->gate == CK_PROBE)
             probe = ck_slot_permit(s);
         s->kind = CK_SLOT_DEAD;

@@ -128,8 +128,9 @@ static inline void ck_pending_pop(ck_pending *q) {
  * caller to release), or an ALLOW permit. */
 ck_permit ck_pending_clear(ck_pending *q);
 /* The connection died: every reply still owed by it becomes DEAD (answered
- * with the connection's error). Returns a probe's permit as above. */
-ck_permit ck_pending_kill_real(ck_pending *q);
+ * with the connection's error). Returns a probe's permit as above, and in
+ * *killed how many replies died. */
+ck_permit ck_pending_kill_real(ck_pending *q, uint32_t *killed);
 /* Forgets the DEAD replies: the program sent a command of its own on the
  * context and gave them up (see call.c). */
 void ck_pending_drop_dead(ck_pending *q);

@@ -10,7 +10,8 @@ unset LIBRARY_PATH
 # Debian packages the project needs to build, test, demo and benchmark.
 CK_PACKAGES=(gcc make pkg-config meson ninja-build libhiredis-dev redis-server redis-tools
              libcmocka-dev bats dpkg-dev xz-utils valgrind procps
-             libevent-dev libredis-fast-perl webdis curl prometheus strace man-db)
+             libevent-dev libredis-fast-perl webdis curl prometheus strace man-db
+             clang libclang-rt-14-dev)
 
 ck_say() { printf '==> %s\n' "$*" >&2; }
 

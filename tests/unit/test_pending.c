@@ -133,8 +133,10 @@ static void a_dead_connection_turns_its_replies_dead(void **state) {
     push(&q, CK_SLOT_REAL, CK_ALLOW);
     push(&q, CK_SLOT_REAL, CK_ALLOW);
     assert_false(ck_pending_owes_dead(&q));
-    ck_permit p = ck_pending_kill_real(&q);
+    uint32_t killed;
+    ck_permit p = ck_pending_kill_real(&q, &killed);
     assert_int_equal(p.gate, CK_PROBE);
+    assert_int_equal(killed, 3);
     assert_true(ck_pending_owes_dead(&q));
     assert_false(ck_pending_awaits_real(&q));
     assert_int_equal(pop(&q, NULL), CK_SLOT_DEAD);
@@ -146,7 +148,7 @@ static void a_dead_connection_turns_its_replies_dead(void **state) {
     push(&q, CK_SLOT_REAL, CK_ALLOW);
     push(&q, CK_SLOT_SYNTH_NIL, CK_REJECT);
     push(&q, CK_SLOT_REAL, CK_ALLOW);
-    ck_pending_kill_real(&q);
+    ck_pending_kill_real(&q, &killed);
     push(&q, CK_SLOT_SYNTH_STALE, CK_REJECT);
     ck_pending_drop_dead(&q);
     assert_false(ck_pending_owes_dead(&q));
