@@ -30,12 +30,16 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "abi.h"
 #include "clock.h"
+#include "command.h"
 #include "connect.h"
 #include "log.h"
 #include "real.h"
@@ -73,10 +77,54 @@ static int async_file_unsent(redisContext *c, const ck_call *call, bool *owed) {
         ck_real.redisAsyncFormattedCommand((redisAsyncContext *)c, call->fn, call->privdata, unsent_command, 0));
 }
 
-/* As hiredis refuses a command on a closing context: no callback, no error. */
-static int async_refuse(redisContext *c, const ck_context_state *st, const char *name, size_t name_len) {
-    (void)c, (void)st, (void)name, (void)name_len;
-    return REDIS_ERR;
+/* The confirmation Redis sends for each channel of a (P|S)SUBSCRIBE:
+ * ["subscribe", channel, count], written to the placeholder's other end. */
+typedef struct {
+    int fd;
+    const char *kind; /* "subscribe", "psubscribe", "ssubscribe" */
+} confirmation;
+
+static void confirm_channel(size_t index, const char *channel, size_t len, void *arg) {
+    const confirmation *to = arg;
+    if (index == 0)
+        return; /* the command's name */
+    char head[96];
+    const char *kind = to->kind;
+    int n = snprintf(head, sizeof head, "*3\r\n$%zu\r\n%s\r\n$%zu\r\n", strlen(kind), kind, len);
+    char tail[32];
+    int m = snprintf(tail, sizeof tail, "\r\n:%zu\r\n", index);
+    struct iovec parts[3] = {{head, (size_t)n}, {(void *)channel, len}, {tail, (size_t)m}};
+    if (writev(to->fd, parts, 3) < 0)
+        CK_LOG_ONCE(CK_LOG_WARN, "could not confirm a subscription on an async placeholder: %s", strerror(errno));
+}
+
+/* Commands a placeholder cannot send nor answer fail, as hiredis refuses a
+ * command on a closing context: no callback, no error. Subscriptions are
+ * the exception: a subscriber whose subscription fails right after it
+ * reconnected (Redis::Fast) may give up for good, where without the shim
+ * its reconnect would have failed and been retried. So a placeholder
+ * confirms them: hiredis files the callbacks as usual, nothing is
+ * published while Redis is down, and once a call may be let through the
+ * placeholder ends (watchdog) and the program subscribes again on a real
+ * connection. */
+static int async_refuse(redisContext *c, const ck_context_state *st, const ck_call *call, const char *name,
+                        size_t name_len) {
+    if (!st->placeholder || st->peer_fd < 0 || call->fn == NULL || call->form != CK_BY_FORMATTED ||
+        ck_command_classify(name, name_len) != CK_CMD_SUBSCRIBE || (name_len == 7 && strncasecmp(name, "MONITOR", 7) == 0))
+        return REDIS_ERR;
+    char kind[16];
+    size_t k = name_len < sizeof kind - 1 ? name_len : sizeof kind - 1;
+    for (size_t i = 0; i < k; i++)
+        kind[i] = (char)(name[i] | 0x20); /* lower case, as Redis answers */
+    kind[k] = '\0';
+    if (async_append(c, call) != REDIS_OK)
+        return REDIS_ERR;
+    char sink[4096]; /* what hiredis wrote to the placeholder is read and dropped */
+    while (read(st->peer_fd, sink, sizeof sink) > 0) {
+    }
+    confirmation to = {st->peer_fd, kind};
+    ck_command_each_resp_arg(call->cmd, call->len, confirm_channel, &to);
+    return REDIS_OK;
 }
 
 static void async_no_memory(redisContext *c) { (void)c; }
@@ -315,6 +363,16 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
     st->peer_fd = peer_fd;
     if (peer_fd >= 0) {
         st->placeholder = true;
+        /* A program that only waits (a subscriber whose SUBSCRIBE was
+         * refused) sends nothing that would end the placeholder: the
+         * deadline thread ends it once a call may be let through again,
+         * and the program reconnects for real. Never sooner than 100 ms
+         * from now, so a program that reconnects at once cannot spin. */
+        uint64_t now = ck_clock_monotonic_ns();
+        uint64_t due = ck_breaker_next_chance_ns(&ep->breaker);
+        st->watch.placeholder = true;
+        ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
+        ck_watch_arm(&st->watch, due > now + 100000000u ? due : now + 100000000u);
         return ac;
     }
     st->program_timeout = ck_ctx_command_timeout(c) != NULL;

@@ -110,6 +110,22 @@ static inline bool ck_breaker_due(const ck_breaker *b, uint64_t now_ns) {
            (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed));
 }
 
+/* Whether `ticket` is still the outstanding probe's (not expired and
+ * taken over, not settled). */
+static inline bool ck_breaker_holds(const ck_breaker *b, uint32_t ticket) {
+    return ticket != 0 && atomic_load_explicit(&((ck_breaker *)b)->probe_ticket, memory_order_acquire) == ticket;
+}
+
+/* When a call may next be let through (0: now): for a placeholder that
+ * cannot connect itself and must end in time for its program to
+ * reconnect. */
+static inline uint64_t ck_breaker_next_chance_ns(const ck_breaker *b) {
+    uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
+    if (!b->enabled || s == CK_CLOSED)
+        return 0;
+    return atomic_load_explicit(s == CK_OPEN ? &b->probe_after_ns : &b->probe_expires_ns, memory_order_relaxed);
+}
+
 /* A call answered without reaching the server. */
 static inline void ck_breaker_count_rejected(ck_breaker *b) {
     atomic_fetch_add_explicit(&b->rejected_total, 1, memory_order_relaxed);

@@ -117,7 +117,7 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
         return 0; /* unknown: the epoch was bumped already */
     /* after a SELECT inside MULTI the database is not followed: no read is
      * kept, a write invalidates everything */
-    bool keys_certain = !st->db_uncertain;
+    bool keys_certain = !st->db_uncertain && !st->protocol_uncertain;
     key_walk walk = {(uint64_t)(uintptr_t)st->endpoint, st->db_appended, cache, false};
     bool parsed = keys_certain && ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
     if (ck_command_may_write(spec) || writes_beyond_its_keys(spec)) {

@@ -91,15 +91,18 @@ static bool as_resp(ck_call *call, char **expanded) {
 }
 
 /* What a slot's reply means for the context besides its value. */
-enum { SLOT_TXN_BEGIN = 32 }; /* MULTI: an error reply means no transaction */
+enum {
+    SLOT_TXN_BEGIN = 32, /* MULTI: an error reply means no transaction... */
+    SLOT_NESTED = 64,    /* ...unless it came inside one ("MULTI calls can not be nested") */
+};
 
 static void enter_session_mode(redisContext *c, ck_context_state *st, ck_command_class cls, const ck_call *call) {
     if (cls == CK_CMD_TXN_BEGIN) {
         st->in_transaction = true;
     } else if (cls == CK_CMD_TXN_END) {
-        st->in_transaction = st->transaction_acknowledged = false;
+        st->in_transaction = false;
     } else if (cls == CK_CMD_SUBSCRIBE) {
-        st->passthrough = true;
+        st->passthrough = st->subscribed = true;
         if (call->transport->reads_block)
             ck_timeouts_lift_for_good(c, st); /* it now waits for messages */
     }
@@ -174,9 +177,16 @@ static ck_conn_state connection_state(redisContext *c, ck_context_state *st, con
 static uint32_t replies_of_buffer(ck_context_state *st, const ck_call *call, ck_command_class *cls, bool *opaque) {
     size_t count;
     bool all_data;
-    if (!ck_command_batch(call->cmd, call->len, &count, &all_data, NULL, NULL))
-        count = 1, all_data = true; /* malformed: Redis answers one protocol error, then closes */
-    if (count == 1 && call->len > 0 && call->cmd[0] == '*')
+    if (!ck_command_batch(call->cmd, call->len, &count, &all_data, NULL, NULL)) {
+        /* incomplete (the rest may follow in another buffer) or malformed
+         * (Redis answers a protocol error and closes): the commands can no
+         * longer be counted */
+        CK_LOG_ONCE(CK_LOG_WARN, "a preformatted buffer that is not whole commands was sent to %s: that context "
+                    "passes through unprotected from now on (reported once)", st->endpoint->name);
+        st->passthrough = true;
+        return 0;
+    }
+    if (count == 1 && call->cmd[0] == '*')
         return 1; /* one command, as hiredis formats them */
     *opaque = true;
     if (!all_data || count > UINT32_MAX / 2) {
@@ -245,6 +255,11 @@ static void owe_batch_command(const char *cmd, size_t len, bool is_inline, void 
         const ck_command_spec *spec = ck_cache_spec(name, name_len, &needs_resp);
         l1 = ck_cache_prepare(w->st, spec, cmd, len, &cache);
     }
+    if (w->st->in_transaction && l1 != 0) { /* replies are QUEUED: only invalidation applies, at EXEC */
+        w->st->transaction_wrote |= (l1 & CK_SLOT_L1_WRITE) != 0;
+        ck_slot_cache_release(&cache);
+        l1 = 0;
+    }
     if (l1 != 0)
         ck_pending_push_cached(&w->st->pending, CK_SLOT_REAL, p, l1, &cache);
     else
@@ -269,10 +284,47 @@ static void owe_real(ck_context_state *st, ck_permit permit, uint8_t flags, uint
         ck_pending_push(&st->pending, CK_SLOT_REAL, permit, flags);
 }
 
+/* A context the shim does not follow command by command: a subscriber, or
+ * one that sent a buffer the shim could not split. What it sends may
+ * write (except from a RESP2 subscriber, which can only subscribe): every
+ * L1 entry goes. */
+static int append_unfollowed(redisContext *c, const ck_context_state *st, const ck_call *call) {
+    if (!(st->subscribed && st->protocol_appended != 3))
+        ck_l1_bump_epoch();
+    return call->transport->append(c, call);
+}
+
+/* A heal the program left by a non-local exit (an alarm's siglongjmp)
+ * leaves a connection in an unknown state (a replayed command's reply
+ * unread): it is marked broken, and healed again when allowed. */
+static void heal_abandoned(redisContext *c, ck_context_state *st) {
+    st->healing = false;
+    ck_real.__redisSetError(c, REDIS_ERR_IO, "cachekit: a reconnect was interrupted");
+}
+
+/* The probe this context's connect won, for this command to settle,
+ * unless it expired and another call took it over meanwhile (this one
+ * then asks the breaker anew). */
+static ck_permit take_held_probe(ck_context_state *st) {
+    ck_permit held = st->held_probe;
+    if (held.gate != CK_PROBE)
+        return CK_PERMIT_ALLOW;
+    st->held_probe = CK_PERMIT_ALLOW;
+    return ck_breaker_holds(&st->endpoint->breaker, held.ticket) ? held : CK_PERMIT_ALLOW;
+}
+
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     const ck_transport *tr = call->transport;
-    if (st == NULL || st->passthrough)
+    if (st == NULL)
         return tr->append(c, call);
+    if (st->passthrough)
+        return append_unfollowed(c, st, call);
+    /* a non-blocking sync context does its own I/O: a made-up reply would
+     * never make its descriptor readable (see README, limits) */
+    if (tr->reads_block && !(ck_ctx_flags(c) & REDIS_BLOCK))
+        return tr->append(c, call);
+    if (__builtin_expect(st->healing, 0))
+        heal_abandoned(c, st);
     char *expanded = NULL;
     char local[512];
     call->local = local;
@@ -285,13 +337,18 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     if (call->form == CK_BY_FORMATTED) {
         replies = replies_of_buffer(st, call, &cls, &opaque);
         if (replies == 0)
-            return tr->append(c, call);
+            return append_unfollowed(c, st, call);
     }
     if (!opaque) {
         if (!command_name(call, &expanded, &name, &name_len)) {
+            /* a command the shim cannot name: sent as it is (hiredis
+             * refuses it or not, as it would), its reply owed in its place */
             if (expanded != NULL)
                 ck_real.redisFreeCommand(expanded);
-            return tr->append(c, call); /* hiredis refuses it as it would */
+            int rc = ck_pending_reserve(&st->pending) ? tr->append(c, call) : (tr->no_memory(c), REDIS_ERR);
+            if (rc == REDIS_OK)
+                ck_pending_push(&st->pending, CK_SLOT_REAL, CK_PERMIT_ALLOW, 0);
+            return rc;
         }
         cls = ck_command_classify(name, name_len);
     }
@@ -301,20 +358,20 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
                               st->endpoint->breaker.enabled, tr->can_connect};
     if (situation.conn == CK_CONN_DEAD)
         situation.owes_dead = ck_pending_owes_dead(&st->pending);
-    ck_permit permit = CK_PERMIT_ALLOW;
     bool gated = ck_decide_gated(&situation);
-    if (st->held_probe.gate == CK_PROBE) { /* the probe this context's connect won: this command settles it */
-        permit = st->held_probe;
-        st->held_probe = CK_PERMIT_ALLOW;
-    } else if (situation.conn == CK_CONN_PLACEHOLDER && tr->placeholder_gate != NULL) {
+    ck_permit permit = take_held_probe(st);
+    if (permit.gate == CK_PROBE)
+        ; /* settled by this command */
+    else if (situation.conn == CK_CONN_PLACEHOLDER && tr->placeholder_gate != NULL)
         permit.gate = tr->placeholder_gate(st, gated);
-    } else if (ck_decide_needs_permit(&situation)) {
+    else if (ck_decide_needs_permit(&situation))
         permit = ck_endpoint_acquire(st->endpoint);
-    }
     ck_action action = ck_decide(&situation, permit.gate);
 
     /* act */
     uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : cls == CK_CMD_TXN_BEGIN ? SLOT_TXN_BEGIN : 0;
+    if (cls == CK_CMD_TXN_BEGIN && st->in_transaction)
+        flags |= SLOT_NESTED;
     ck_slot_cache cache;
     uint8_t l1 = 0;
     if (ck_cache_on && !opaque && action != CK_ACT_REFUSE && action != CK_ACT_FAIL_DEAD)
@@ -349,14 +406,18 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     }
     case CK_ACT_FAIL_DEAD:
         if (cls == CK_CMD_TXN_END || (session && session_kind == CK_SESSION_RESET))
-            st->in_transaction = st->transaction_acknowledged = false; /* the broken transaction is over */
+            st->in_transaction = false; /* the broken transaction is over */
         for (uint32_t i = 0; i < replies; i++)
             if (ck_pending_reserve(&st->pending))
                 ck_pending_push(&st->pending, CK_SLOT_DEAD, CK_PERMIT_ALLOW, 0);
         break;
     case CK_ACT_REFUSE:
         if (rc == REDIS_OK)
-            rc = tr->refuse(c, st, name, name_len);
+        {
+            if (cls == CK_CMD_SUBSCRIBE)
+                as_resp(call, &expanded);
+            rc = tr->refuse(c, st, call, name, name_len);
+        }
         break;
     case CK_ACT_CONNECT_SEND:
         /* a failed connect is the call's outcome; once connected, the
@@ -382,9 +443,11 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         cache.cmd_heap = NULL; /* the slot owns the copy now */
         permit_passed = true;
         if (session && session_kind == CK_SESSION_RESET)
-            st->in_transaction = st->transaction_acknowledged = false; /* RESET is never queued: it ends one */
+            st->in_transaction = false; /* RESET is never queued: it ends one */
         if (session && session_kind == CK_SESSION_SELECT && st->in_transaction)
             st->db_uncertain = true; /* the database after EXEC is not followed */
+        if (session && session_kind == CK_SESSION_HELLO && st->in_transaction)
+            st->protocol_uncertain = true; /* nor the protocol */
         if (flags & CK_SLOT_DB_CHANGE)
             follow_db_change(st, session_kind, call);
         enter_session_mode(c, st, cls, call);
@@ -404,11 +467,12 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
 void ck_call_before_command(redisContext *c, ck_context_state *st) {
     /* hiredis's redisCommand reads the front reply; on a dead connection
      * that is an error for ever. A program that sends a command of its own
-     * there has given up the replies it had not read: they are dropped, so
+     * there has given up the replies it had not read (the dead
+     * connection's, and answers the shim owed on it): they are dropped, so
      * that the healed connection answers this command, and only this one. */
     if (st != NULL && !st->passthrough && ck_ctx_err(c) != 0 && !st->placeholder) {
         ck_context_connection_died(st, ck_ctx_errstr(c));
-        ck_pending_drop_dead(&st->pending);
+        ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
     }
 }
 
@@ -448,11 +512,8 @@ static int answer_dead(redisContext *c, ck_context_state *st) {
 /* A real reply settles what its command started. */
 static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const void *made) {
     bool accepted = ok && ck_reply_type(made) != REDIS_REPLY_ERROR;
-    if (flags & SLOT_TXN_BEGIN) {
-        st->transaction_acknowledged = accepted && st->in_transaction;
-        if (!accepted)
-            st->in_transaction = false; /* MULTI refused: no transaction */
-    }
+    if ((flags & SLOT_TXN_BEGIN) && ok && !accepted && !(flags & SLOT_NESTED))
+        st->in_transaction = false; /* MULTI refused (not nested): no transaction */
     if ((flags & CK_SLOT_DB_CHANGE) && st->db_changes_in_flight > 0) {
         st->db_changes_in_flight--;
         if (!accepted) {
@@ -470,12 +531,15 @@ static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const voi
         if (accepted && (kind == CK_SESSION_SELECT || kind == CK_SESSION_RESET || kind == CK_SESSION_HELLO)) {
             st->db = ck_session_db(&st->session); /* L1 entries are per database and protocol */
             st->protocol = ck_session_protocol(&st->session);
-            st->db_uncertain = false;
+            st->db_uncertain &= kind == CK_SESSION_HELLO;
+            st->protocol_uncertain &= kind == CK_SESSION_SELECT;
         }
     }
 }
 
 int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
+    if (st != NULL && __builtin_expect(st->healing, 0))
+        heal_abandoned(c, st);
     const ck_slot *front = st != NULL ? ck_pending_front(&st->pending) : NULL;
     if (front == NULL)
         return CK_REAL_CALL(ck_real.redisGetReply(c, reply));

@@ -40,8 +40,11 @@ typedef struct ck_transport {
     /* the shim will make the reply up: lets the transport file whatever it
      * needs (async: the callback); *owed says whether a reply is owed */
     int (*file_unsent)(redisContext *c, const ck_call *call, bool *owed);
-    /* an append that fails because the circuit is open */
-    int (*refuse)(redisContext *c, const ck_context_state *st, const char *name, size_t name_len);
+    /* a command that cannot be sent nor answered while the circuit is open
+     * (connection set-up, transactions, pub/sub on a placeholder); a
+     * subscription's call carries its RESP bytes (form CK_BY_FORMATTED) */
+    int (*refuse)(redisContext *c, const ck_context_state *st, const ck_call *call, const char *name,
+                  size_t name_len);
     /* a placeholder that cannot connect (async) decides alone; NULL: none */
     ck_gate (*placeholder_gate)(ck_context_state *st, bool gated);
     /* out of memory for the bookkeeping: the append fails */

@@ -373,16 +373,19 @@ static bool replay(redisContext *c, const ck_session_command *cmd, ck_session_ki
 }
 
 int ck_context_heal(redisContext *c, ck_context_state *st, ck_permit permit) {
+    st->healing = true;
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
+    /* bounded from the first byte: the replay must not wait for ever on a
+     * server that accepted the connection and froze */
+    ck_timeouts_after_connect(c, st);
     for (int k = 0; rc == REDIS_OK && k < CK_SESSION_KINDS; k++)
         if (st->session.kept[k].bytes != NULL && !replay(c, &st->session.kept[k], (ck_session_kind)k))
             rc = REDIS_ERR;
+    st->healing = false;
     if (rc != REDIS_OK) {
         ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
-        ck_timeouts_after_connect(c, st);
         return REDIS_ERR;
     }
-    ck_timeouts_after_connect(c, st);
     ck_metrics_count(&st->endpoint->metrics.reconnects);
     char restored[64];
     ck_session_describe(&st->session, restored, sizeof restored);

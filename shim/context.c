@@ -102,9 +102,9 @@ void ck_context_reset(ck_context_state *st) {
     ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
     ck_context_release_probe(st);
     forget_connection_modes(st);
-    st->in_transaction = st->transaction_acknowledged = false;
+    st->in_transaction = false;
     st->passthrough = false;
-    st->db_uncertain = false;
+    st->db_uncertain = st->protocol_uncertain = st->subscribed = false;
 }
 
 void ck_context_connection_died(ck_context_state *st, const char *cause) {
@@ -120,12 +120,11 @@ void ck_context_connection_died(ck_context_state *st, const char *cause) {
     for (uint32_t i = 0; i < killed; i++)
         ck_endpoint_record(st->endpoint, CK_PERMIT_ALLOW, false, cause);
     forget_connection_modes(st);
-    /* A transaction Redis had begun dies with the connection, but the
-     * program is still inside it: its next commands must fail, as on the
-     * dead connection, not run alone on a healed one, until it ends the
-     * transaction (EXEC, DISCARD, RESET). A MULTI that was never
-     * acknowledged began nothing. */
-    st->in_transaction = st->transaction_acknowledged;
+    /* A transaction dies with the connection, but the program may still
+     * be inside it (even when MULTI's own reply was lost): its next
+     * commands fail, as on the dead connection, and never run alone on a
+     * healed one, until it ends the transaction (EXEC, DISCARD, RESET).
+     * in_transaction stays as it was. */
     errno = saved_errno;
 }
 

@@ -36,7 +36,6 @@ typedef struct {
     ck_pending pending;
     ck_session session;  /* AUTH, SELECT... to replay after the shim reconnects */
     bool in_transaction; /* between MULTI and EXEC/DISCARD */
-    bool transaction_acknowledged; /* its MULTI got +OK: a broken transaction stays one until ended */
     bool passthrough;    /* subscribed or monitoring: replies are not one per command */
     bool placeholder;    /* not connected yet: made while the circuit was open */
     bool program_timeout;/* the program set its own command timeout */
@@ -50,6 +49,9 @@ typedef struct {
     uint8_t protocol_appended;
     uint32_t db_changes_in_flight; /* SELECT/RESET/HELLO sent, not answered */
     bool db_uncertain;   /* a SELECT inside MULTI: the database is not known */
+    bool protocol_uncertain; /* a HELLO inside MULTI: the protocol is not known */
+    bool subscribed;     /* pub/sub or MONITOR: what it sends writes nothing (RESP2) */
+    bool healing;        /* inside ck_context_heal: still set at the next call if the program left it by longjmp */
     bool transaction_wrote; /* a write was queued in the current MULTI */
     uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */
     ck_connect_recipe recipe; /* set for placeholders */

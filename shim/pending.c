@@ -87,19 +87,6 @@ ck_permit ck_pending_kill_real(ck_pending *q, uint32_t *killed) {
     return probe;
 }
 
-void ck_pending_drop_dead(ck_pending *q) {
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < q->len; i++) {
-        ck_slot *s = ck_pending_at(q, i);
-        if (s->kind == CK_SLOT_DEAD)
-            continue;
-        if (kept != i)
-            *ck_pending_at(q, kept) = *s;
-        kept++;
-    }
-    q->len = kept;
-}
-
 bool ck_pending_owes_dead(const ck_pending *q) {
     for (uint32_t i = 0; i < q->len; i++)
         if (ck_pending_at(q, i)->kind == CK_SLOT_DEAD)

@@ -131,9 +131,6 @@ ck_permit ck_pending_clear(ck_pending *q);
  * with the connection's error). Returns a probe's permit as above, and in
  * *killed how many replies died. */
 ck_permit ck_pending_kill_real(ck_pending *q, uint32_t *killed);
-/* Forgets the DEAD replies: the program sent a command of its own on the
- * context and gave them up (see call.c). */
-void ck_pending_drop_dead(ck_pending *q);
 /* True when a reply from the connection is still owed. */
 bool ck_pending_awaits_real(const ck_pending *q);
 /* True when a reply of a dead connection is still owed. */

@@ -33,7 +33,9 @@ static int sync_file_unsent(redisContext *c, const ck_call *call, bool *owed) {
 
 /* A command sent on a placeholder while the circuit is open: connection
  * set-up and transactions are never faked, so they fail, saying why. */
-static int sync_refuse(redisContext *c, const ck_context_state *st, const char *name, size_t name_len) {
+static int sync_refuse(redisContext *c, const ck_context_state *st, const ck_call *call, const char *name,
+                       size_t name_len) {
+    (void)call;
     char msg[128];
     snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s; %.*s was not sent", st->endpoint->name,
              (int)(name_len > 20 ? 20 : name_len), name);

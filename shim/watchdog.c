@@ -51,7 +51,11 @@ static uint64_t expire(uint64_t now) {
          * deadline is overdue */
         if (atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed,
                                                     memory_order_relaxed)) {
-            ck_log(CK_LOG_WARN, "%s: no reply within the deadline on an async connection; closing it", w->what);
+            if (w->placeholder)
+                ck_log(CK_LOG_DEBUG, "%s may be reachable again: closing an async placeholder so the program "
+                       "reconnects", w->what);
+            else
+                ck_log(CK_LOG_WARN, "%s: no reply within the deadline on an async connection; closing it", w->what);
             atomic_store_explicit(&w->fired, true, memory_order_relaxed);
             shutdown(w->fd, SHUT_RDWR);
         }

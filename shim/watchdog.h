@@ -21,6 +21,7 @@ typedef struct ck_watch {
     _Atomic uint64_t deadline_ns; /* monotonic; 0: nothing awaited */
     _Atomic bool fired;           /* the watchdog shut the socket down */
     const char *what;             /* for the log line: the endpoint */
+    bool placeholder;             /* an async placeholder, ended when Redis may be back */
 } ck_watch;
 
 /* Starts watching fd (the thread starts with the first watch). */

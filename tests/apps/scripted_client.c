@@ -30,6 +30,10 @@
  *                            handler after MS ms if still running: "interrupted"
  *   push-nocb                (hiredis 1.x) redisSetPushCallback(c, NULL): RESP3
  *                            pushes come back from redisGetReply
+ *   connect-nb               redisConnectNonBlock, then wait (1 s) until connected
+ *   nb-get                   a non-blocking context's own I/O, as Ruby's driver
+ *                            does it: redisBufferWrite, poll (2 s), redisBufferRead,
+ *                            redisGetReply until a reply ("no reply" after 2 s)
  *
  * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
  * "NULL <errstr>" (no reply: the context carries the error).
@@ -38,6 +42,7 @@
  * with -A, reply and echo lines also end with " @MS", the time since start. */
 #include <dlfcn.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -236,6 +241,30 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         } else {
             printf("interrupted\n");
         }
+    } else if (strcmp(op, "connect-nb") == 0) {
+        if (ctx != NULL)
+            redisFree(ctx);
+        ctx = redisConnectNonBlock(host, port);
+        struct pollfd p = {.fd = ctx != NULL ? ctx->fd : -1, .events = POLLOUT};
+        printf(ctx != NULL && !ctx->err && poll(&p, 1, 1000) == 1 ? "connect ok\n" : "connect failed\n");
+    } else if (strcmp(op, "nb-get") == 0) {
+        int done = 0;
+        while (!done && redisBufferWrite(ctx, &done) == REDIS_OK) {
+        }
+        void *reply = NULL;
+        for (;;) {
+            if (redisGetReply(ctx, &reply) != REDIS_OK || reply != NULL)
+                break;
+            struct pollfd p = {.fd = ctx->fd, .events = POLLIN};
+            if (poll(&p, 1, 2000) != 1) {
+                printf("no reply\n");
+                break;
+            }
+            if (redisBufferRead(ctx) != REDIS_OK)
+                break;
+        }
+        if (reply != NULL || ctx->err)
+            after_reply(reply);
     } else if (strcmp(op, "push-nocb") == 0) {
 #if HIREDIS_MAJOR >= 1
         redisSetPushCallback(ctx, NULL);
