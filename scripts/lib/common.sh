@@ -63,8 +63,9 @@ ck_free_port() {
 ck_redis_start() {
     local dir=$1 port=$2; shift 2
     mkdir -p "$dir"
+    # (fd 3 closed: a server left behind must not hold bats's output open)
     redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
-        --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" || return 1
+        --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" 3>&- || return 1
     local i
     for i in $(seq 1 200); do
         # any answer will do: PONG, or NOAUTH from a server with a

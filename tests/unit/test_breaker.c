@@ -211,6 +211,8 @@ static void unsettled_probe_expires_and_is_taken_over(void **state) {
     assert_int_equal(second.gate, CK_PROBE);
     assert_int_not_equal(second.ticket, first.ticket);
     assert_true(t.happened);
+    assert_false(ck_breaker_holds(&b, first.ticket));
+    assert_true(ck_breaker_holds(&b, second.ticket));
     /* the first holder fails late: ignored, the circuit stays half open */
     ck_breaker_record(&b, first, false, fake_clock, &t);
     assert_false(t.happened);
