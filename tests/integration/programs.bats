@@ -92,11 +92,11 @@ subscriber_through_an_outage() { # [env assignments]: prints the subscriber's li
     # that refused its SUBSCRIBE), the same messages as without the shim;
     # Redis::Fast may report the end of a placeholder once from
     # wait_for_messages (README, limits)
-    assert_output_is "$(printf '%s\n' subscribed "message hello" "message quit")" || {
-        [ "$(grep -vc '^error \[WAIT_FOR_MESSAGES\]' <<<"$output")" -eq 3 ] &&
-            [ "$(grep -v '^error' <<<"$output")" = "$control" ] &&
-            [ "$(grep -c '^error' <<<"$output")" -le 2 ]
-    }
+    local errors others
+    errors=$(grep -c '^error' <<<"$output" || true)
+    others=$(grep -v '^error \[WAIT_FOR_MESSAGES\]' <<<"$output")
+    [ "$others" = "$control" ]
+    [ "$errors" -le 2 ]
     # the circuit did open under it
     grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
 }
