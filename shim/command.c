@@ -110,23 +110,41 @@ bool ck_command_arg_from_resp(const char *buf, size_t buflen, unsigned index, co
     }
 }
 
-bool ck_command_each_resp_arg(const char *resp, size_t len, ck_arg_fn fn, void *arg) {
-    if (resp == NULL || len < 4 || resp[0] != '*')
+/* One multibulk ("*<n>\r\n" and n bulk strings) at *p: fn (may be NULL)
+ * for each argument; *p moves past it. */
+static bool read_multibulk(const char **p, const char *end, size_t *argc, ck_arg_fn fn, void *arg) {
+    const char *q = *p;
+    if (q >= end || *q != '*')
         return false;
-    const char *end = resp + len;
-    const char *p = resp + 1;
-    size_t argc;
-    if (!read_length(&p, end, MAX_ARGS, &argc))
+    q++;
+    if (!read_length(&q, end, MAX_ARGS, argc))
         return false;
-    for (size_t i = 0; i < argc; i++) {
+    for (size_t i = 0; i < *argc; i++) {
         const char *a;
         size_t n;
-        if (!read_bulk(&p, end, &a, &n))
+        if (!read_bulk(&q, end, &a, &n))
             return false;
         if (fn != NULL)
             fn(i, a, n, arg);
     }
-    return p == end;
+    *p = q;
+    return true;
+}
+
+bool ck_command_each_resp_arg(const char *resp, size_t len, ck_arg_fn fn, void *arg) {
+    const char *p = resp;
+    size_t argc;
+    return resp != NULL && len >= 4 && read_multibulk(&p, resp + len, &argc, fn, arg) && p == resp + len;
+}
+
+typedef struct {
+    const char *name;
+    size_t len;
+} command_name;
+
+static void note_name(size_t index, const char *bytes, size_t len, void *arg) {
+    if (index == 0)
+        *(command_name *)arg = (command_name){bytes, len};
 }
 
 /* Splits a buffer into whole commands: RESP multibulks, or inline lines. */
@@ -145,17 +163,11 @@ bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data
         bool is_inline = *p != '*';
         if (*p == '*') {
             size_t argc;
-            p++;
-            if (!read_length(&p, end, MAX_ARGS, &argc))
+            command_name first = {NULL, 0};
+            if (!read_multibulk(&p, end, &argc, note_name, &first))
                 return false;
-            for (size_t i = 0; i < argc; i++) {
-                const char *a;
-                size_t n;
-                if (!read_bulk(&p, end, &a, &n))
-                    return false;
-                if (i == 0)
-                    name = a, name_len = n;
-            }
+            name = first.name;
+            name_len = first.len;
             if (argc == 0)
                 continue; /* Redis answers nothing to an empty multibulk */
         } else {
