@@ -15,12 +15,28 @@ static size_t max_entry_bytes;
 static char key_patterns[512];  /* CACHEKIT_L1_KEYS, commas turned into NULs */
 static size_t key_patterns_len; /* 0: every key */
 
+/* Writes whose effects reach keys the table cannot name: another
+ * database (COPY ... DB n, MOVE), or a key a subcommand creates (XGROUP
+ * CREATE ... MKSTREAM), or the whole data set (DEBUG RELOAD). */
+static const char *const beyond_names[] = {"COPY", "MOVE", "XGROUP", "DEBUG", "MIGRATE", "RESTORE-ASKING"};
+#define BEYOND_COUNT (sizeof beyond_names / sizeof beyond_names[0])
+static const ck_command_spec *beyond_specs[BEYOND_COUNT]; /* looked up once: compared by address */
+
+static bool writes_beyond_its_keys(const ck_command_spec *spec) {
+    for (size_t i = 0; i < BEYOND_COUNT; i++)
+        if (spec == beyond_specs[i])
+            return true;
+    return false;
+}
+
 void ck_cache_configure(const ck_config *cfg) {
     ck_cache_on = cfg->l1_enabled;
     ck_cache_stale_if_error = cfg->l1_stale_if_error;
     max_entry_bytes = cfg->l1_max_entry_bytes;
     ck_l1_settings s = {(size_t)cfg->l1_max_size_mb << 20, cfg->l1_max_entry_bytes, cfg->l1_ttl_ns, ck_clock_coarse_ns};
     ck_l1_configure(&s);
+    for (size_t i = 0; i < BEYOND_COUNT; i++)
+        beyond_specs[i] = ck_command_spec_of(beyond_names[i], strlen(beyond_names[i]));
     key_patterns_len = strlen(cfg->l1_keys);
     memcpy(key_patterns, cfg->l1_keys, key_patterns_len + 1);
     for (size_t i = 0; i < key_patterns_len; i++)
@@ -90,17 +106,6 @@ static void invalidate(const ck_slot_cache *cache) {
         ck_l1_bump_generation(cache->generation_slots[i]);
 }
 
-/* Writes whose effects reach keys the table cannot name: another
- * database (COPY ... DB n, MOVE), or a key a subcommand creates (XGROUP
- * CREATE ... MKSTREAM), or the whole data set (DEBUG RELOAD). */
-static bool writes_beyond_its_keys(const ck_command_spec *spec) {
-    static const char *const names[] = {"COPY", "MOVE", "XGROUP", "DEBUG", "MIGRATE", "RESTORE-ASKING"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(spec->name, names[i]) == 0)
-            return true;
-    return false;
-}
-
 /* The L1's key space of a context: its endpoint, database and protocol
  * (the same bytes answer differently under RESP3). */
 static uint32_t keyspace_of(const ck_context_state *st) {
@@ -120,8 +125,9 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
     bool keys_certain = !st->db_uncertain && !st->protocol_uncertain;
     key_walk walk = {(uint64_t)(uintptr_t)st->endpoint, st->db_appended, cache, false};
     bool parsed = keys_certain && ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
-    if (ck_command_may_write(spec) || writes_beyond_its_keys(spec)) {
-        if (!parsed || writes_beyond_its_keys(spec))
+    bool beyond = writes_beyond_its_keys(spec);
+    if (beyond || ck_command_may_write(spec)) {
+        if (!parsed || beyond)
             cache->nkeys = CK_SLOT_ALL_KEYS;
         invalidate(cache);
         return CK_SLOT_L1_WRITE;

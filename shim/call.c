@@ -25,7 +25,8 @@
 
 /* A format whose first word is interpolated ("%s %s") is expanded once
  * here; the expansion then replaces the format (*expanded is set, for the
- * caller to free). */
+ * caller to free). The name is read from it only when asked (name not
+ * NULL). */
 __attribute__((noinline)) static bool expand_format(ck_call *call, char **expanded, const char **name,
                                                     size_t *len) {
     va_list copy;
@@ -36,7 +37,7 @@ __attribute__((noinline)) static bool expand_format(ck_call *call, char **expand
         call->form = CK_BY_FORMATTED;
         call->cmd = call->local;
         call->len = (size_t)n;
-        return ck_command_name_from_resp(call->cmd, call->len, name, len);
+        return name == NULL || ck_command_name_from_resp(call->cmd, call->len, name, len);
     }
     va_copy(copy, *call->ap);
     n = ck_real.redisvFormatCommand(expanded, call->format, copy);
@@ -46,7 +47,7 @@ __attribute__((noinline)) static bool expand_format(ck_call *call, char **expand
     call->form = CK_BY_FORMATTED;
     call->cmd = *expanded;
     call->len = (size_t)n;
-    return ck_command_name_from_resp(call->cmd, call->len, name, len);
+    return name == NULL || ck_command_name_from_resp(call->cmd, call->len, name, len);
 }
 
 /* argv[0] of the call. */
@@ -72,12 +73,7 @@ static bool as_resp(ck_call *call, char **expanded) {
     switch (call->form) {
     case CK_BY_FORMATTED: return true;
     case CK_BY_FORMAT:
-        if (*expanded == NULL) {
-            const char *name;
-            size_t len;
-            return expand_format(call, expanded, &name, &len);
-        }
-        return true;
+        return *expanded != NULL || expand_format(call, expanded, NULL, NULL);
     case CK_BY_ARGV:
         n = ck_real.redisFormatCommandArgv(expanded, call->argc, call->argv, call->argvlen);
         if (n < 0)
@@ -145,9 +141,9 @@ static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, ck_call *c
 }
 
 /* Owes the program the L1's value of a read, if the L1 has a good one. */
-static bool owe_stale(ck_context_state *st, uint8_t l1, ck_slot_cache *cache) {
+static bool owe_stale_now(ck_context_state *st, ck_slot_cache *cache) {
     size_t len = 0;
-    char *stale = (l1 & CK_SLOT_L1_READ) ? ck_cache_stale(cache, &len) : NULL;
+    char *stale = ck_cache_stale(cache, &len);
     if (stale == NULL)
         return false;
     cache->stale = stale;
@@ -156,6 +152,10 @@ static bool owe_stale(ck_context_state *st, uint8_t l1, ck_slot_cache *cache) {
     cache->stale = NULL; /* the slot owns the bytes now */
     cache->cmd_heap = NULL;
     return true;
+}
+
+static inline bool owe_stale(ck_context_state *st, uint8_t l1, ck_slot_cache *cache) {
+    return (l1 & CK_SLOT_L1_READ) && owe_stale_now(st, cache);
 }
 
 /* The connection as the decision sees it. A dead one first turns what it

@@ -54,35 +54,5 @@ const ck_command_spec *ck_command_spec_of(const char *name, size_t len) {
     }
 }
 
-typedef struct {
-    const ck_command_spec *spec;
-    long argc; /* for key positions counted from the end */
-    ck_key_fn fn;
-    void *arg;
-} key_walk;
-
-static void count_arg(size_t index, const char *bytes, size_t len, void *arg) {
-    (void)bytes, (void)len;
-    ((key_walk *)arg)->argc = (long)index + 1;
-}
-
-static void visit_key(size_t index, const char *bytes, size_t len, void *arg) {
-    const key_walk *w = arg;
-    const ck_command_spec *spec = w->spec;
-    long i = (long)index;
-    long last = spec->last_key < 0 ? w->argc + spec->last_key : spec->last_key;
-    long step = spec->key_step > 0 ? spec->key_step : 1;
-    if (spec->first_key > 0 && i >= spec->first_key && i <= last && (i - spec->first_key) % step == 0)
-        w->fn(bytes, len, w->arg);
-}
-
-bool ck_command_each_key(const ck_command_spec *spec, const char *resp, size_t len, ck_key_fn fn, void *arg) {
-    key_walk w = {spec, 0, fn, arg};
-    /* the bytes are checked whole first: no key of a malformed command */
-    if (spec->last_key < 0 && !ck_command_each_resp_arg(resp, len, count_arg, &w))
-        return false;
-    return ck_command_each_resp_arg(resp, len, visit_key, &w);
-}
-
 size_t ck_command_table_size(void) { return TABLE_LEN; }
 const ck_command_spec *ck_command_table_at(size_t i) { return i < TABLE_LEN ? &table[i] : NULL; }

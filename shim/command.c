@@ -3,6 +3,8 @@
  * listed; everything else is data. */
 #include "command.h"
 
+#include "cmdtable.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -55,16 +57,19 @@ static bool find(const class_row *rows, size_t n, const char *name, size_t len, 
 #define MAX_ARGS ((size_t)1 << 24)
 
 /* Reads "<digits>\r\n" at *p (before end) into *n, at most `max`; false
- * when malformed or too large. */
-static bool read_length(const char **p, const char *end, size_t max, size_t *n) {
+ * when malformed or too large. At most 10 digits are read, so the value
+ * cannot wrap before it is compared. */
+static inline __attribute__((always_inline)) bool read_length(const char **p, const char *end, size_t max,
+                                                               size_t *n) {
     const char *q = *p;
     size_t v = 0;
-    while (q < end && *q >= '0' && *q <= '9') {
-        v = v * 10 + (size_t)(*q++ - '0');
-        if (v > max)
-            return false;
+    unsigned digit;
+    while (q < end && (digit = (unsigned)(unsigned char)*q - '0') <= 9) {
+        v = v * 10 + digit;
+        if (++q - *p > 10)
+            return false; /* 11 digits: too large, and the next one could wrap */
     }
-    if (q == *p || end - q < 2 || q[0] != '\r' || q[1] != '\n')
+    if (q == *p || v > max || end - q < 2 || q[0] != '\r' || q[1] != '\n')
         return false;
     *n = v;
     *p = q + 2;
@@ -72,14 +77,15 @@ static bool read_length(const char **p, const char *end, size_t max, size_t *n) 
 }
 
 /* One bulk string "$<len>\r\n<bytes>\r\n" at *p: its bytes. */
-static bool read_bulk(const char **p, const char *end, const char **arg, size_t *len) {
+static inline __attribute__((always_inline)) bool read_bulk(const char **p, const char *end, const char **arg,
+                                                             size_t *len) {
     const char *q = *p;
     size_t n;
     if (q >= end || *q != '$')
         return false;
     q++;
-    if (!read_length(&q, end, MAX_BULK_LEN, &n) || n > (size_t)(end - q) || (size_t)(end - q) - n < 2 ||
-        q[n] != '\r' || q[n + 1] != '\n')
+    /* n + 2 cannot wrap: n is at most MAX_BULK_LEN */
+    if (!read_length(&q, end, MAX_BULK_LEN, &n) || (size_t)(end - q) < n + 2 || q[n] != '\r' || q[n + 1] != '\n')
         return false;
     *arg = q;
     *len = n;
@@ -145,6 +151,29 @@ typedef struct {
 static void note_name(size_t index, const char *bytes, size_t len, void *arg) {
     if (index == 0)
         *(command_name *)arg = (command_name){bytes, len};
+}
+
+bool ck_command_each_key(const ck_command_spec *spec, const char *resp, size_t len, ck_key_fn fn, void *arg) {
+    if (resp == NULL || len < 4 || resp[0] != '*')
+        return false;
+    const char *p = resp + 1, *end = resp + len;
+    size_t argc;
+    if (!read_length(&p, end, MAX_ARGS, &argc))
+        return false;
+    long last = spec->last_key < 0 ? (long)argc + spec->last_key : spec->last_key;
+    long step = spec->key_step > 0 ? spec->key_step : 1;
+    long next = spec->first_key > 0 ? spec->first_key : -1; /* the next argument that is a key */
+    for (long i = 0; i < (long)argc; i++) {
+        const char *a;
+        size_t n;
+        if (!read_bulk(&p, end, &a, &n))
+            return false;
+        if (i == next && i <= last) {
+            fn(a, n, arg);
+            next += step;
+        }
+    }
+    return true;
 }
 
 /* Splits a buffer into whole commands: RESP multibulks, or inline lines. */

@@ -42,10 +42,14 @@ void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t
 }
 
 void ck_slot_cache_release(ck_slot_cache *cache) {
-    free(cache->stale);
-    cache->stale = NULL;
-    free(cache->cmd_heap);
-    cache->cmd_heap = NULL;
+    if (cache->stale != NULL) { /* (free(NULL) is a call too, on every read) */
+        free(cache->stale);
+        cache->stale = NULL;
+    }
+    if (cache->cmd_heap != NULL) {
+        free(cache->cmd_heap);
+        cache->cmd_heap = NULL;
+    }
 }
 
 void ck_pending_pop_slot(ck_pending *q) {
