@@ -25,7 +25,7 @@ cmd GET w
 cmd GET d
 cmd GET a
 cmd GET nosuchkey
-sleep 1300
+sleep 2300
 cmd GET a
 sh $2
 sleep 1000
@@ -44,7 +44,7 @@ expected_l1() {
     start_redis
     l1_script "$REDISCTL kill $REDIS_DIR" \
         "$REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set a 2 >/dev/null" > "$BATS_TEST_TMPDIR/script"
-    CACHEKIT_DEFAULT_TTL=1 THRESHOLD=3 COOLDOWN=2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    CACHEKIT_DEFAULT_TTL=2 THRESHOLD=3 COOLDOWN=3 run client_under_shim < "$BATS_TEST_TMPDIR/script"
     cat "$BATS_TEST_TMPDIR/stderr" >&2
     [ "$status" -eq 0 ]
     output=$(sed 's/^NULL .*/NULL/' <<<"$output")
@@ -55,7 +55,7 @@ expected_l1() {
     start_redis
     l1_script "$REDISCTL freeze $REDIS_DIR" \
         "$REDISCTL thaw $REDIS_DIR && redis-cli -p $PORT set a 2 >/dev/null" > "$BATS_TEST_TMPDIR/script"
-    CACHEKIT_SOCKET_TIMEOUT=0.3 CACHEKIT_DEFAULT_TTL=1 THRESHOLD=3 COOLDOWN=2 \
+    CACHEKIT_SOCKET_TIMEOUT=0.3 CACHEKIT_DEFAULT_TTL=2 THRESHOLD=3 COOLDOWN=3 \
         run client_under_shim -T < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     local i
