@@ -550,9 +550,9 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
 
     ck_permit permit = ck_slot_permit(front);
     uint8_t flags = front->flags;
-    ck_slot_cache cache;
-    if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE))
-        cache = front->cache; /* the slot is gone once popped */
+    /* used in place after the pop below: a popped slot is overwritten only
+     * by a push, and nothing here pushes */
+    ck_slot_cache *cache = &ck_pending_at(&st->pending, 0)->cache;
     /* blocking commands are neither timed nor bounded; async replies are
      * read from memory (the deadline thread bounds their wait) */
     const ck_transport *tr = st->is_async ? &ck_async_transport : &ck_sync_transport;
@@ -587,13 +587,13 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE)) {
         size_t stale_len;
         char *bytes = !answered && ck_cache_stale_if_error && (flags & CK_SLOT_L1_READ)
-                          ? ck_cache_stale(&cache, &stale_len)
+                          ? ck_cache_stale(cache, &stale_len)
                           : NULL;
         if (bytes != NULL) /* stale-if-error: the last good value instead of the error */
             stale = ck_reply_from_resp(bytes, stale_len);
         free(bytes);
-        ck_cache_settle(flags, &cache, made, answered);
-        ck_slot_cache_release(&cache);
+        ck_cache_settle(flags, cache, made, answered);
+        ck_slot_cache_release(cache);
     }
     bool slow = answered && timed && ck_timeouts_after_success(st, elapsed);
     if (answered && !slow) {

@@ -20,6 +20,7 @@ static const ck_command_spec table[] = {
 #define INDEX_SIZE 1024 /* power of two, well above twice the table */
 
 static uint16_t index_slots[INDEX_SIZE]; /* position + 1, 0 = empty */
+static uint8_t name_lengths[TABLE_LEN];
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 static _Atomic int index_ready;
 
@@ -32,7 +33,8 @@ static uint32_t name_hash(const char *name, size_t len) {
 
 static void build_index(void) {
     for (size_t i = 0; i < TABLE_LEN; i++) {
-        uint32_t h = name_hash(table[i].name, strlen(table[i].name));
+        name_lengths[i] = (uint8_t)strlen(table[i].name);
+        uint32_t h = name_hash(table[i].name, name_lengths[i]);
         while (index_slots[h & (INDEX_SIZE - 1)] != 0)
             h++;
         index_slots[h & (INDEX_SIZE - 1)] = (uint16_t)(i + 1);
@@ -49,7 +51,7 @@ const ck_command_spec *ck_command_spec_of(const char *name, size_t len) {
             return NULL;
         const ck_command_spec *spec = &table[slot - 1];
         /* the length first: a name holding a NUL must not compare equal */
-        if (strnlen(spec->name, len + 1) == len && strncasecmp(spec->name, name, len) == 0)
+        if (name_lengths[slot - 1] == len && strncasecmp(spec->name, name, len) == 0)
             return spec;
     }
 }

@@ -62,8 +62,14 @@ static bool find(const class_row *rows, size_t n, const char *name, size_t len, 
 static inline __attribute__((always_inline)) bool read_length(const char **p, const char *end, size_t max,
                                                                size_t *n) {
     const char *q = *p;
-    size_t v = 0;
     unsigned digit;
+    if (end - q >= 3 && (digit = (unsigned)(unsigned char)*q - '0') <= 9 && q[1] == '\r' &&
+        q[2] == '\n') { /* one digit: most lengths */
+        *n = digit;
+        *p = q + 3;
+        return digit <= max;
+    }
+    size_t v = 0;
     while (q < end && (digit = (unsigned)(unsigned char)*q - '0') <= 9) {
         v = v * 10 + digit;
         if (++q - *p > 10)

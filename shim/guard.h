@@ -44,23 +44,23 @@ extern bool ck_shim_active;
  * policy applies. */
 #define ck_from_program() (!ck_in_real_call() && ck_shim_active && ck_real_ready())
 
+/* The mark holds the frame's address as its token: a frame left behind
+ * by a non-local exit is overwritten by whatever runs there next. (frame
+ * and mark are stale once depth is back to 0, and never read then.) */
 static inline bool ck_guard_enter(volatile uintptr_t *mark, uintptr_t frame) {
     if (ck_guard.depth++ != 0)
         return false;
     ck_guard.frame = frame;
     ck_guard.mark = mark;
-    *mark = ck_guard.token = ck_guard.token + 0x9E3779B97F4A7C15ull;
+    ck_guard.token = frame;
+    *mark = frame;
     return true;
 }
 
 static inline void ck_guard_leave(bool outermost, volatile uintptr_t *mark) {
-    if (ck_guard.depth > 0)
-        ck_guard.depth--;
-    if (outermost) {
+    ck_guard.depth--;
+    if (outermost)
         *mark = 0;
-        ck_guard.frame = 0;
-        ck_guard.mark = NULL;
-    }
 }
 
 /* Evaluates a real hiredis call (of a non-void function) with the guard held. */
