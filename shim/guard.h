@@ -7,10 +7,9 @@
 #define CACHEKIT_GUARD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "real.h"
-
-#include <stdint.h>
 
 /* The outermost real call in progress on this thread: the frame it was
  * made from and a mark on the stack that holds `token` while it runs. */
