@@ -105,7 +105,11 @@ static shard *shard_of(ck_hash128 h) {
     return &shards[h.hi % SHARDS];
 }
 
-static size_t cost(const entry *e) { return sizeof(entry) + e->cmd_len + e->len + MALLOC_OVERHEAD; }
+/* Entries are allocated in 32-byte classes: their sizes vary with the
+ * key's length, and chunks of one class are reused by the next entry
+ * where exact sizes would fragment the heap past the bound. */
+static size_t allocation(size_t cmd_len, size_t len) { return (sizeof(entry) + cmd_len + len + 31) & ~(size_t)31; }
+static size_t cost(const entry *e) { return allocation(e->cmd_len, e->len) + MALLOC_OVERHEAD; }
 
 static bool same_hash(const entry *e, ck_hash128 h) { return e->hash.lo == h.lo && e->hash.hi == h.hi; }
 
@@ -201,7 +205,7 @@ void ck_l1_store(const ck_l1_key *key, uint64_t snapshot, uint64_t ep, const cha
         }
         drop(s, link);
     }
-    entry *e = malloc(sizeof *e + key->len + len);
+    entry *e = malloc(allocation(key->len, len));
     if (e != NULL) {
         if (s->count >= s->nbuckets)
             grow(s);
