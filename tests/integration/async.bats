@@ -89,7 +89,7 @@ fault_scenario() {
     FAULT=$(sed -n "$((started + 1)),${RESUMED}p" "$OUT")
     # the last good value, nil, or NULL for what was lost (and the last
     # live replies, from just before the fault)
-    ! grep -E '^reply' <<< "$FAULT" | grep -vE 'GET str:hello|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' >&2
+    none grep -vE 'GET str:hello|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' < <(grep -E '^reply' <<< "$FAULT")
     all_within "$FAULT" 'GET str:hello|GETNEW nil|INCR nil' "$INSTANT_MS"
     [ "$(grep -c 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr")" -eq 1 ]
     grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
@@ -155,5 +155,5 @@ frozen_scenario() {
     rcli set k final > /dev/null
     wait_for 3 'GET str:final'
     finish_async_client
-    ! grep -E '^reply' "$OUT" | grep -vE 'GET str:(v[0-4]|final)|GET nil|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' >&2
+    none grep -vE 'GET str:(v[0-4]|final)|GET nil|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' < <(grep -E '^reply' "$OUT")
 }

@@ -117,7 +117,7 @@ SCRIPT
     [ "$(reply_of "${lines[1]}")" = "nil" ]
     took "${lines[1]}" 1900
     [ "$(reply_of "${lines[2]}")" = "nil" ]
-    ! grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
+    none grep 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
 }
 
 @test "a timeout the program set wins over the shim's" {

@@ -51,7 +51,7 @@ SCRIPT
     output=$(sed -e 's/^NULL .*/NULL/' -e 's/^err .*/err/' <<<"$output")
     assert_output_is "$(printf '%s\n' "connect ok" "status OK" err err NULL "str in-db-2")"
     grep -q "restored SELECT" "$BATS_TEST_TMPDIR/stderr"
-    ! grep -q "restored AUTH" "$BATS_TEST_TMPDIR/stderr"
+    none grep "restored AUTH" "$BATS_TEST_TMPDIR/stderr"
 }
 
 @test "a transaction is never healed behind the program's back" {

@@ -50,6 +50,14 @@ client_under_shim() {
         LD_PRELOAD="$SHIM" "$CLIENT" -p "$PORT" "$@" 2>"$BATS_TEST_TMPDIR/stderr"
 }
 
+# none CMD...: fails, showing them, when CMD prints any line (a bare
+# `! cmd` in bats only fails a test as its last command).
+none() {
+    local out
+    out=$("$@" || true)
+    [ -z "$out" ] || { printf '%s\n' "$out" >&2; return 1; }
+}
+
 # Fails with both texts shown when they differ.
 assert_output_is() {
     if [ "$output" != "$1" ]; then

@@ -132,5 +132,5 @@ SCRIPT
     cat "$out" >&2
     # every thread finished and saw only values written by the program
     [ "$(grep -c '^thread' "$out")" -eq 6 ]
-    ! grep -q 'other=[1-9]' "$out"
+    none grep 'other=[1-9]' "$out"
 }

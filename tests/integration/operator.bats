@@ -217,7 +217,7 @@ YAML
     PORT=$(ck_free_port) CACHEKIT_LOG=syslog CACHEKIT_DEFAULT_TTL=nonsense \
         run strace -f -e trace=connect -o "$BATS_TEST_TMPDIR/trace" env LD_PRELOAD="$SHIM" "$CLIENT" -p 1 \
         < "$BATS_TEST_TMPDIR/script" 2> "$BATS_TEST_TMPDIR/stderr"
-    ! grep -q cachekit "$BATS_TEST_TMPDIR/stderr"
+    none grep cachekit "$BATS_TEST_TMPDIR/stderr"
     grep -q '"/dev/log"' "$BATS_TEST_TMPDIR/trace"
 }
 

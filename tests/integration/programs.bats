@@ -160,7 +160,7 @@ poll_webdis_until() {
     # opened (threshold refused connects), and for a moment at each failed
     # probe (the placeholder gives way to a real connect, refused); every
     # other answer is the last good value
-    ! grep -vE '^\{"GET":"hello"\} 200$| 503$' <<< "$outage" >&2
+    none grep -vE '^\{"GET":"hello"\} 200$| 503$' <<< "$outage"
     local unavailable probes_failed
     unavailable=$(grep -c ' 503$' <<< "$outage" || true)
     probes_failed=$(grep -c 'probe failed' "$BATS_TEST_TMPDIR/stderr" || true)

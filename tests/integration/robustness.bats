@@ -59,7 +59,7 @@ load helpers
     CACHEKIT_CIRCUIT_BREAKER_ENABLED=false THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
     [ "$(grep -c '^NULL ' <<<"$output")" -eq 8 ]
-    ! grep -q '^nil$' <<<"$output"
+    none grep '^nil$' <<<"$output"
     [ "${lines[9]}" = "connect failed: Connection refused" ]
 }
 
@@ -67,7 +67,7 @@ load helpers
     start_redis
     printf 'connect\nsh %s kill %s\nrepeat 6 cmd GET k\n' "$REDISCTL" "$REDIS_DIR" > "$BATS_TEST_TMPDIR/script"
     CACHEKIT_LOG_LEVEL=debug THRESHOLD=2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
-    ! grep -v -E '^(connect ok|NULL .*|nil)$' <<<"$output"
+    none grep -v -E '^(connect ok|NULL .*|nil)$' <<<"$output"
     grep -q 'debug: hiredis .* ABI found' "$BATS_TEST_TMPDIR/stderr"
     grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
 }
