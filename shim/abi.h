@@ -34,6 +34,10 @@ static inline const char *ck_ctx_errstr(const redisContext *c) { return (const c
 static inline int ck_ctx_fd(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_fd, int); }
 static inline int ck_ctx_flags(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_flags, int); }
 static inline void ck_ctx_clear_flags(redisContext *c, int flags) { CK_FIELD(c, ck_abi.ctx_flags, int) &= ~flags; }
+static inline void ck_ctx_clear_error(redisContext *c) {
+    CK_FIELD(c, ck_abi.ctx_err, int) = 0;
+    *((char *)c + ck_abi.ctx_errstr) = '\0';
+}
 static inline int ck_ctx_connection_type(const redisContext *c) {
     return CK_FIELD(c, ck_abi.ctx_connection_type, int);
 }

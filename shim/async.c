@@ -69,9 +69,11 @@ static int async_append(redisContext *c, const ck_call *call) {
  * replies and sends nothing. */
 static const char unsent_command[] = "*1\r\n$3\r\nGET\r\n";
 
-static int async_file_unsent(redisContext *c, const ck_call *call, bool *owed) {
-    *owed = call->fn != NULL; /* an async reply is owed only to a callback */
-    if (call->fn == NULL)
+static int async_file_unsent(redisContext *c, const ck_call *call, bool failing, bool *owed) {
+    /* an async reply is owed only to a callback; an error ends the
+     * connection whoever waits for it */
+    *owed = call->fn != NULL || failing;
+    if (!*owed)
         return REDIS_OK;
     return CK_REAL_CALL(
         ck_real.redisAsyncFormattedCommand((redisAsyncContext *)c, call->fn, call->privdata, unsent_command, 0));
@@ -98,33 +100,34 @@ static void confirm_channel(size_t index, const char *channel, size_t len, void 
         CK_LOG_ONCE(CK_LOG_WARN, "could not confirm a subscription on an async placeholder: %s", strerror(errno));
 }
 
-/* Commands a placeholder cannot send nor answer fail, as hiredis refuses a
- * command on a closing context: no callback, no error. Subscriptions are
- * the exception: a subscriber whose subscription fails right after it
- * reconnected (Redis::Fast) may give up for good, where without the shim
- * its reconnect would have failed and been retried. So a placeholder
- * confirms them: hiredis files the callbacks as usual, nothing is
- * published while Redis is down, and once a call may be let through the
- * placeholder ends (watchdog) and the program subscribes again on a real
- * connection. */
-static int async_refuse(redisContext *c, const ck_context_state *st, const ck_call *call, const char *name,
-                        size_t name_len) {
+/* Commands a placeholder can neither send nor answer fail as on a server
+ * that is down: the callback gets NULL and hiredis drops the connection.
+ * Subscriptions are the exception: a subscriber whose subscription fails
+ * right after it reconnected (Redis::Fast) may give up for good, where
+ * without the shim its reconnect would have failed and been retried. So a
+ * placeholder confirms them: hiredis files the callbacks as usual, nothing
+ * is published while Redis is down, and once a call may be let through
+ * the placeholder ends (watchdog) and the program subscribes again on a
+ * real connection. */
+static bool async_refuse_otherwise(redisContext *c, const ck_context_state *st, const ck_call *call,
+                                   const char *name, size_t name_len, int *rc) {
     if (!st->placeholder || st->peer_fd < 0 || call->fn == NULL || call->form != CK_BY_FORMATTED ||
         ck_command_classify(name, name_len) != CK_CMD_SUBSCRIBE || (name_len == 7 && strncasecmp(name, "MONITOR", 7) == 0))
-        return REDIS_ERR;
+        return false;
     char kind[16];
     size_t k = name_len < sizeof kind - 1 ? name_len : sizeof kind - 1;
     for (size_t i = 0; i < k; i++)
         kind[i] = (char)(name[i] | 0x20); /* lower case, as Redis answers */
     kind[k] = '\0';
-    if (async_append(c, call) != REDIS_OK)
-        return REDIS_ERR;
+    *rc = async_append(c, call);
+    if (*rc != REDIS_OK)
+        return true;
     char sink[4096]; /* what hiredis wrote to the placeholder is read and dropped */
     while (read(st->peer_fd, sink, sizeof sink) > 0) {
     }
     confirmation to = {st->peer_fd, kind};
     ck_command_each_resp_arg(call->cmd, call->len, confirm_channel, &to);
-    return REDIS_OK;
+    return true;
 }
 
 static void async_no_memory(redisContext *c) { (void)c; }
@@ -187,7 +190,7 @@ const ck_transport ck_async_transport = {
     .reads_block = false,
     .append = async_append,
     .file_unsent = async_file_unsent,
-    .refuse = async_refuse,
+    .refuse_otherwise = async_refuse_otherwise,
     .placeholder_gate = async_placeholder_gate,
     .no_memory = async_no_memory,
     .sent = async_sent,

@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "abi.h"
 #include "cache.h"
@@ -42,8 +44,10 @@ __attribute__((noinline)) static bool expand_format(ck_call *call, char **expand
     va_copy(copy, *call->ap);
     n = ck_real.redisvFormatCommand(expanded, call->format, copy);
     va_end(copy);
-    if (n < 0)
-        return false; /* the real append will report the bad format */
+    if (n < 0) {
+        call->format_error = (int)n; /* -2: an invalid format; the real append reports it */
+        return false;
+    }
     call->form = CK_BY_FORMATTED;
     call->cmd = *expanded;
     call->len = (size_t)n;
@@ -104,12 +108,114 @@ static void enter_session_mode(redisContext *c, ck_context_state *st, ck_command
     }
 }
 
-/* A write the shim answered instead of sending (commands Redis does not
- * list count as writes, as for the L1). */
-static void count_unsent_write(ck_context_state *st, const char *name, size_t name_len) {
+bool ck_open_writes_refused = true;
+
+void ck_call_configure(const ck_config *cfg) { ck_open_writes_refused = cfg->open_writes == CK_OPEN_WRITES_ERROR; }
+
+/* Whether a command the shim does not send would have written: what
+ * Redis's table marks as writing, scripts, commands it does not list, and
+ * PUBLISH (a message for others, lost if not sent). */
+static bool command_may_write(const char *name, size_t name_len) {
     const ck_command_spec *spec = ck_command_spec_of(name, name_len);
     if (spec == NULL || ck_command_may_write(spec))
-        ck_metrics_count(&st->endpoint->metrics.writes_unsent);
+        return true;
+    return (name_len == 7 && strncasecmp(name, "PUBLISH", 7) == 0) ||
+           (name_len == 8 && strncasecmp(name, "SPUBLISH", 8) == 0);
+}
+
+static void note_batch_write(const char *cmd, size_t len, bool is_inline, void *arg) {
+    bool *writes = arg;
+    char resp[512];
+    const char *name;
+    size_t name_len;
+    if (*writes)
+        return;
+    if (is_inline) {
+        long n = ck_format_inline(resp, sizeof resp, cmd, len);
+        cmd = n > 0 ? resp : NULL;
+        len = n > 0 ? (size_t)n : 0;
+    }
+    *writes = cmd == NULL || !ck_command_name_from_resp(cmd, len, &name, &name_len) ||
+              command_may_write(name, name_len);
+}
+
+/* Whether any command of a preformatted buffer of several may write. */
+static bool batch_may_write(const ck_call *call) {
+    size_t count;
+    bool all_data, writes = false;
+    return !ck_command_batch(call->cmd, call->len, &count, &all_data, note_batch_write, &writes) || writes;
+}
+
+/* Owes, for each reply of the command, the error of a server that is down
+ * (answer_refused): the program learns that it was not done. `what` is
+ * "write" or the command's name, for the message. */
+static int owe_refusal(redisContext *c, ck_context_state *st, const ck_call *call, const char *what,
+                       size_t what_len, uint32_t replies) {
+    bool owed = false;
+    int rc = call->transport->file_unsent(c, call, true, &owed);
+    ck_slot_cache named = {.nkeys = 0};
+    named.cmd_len = what_len < 20 ? what_len : 20;
+    memcpy(named.inline_cmd, what, named.cmd_len);
+    for (uint32_t i = 0; rc == REDIS_OK && owed && i < replies; i++)
+        if (ck_pending_reserve(&st->pending))
+            ck_pending_push_cached(&st->pending, CK_SLOT_REFUSED, CK_PERMIT_REJECT, 0, &named);
+    return rc;
+}
+
+/* What Redis answers a HELLO that succeeds: the server's description, as
+ * a map (RESP3) or a flat array (RESP2). The shim does not know the
+ * server: it names none (version 0.0.0, id 0). */
+static int hello_reply(char *buf, size_t cap, uint8_t protocol) {
+    return snprintf(buf, cap,
+                    "%s$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n0.0.0\r\n$5\r\nproto\r\n:%u\r\n"
+                    "$2\r\nid\r\n:0\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                    "$7\r\nmodules\r\n%s0\r\n",
+                    protocol == 3 ? "%7\r\n" : "*14\r\n", (unsigned)protocol, protocol == 3 ? "~" : "*");
+}
+
+/* A placeholder's AUTH, HELLO, SELECT or CLIENT SETNAME while the circuit
+ * is open: kept in the session (replayed in order when the placeholder
+ * connects for real) and answered as Redis answers a successful one. */
+static int remember_session(redisContext *c, ck_context_state *st, const ck_call *call, ck_session_kind kind) {
+    if (ck_session_propose(&st->session, kind, call->cmd, call->len))
+        ck_session_settle(&st->session, true);
+    st->db = st->db_appended = ck_session_db(&st->session);
+    st->protocol = st->protocol_appended = ck_session_protocol(&st->session);
+    bool owed = false;
+    int rc = call->transport->file_unsent(c, call, false, &owed);
+    if (rc != REDIS_OK || !owed)
+        return rc;
+    char reply[256];
+    int n = kind == CK_SESSION_HELLO ? hello_reply(reply, sizeof reply, st->protocol) : snprintf(reply, sizeof reply, "+OK\r\n");
+    ck_slot_cache answer = {.nkeys = 0};
+    answer.stale = malloc((size_t)n);
+    if (answer.stale == NULL) { /* the answer cannot be kept: owed as a nil */
+        ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, CK_PERMIT_REJECT, 0);
+        return REDIS_OK;
+    }
+    memcpy(answer.stale, reply, (size_t)n);
+    answer.stale_len = (size_t)n;
+    ck_pending_push_cached(&st->pending, CK_SLOT_SYNTH_SESSION, CK_PERMIT_REJECT, 0, &answer);
+    return REDIS_OK;
+}
+
+/* A command appended while a connect is owed waits, as RESP bytes, until
+ * the connect is made (ck_call_get_reply); it fails only as hiredis's own
+ * append would (an invalid format, no memory). */
+static int defer_append(redisContext *c, ck_context_state *st, const ck_call *call, char **expanded) {
+    ck_call *mutable_call = (ck_call *)call;
+    if (!as_resp(mutable_call, expanded)) {
+        if (call->format_error == -2)
+            ck_real.__redisSetError(c, REDIS_ERR_OTHER, "Invalid format string");
+        else
+            call->transport->no_memory(c);
+        return REDIS_ERR;
+    }
+    if (!ck_buf_put(&st->deferred, call->cmd, call->len, SIZE_MAX)) {
+        call->transport->no_memory(c);
+        return REDIS_ERR;
+    }
+    return REDIS_OK;
 }
 
 /* What the L1 does with this command: keep a read, invalidate a write
@@ -161,6 +267,8 @@ static inline bool owe_stale(ck_context_state *st, uint8_t l1, ck_slot_cache *ca
 /* The connection as the decision sees it. A dead one first turns what it
  * owed into DEAD replies. */
 static ck_conn_state connection_state(redisContext *c, ck_context_state *st, const ck_transport *tr) {
+    if (st->connect_owed)
+        return CK_CONN_LIVE; /* its commands wait for the connect owed at the next read */
     if (st->placeholder)
         return CK_CONN_PLACEHOLDER;
     if (!tr->can_connect || ck_ctx_err(c) == 0)
@@ -299,6 +407,8 @@ static int append_unfollowed(redisContext *c, const ck_context_state *st, const 
  * unread): it is marked broken, and healed again when allowed. */
 static void heal_abandoned(redisContext *c, ck_context_state *st) {
     st->healing = false;
+    ck_buf_release(&st->deferred); /* what waited for it is owed by a dead connection now */
+    st->deferred = CK_BUF_EMPTY;
     ck_real.__redisSetError(c, REDIS_ERR_IO, "cachekit: a reconnect was interrupted");
 }
 
@@ -355,9 +465,13 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
 
     /* decide */
     ck_situation situation = {cls, connection_state(c, st, tr), st->in_transaction, false,
-                              st->endpoint->breaker.enabled, tr->can_connect};
+                              st->endpoint->breaker.enabled, tr->can_connect, false, ck_open_writes_refused, false};
     if (situation.conn == CK_CONN_DEAD)
         situation.owes_dead = ck_pending_owes_dead(&st->pending);
+    ck_session_kind session_kind = CK_SESSION_AUTH;
+    bool session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
+                   ck_session_kind_of(call->cmd, call->len, &session_kind);
+    situation.session = session && session_kind != CK_SESSION_RESET;
     bool gated = ck_decide_gated(&situation);
     ck_permit permit = take_held_probe(st);
     if (permit.gate == CK_PROBE)
@@ -366,6 +480,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         permit.gate = tr->placeholder_gate(st, gated);
     else if (ck_decide_needs_permit(&situation))
         permit = ck_endpoint_acquire(st->endpoint);
+    if (permit.gate == CK_REJECT && gated)
+        situation.writes = opaque ? batch_may_write(call) : command_may_write(name, name_len);
     ck_action action = ck_decide(&situation, permit.gate);
 
     /* act */
@@ -376,9 +492,6 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     uint8_t l1 = 0;
     if (ck_cache_on && !opaque && action != CK_ACT_REFUSE && action != CK_ACT_FAIL_DEAD)
         l1 = prepare_l1(st, cls, call, &expanded, name, name_len, &cache);
-    ck_session_kind session_kind = CK_SESSION_AUTH;
-    bool session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
-                   ck_session_kind_of(call->cmd, call->len, &session_kind);
     if (session && session_kind != CK_SESSION_AUTH && session_kind != CK_SESSION_SETNAME)
         flags |= CK_SLOT_DB_CHANGE;
     if (session && (!st->in_transaction || session_kind == CK_SESSION_RESET)) /* RESET is never queued */
@@ -389,22 +502,23 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     if (!ck_pending_reserve(&st->pending)) {
         tr->no_memory(c);
         rc = REDIS_ERR;
-        action = CK_ACT_REFUSE;
     }
-    switch (action) {
+    switch (rc == REDIS_OK ? action : CK_ACT_FAIL_DEAD) {
     case CK_ACT_ANSWER: {
         bool owed = false;
-        rc = tr->file_unsent(c, call, &owed);
+        rc = tr->file_unsent(c, call, false, &owed);
         for (uint32_t i = 0; rc == REDIS_OK && owed && i < replies; i++)
             if ((i > 0 || !owe_stale(st, l1, &cache)) && ck_pending_reserve(&st->pending))
                 ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, CK_PERMIT_REJECT, 0);
-        if (rc == REDIS_OK && ck_metrics_on)
-            count_unsent_write(st, name, name_len);
+        if (rc == REDIS_OK && ck_metrics_on && situation.writes)
+            ck_metrics_count(&st->endpoint->metrics.writes_unsent);
         if (tr->answered != NULL)
             tr->answered(st);
         break;
     }
     case CK_ACT_FAIL_DEAD:
+        if (rc != REDIS_OK)
+            break; /* out of memory */
         if (cls == CK_CMD_TXN_END || (session && session_kind == CK_SESSION_RESET))
             st->in_transaction = false; /* the broken transaction is over */
         for (uint32_t i = 0; i < replies; i++)
@@ -412,31 +526,39 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
                 ck_pending_push(&st->pending, CK_SLOT_DEAD, CK_PERMIT_ALLOW, 0);
         break;
     case CK_ACT_REFUSE:
-        if (rc == REDIS_OK)
-        {
-            if (cls == CK_CMD_SUBSCRIBE)
-                as_resp(call, &expanded);
-            rc = tr->refuse(c, st, call, name, name_len);
-        }
+        if (cls == CK_CMD_SUBSCRIBE)
+            as_resp(call, &expanded);
+        if (tr->refuse_otherwise != NULL && tr->refuse_otherwise(c, st, call, name, name_len, &rc))
+            break;
+        rc = owe_refusal(c, st, call, situation.writes ? "write" : name, situation.writes ? 5 : name_len, replies);
+        if (rc == REDIS_OK && ck_metrics_on && situation.writes)
+            ck_metrics_count(&st->endpoint->metrics.writes_unsent);
+        if (tr->answered != NULL)
+            tr->answered(st);
+        break;
+    case CK_ACT_REMEMBER:
+        rc = remember_session(c, st, call, session_kind);
+        if (tr->answered != NULL)
+            tr->answered(st);
         break;
     case CK_ACT_CONNECT_SEND:
-        /* a failed connect is the call's outcome; once connected, the
-         * command's own outcome is */
-        rc = st->placeholder ? ck_connect_placeholder(c, st, permit) : ck_context_heal(c, st, permit);
-        if (rc != REDIS_OK) {
-            permit_passed = true; /* recorded as the connect's failure */
-            if (ck_cache_stale_if_error && owe_stale(st, l1, &cache))
-                rc = REDIS_OK; /* stale-if-error: the connect failed, the last good value answers */
-            break;
+        /* the connect (or heal) happens where hiredis does I/O, at the next
+         * read: an append only buffers, and fails only as hiredis's would */
+        if (!st->connect_owed) {
+            ck_buf_release(&st->deferred);
+            st->deferred = CK_BUF_EMPTY;
+            st->connect_owed = true;
         }
-        __attribute__((fallthrough)); /* connected: send */
+        __attribute__((fallthrough));
     case CK_ACT_SEND:
         if ((flags & CK_SLOT_SESSION) && !ck_session_propose(&st->session, session_kind, call->cmd, call->len))
             flags &= (uint8_t)~CK_SLOT_SESSION;
-        rc = tr->append(c, call);
+        rc = st->connect_owed ? defer_append(c, st, call, &expanded) : tr->append(c, call);
         if (rc != REDIS_OK) {
             if (flags & CK_SLOT_SESSION)
                 ck_session_drop_proposed(&st->session);
+            if (action == CK_ACT_CONNECT_SEND && st->deferred.len == 0)
+                st->connect_owed = false; /* nothing waits for it */
             break;
         }
         owe_real(st, permit, flags, l1, &cache, call, opaque);
@@ -470,7 +592,7 @@ void ck_call_before_command(redisContext *c, ck_context_state *st) {
      * there has given up the replies it had not read (the dead
      * connection's, and answers the shim owed on it): they are dropped, so
      * that the healed connection answers this command, and only this one. */
-    if (st != NULL && !st->passthrough && ck_ctx_err(c) != 0 && !st->placeholder) {
+    if (st != NULL && !st->passthrough && ck_ctx_err(c) != 0 && !st->placeholder && !st->connect_owed) {
         ck_context_connection_died(st, ck_ctx_errstr(c));
         ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
     }
@@ -483,18 +605,20 @@ static void hand_over(void *made, void **reply) {
         ck_real.freeReplyObject(made);
 }
 
-/* The shim's own answer: nil or the stale value. */
+/* The shim's own answer: nil, the stale value, or a session command's
+ * success. */
 static int answer_synthesized(ck_context_state *st, void **reply) {
     ck_slot *owed = ck_pending_at(&st->pending, 0);
     void *made = NULL;
     if (reply != NULL) {
-        made = owed->kind == CK_SLOT_SYNTH_STALE ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
-                                                  : ck_reply_nil();
+        made = owed->kind != CK_SLOT_SYNTH_NIL ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
+                                               : ck_reply_nil();
         if (made == NULL)
             return REDIS_ERR;
     }
-    ck_metrics_count(owed->kind == CK_SLOT_SYNTH_STALE ? &st->endpoint->metrics.synth_stale
-                                                       : &st->endpoint->metrics.synth_nil);
+    if (owed->kind != CK_SLOT_SYNTH_SESSION)
+        ck_metrics_count(owed->kind == CK_SLOT_SYNTH_STALE ? &st->endpoint->metrics.synth_stale
+                                                           : &st->endpoint->metrics.synth_nil);
     ck_slot_cache_release(&owed->cache);
     ck_pending_pop(&st->pending);
     hand_over(made, reply);
@@ -507,6 +631,39 @@ static int answer_dead(redisContext *c, ck_context_state *st) {
     if (ck_ctx_err(c) == 0) /* not expected: the connection is healed only once nothing dead is owed */
         ck_real.__redisSetError(c, REDIS_ERR_IO, "cachekit: the connection that owed this reply was lost");
     return REDIS_ERR;
+}
+
+/* A command not sent because the circuit was open: what hiredis answers
+ * when the server is down (NULL, the context's error set), so that no
+ * program takes it for done. The context is dead for the program from
+ * then on, as after any I/O error: what the connection still owed is given
+ * up, and its next use heals it (or the program reconnects it). */
+static int answer_refused(redisContext *c, ck_context_state *st) {
+    const ck_slot *owed = ck_pending_front(&st->pending);
+    char msg[128];
+    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s, %.*s not sent", st->endpoint->name,
+             (int)owed->cache.cmd_len, owed->cache.inline_cmd);
+    ck_pending_pop(&st->pending);
+    ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
+    ck_context_connection_abandoned(st);
+    return REDIS_ERR;
+}
+
+/* The connect (or heal) owed since a command was appended to a
+ * placeholder or a dead connection: made here, where hiredis does its I/O,
+ * then what waited is appended for real. On failure the context carries
+ * the connect's error, and the read that follows reports it as hiredis
+ * reports a dead connection, one failed call per command lost. */
+static void connect_owed(redisContext *c, ck_context_state *st) {
+    st->connect_owed = false;
+    int rc = st->placeholder ? ck_connect_placeholder(c, st) : ck_context_heal(c, st);
+    if (rc == REDIS_OK && st->deferred.len > 0 &&
+        CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, st->deferred.bytes, st->deferred.len)) != REDIS_OK)
+        rc = REDIS_ERR;
+    ck_buf_release(&st->deferred);
+    st->deferred = CK_BUF_EMPTY;
+    if (rc != REDIS_OK && ck_ctx_err(c) == 0)
+        ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
 }
 
 /* A real reply settles what its command started. */
@@ -540,11 +697,15 @@ static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const voi
 int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     if (st != NULL && __builtin_expect(st->healing, 0))
         heal_abandoned(c, st);
+    if (st != NULL && __builtin_expect(st->connect_owed, 0))
+        connect_owed(c, st);
     const ck_slot *front = st != NULL ? ck_pending_front(&st->pending) : NULL;
     if (front == NULL)
         return CK_REAL_CALL(ck_real.redisGetReply(c, reply));
     if (front->kind == CK_SLOT_DEAD)
         return answer_dead(c, st);
+    if (front->kind == CK_SLOT_REFUSED)
+        return answer_refused(c, st);
     if (front->kind != CK_SLOT_REAL)
         return answer_synthesized(st, reply);
 

@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+#include "config.h"
 #include "context.h"
 #include "guard.h"
 #include "hiredis_types.h"
@@ -38,13 +39,16 @@ typedef struct ck_transport {
     /* sends the call for real */
     int (*append)(redisContext *c, const ck_call *call);
     /* the shim will make the reply up: lets the transport file whatever it
-     * needs (async: the callback); *owed says whether a reply is owed */
-    int (*file_unsent)(redisContext *c, const ck_call *call, bool *owed);
-    /* a command that cannot be sent nor answered while the circuit is open
-     * (connection set-up, transactions, pub/sub on a placeholder); a
-     * subscription's call carries its RESP bytes (form CK_BY_FORMATTED) */
-    int (*refuse)(redisContext *c, const ck_context_state *st, const ck_call *call, const char *name,
-                  size_t name_len);
+     * needs (async: the callback); *owed says whether a reply is owed
+     * (`failing`: the reply is an error that ends the connection, owed even
+     * to nobody) */
+    int (*file_unsent)(redisContext *c, const ck_call *call, bool failing, bool *owed);
+    /* optional: a command refused while the circuit is open that the
+     * transport answers otherwise (async: a placeholder confirms
+     * subscriptions); a subscription's call carries its RESP bytes (form
+     * CK_BY_FORMATTED). True when it did; *rc is the append's result. */
+    bool (*refuse_otherwise)(redisContext *c, const ck_context_state *st, const ck_call *call, const char *name,
+                             size_t name_len, int *rc);
     /* a placeholder that cannot connect (async) decides alone; NULL: none */
     ck_gate (*placeholder_gate)(ck_context_state *st, bool gated);
     /* out of memory for the bookkeeping: the append fails */
@@ -57,6 +61,9 @@ typedef struct ck_transport {
 } ck_transport;
 
 extern const ck_transport ck_sync_transport;
+extern bool ck_open_writes_refused; /* CACHEKIT_OPEN_WRITES=error */
+
+void ck_call_configure(const ck_config *cfg);
 extern const ck_transport ck_async_transport;
 
 struct ck_call {
@@ -74,6 +81,7 @@ struct ck_call {
     void *privdata;
     char *local; /* room for formatting the command without allocating */
     size_t local_cap;
+    int format_error; /* what hiredis's formatting said: -1 out of memory, -2 an invalid format */
 };
 
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call);

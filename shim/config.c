@@ -18,6 +18,7 @@ typedef enum { KIND_BOOL, KIND_UINT, KIND_SECONDS, KIND_CHOICE, KIND_TEXT } valu
 
 static const char *const level_names[] = {"off", "error", "warn", "info", "debug", NULL};
 static const char *const destination_names[] = {"stderr", "syslog", NULL};
+static const char *const open_writes_names[] = {"error", "nil", NULL};
 
 typedef struct {
     const char *name;
@@ -43,6 +44,7 @@ static const config_row rows[] = {
     ROW("CACHEKIT_SLOW_CALL_THRESHOLD", KIND_SECONDS, slow_call_ns, 0, 3600),
     ROW("CACHEKIT_ADAPTIVE_TIMEOUT", KIND_BOOL, adaptive_timeout, 0, 0),
     ROW("CACHEKIT_LAZY_CONNECT", KIND_BOOL, lazy_connect, 0, 0),
+    CHOICE_ROW("CACHEKIT_OPEN_WRITES", open_writes, open_writes_names),
     ROW("CACHEKIT_L1_ENABLED", KIND_BOOL, l1_enabled, 0, 0),
     ROW("CACHEKIT_L1_MAX_SIZE_MB", KIND_UINT, l1_max_size_mb, 1, 65536),
     ROW("CACHEKIT_L1_MAX_ENTRY_BYTES", KIND_UINT, l1_max_entry_bytes, 16, 1u << 30),
@@ -69,6 +71,7 @@ void ck_config_defaults(ck_config *cfg) {
     cfg->slow_call_ns = 0;
     cfg->adaptive_timeout = false;
     cfg->lazy_connect = true;
+    cfg->open_writes = CK_OPEN_WRITES_ERROR;
     cfg->l1_enabled = true;
     cfg->l1_max_size_mb = 32;
     cfg->l1_max_entry_bytes = 256u << 10;

@@ -7,6 +7,12 @@
 
 #include "log.h"
 
+/* What a write gets while its circuit is open (CACHEKIT_OPEN_WRITES). */
+typedef enum {
+    CK_OPEN_WRITES_ERROR = 0, /* the error a dead server gives: the program knows it was not done */
+    CK_OPEN_WRITES_NIL = 1,   /* a nil reply, as a read gets: for caches, where a lost write is harmless */
+} ck_open_writes;
+
 typedef struct {
     bool breaker_enabled;        /* CACHEKIT_CIRCUIT_BREAKER_ENABLED */
     uint32_t failure_threshold;  /* CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD */
@@ -17,6 +23,7 @@ typedef struct {
     uint64_t slow_call_ns;       /* CACHEKIT_SLOW_CALL_THRESHOLD, 0: off */
     bool adaptive_timeout;       /* CACHEKIT_ADAPTIVE_TIMEOUT */
     bool lazy_connect;           /* CACHEKIT_LAZY_CONNECT */
+    ck_open_writes open_writes;  /* CACHEKIT_OPEN_WRITES */
     bool l1_enabled;             /* CACHEKIT_L1_ENABLED */
     uint32_t l1_max_size_mb;     /* CACHEKIT_L1_MAX_SIZE_MB */
     uint32_t l1_max_entry_bytes; /* CACHEKIT_L1_MAX_ENTRY_BYTES */

@@ -291,10 +291,12 @@ static void swap_in(redisContext *mine, redisContext *fresh) {
     }
 }
 
-int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_permit permit) {
+static bool replay_session(redisContext *c, ck_context_state *st);
+
+int ck_connect_placeholder(redisContext *c, ck_context_state *st) {
     redisContext *fresh = connect_real(&st->recipe);
     if (fresh == NULL) {
-        ck_endpoint_record(st->endpoint, permit, false, "out of memory");
+        ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
         return REDIS_ERR;
     }
     swap_in(c, fresh);
@@ -305,11 +307,10 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_permit perm
     if (connected(c) && st->recipe.keepalive)
         CK_REAL_CALL(ck_real.redisEnableKeepAlive(c));
     ck_timeouts_after_connect(c, st);
-    if (!connected(c))
-        ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
-    else
-        ck_metrics_count(&st->endpoint->metrics.reconnects);
-    return connected(c) ? REDIS_OK : REDIS_ERR;
+    if (!connected(c) || !replay_session(c, st))
+        return REDIS_ERR;
+    ck_metrics_count(&st->endpoint->metrics.reconnects);
+    return REDIS_OK;
 }
 
 CK_EXPORT int redisReconnect(redisContext *c) {
@@ -321,16 +322,19 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     ck_context_reset(st); /* whatever was owed is dropped with the old connection */
     ck_permit permit = ck_endpoint_acquire(st->endpoint);
     if (permit.gate == CK_REJECT) {
-        if (st->placeholder && lazy_connect)
-            return REDIS_OK; /* it stays a usable placeholder */
+        if (st->placeholder && lazy_connect) {
+            ck_ctx_clear_error(c); /* one a refused command left */
+            return REDIS_OK;       /* it stays a usable placeholder */
+        }
         set_circuit_open_error(c, st->endpoint, "not reconnecting");
         return REDIS_ERR;
     }
-    if (st->placeholder)
-    {
-        int rc = ck_connect_placeholder(c, st, permit);
+    if (st->placeholder) {
+        int rc = ck_connect_placeholder(c, st);
         if (rc == REDIS_OK)
             ck_connect_hold_probe(st, st->endpoint, permit);
+        else
+            ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
         return rc;
     }
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
@@ -354,38 +358,56 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     return rc;
 }
 
-/* Sends one stored session command on a fresh connection; false with an
- * error set on the context when it does not succeed. */
-static bool replay(redisContext *c, const ck_session_command *cmd, ck_session_kind kind) {
+/* Sends one stored session command on a fresh connection. False when the
+ * connection cannot go on: it failed (its error is on the context), or a
+ * SELECT or HELLO was refused (the commands that follow would run in
+ * another database or protocol than the program chose: the context then
+ * carries that error). A refused AUTH or CLIENT SETNAME is logged and
+ * dropped from the session: nothing more is made up, and Redis answers
+ * what follows as on a connection where that command failed (NOAUTH, or
+ * nothing at all for an AUTH to a server without a password). */
+static bool replay(redisContext *c, ck_context_state *st, ck_session_kind kind) {
+    const ck_session_command *cmd = &st->session.kept[kind];
     void *reply = NULL;
     if (CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, cmd->bytes, cmd->len)) != REDIS_OK ||
         CK_REAL_CALL(ck_real.redisGetReply(c, &reply)) != REDIS_OK || reply == NULL)
         return false;
     bool ok = ck_reply_type(reply) != REDIS_REPLY_ERROR;
+    bool fatal = !ok && (kind == CK_SESSION_SELECT || kind == CK_SESSION_HELLO);
     if (!ok) {
         char msg[128];
-        snprintf(msg, sizeof msg, "cachekit: could not restore %s after reconnecting: %.*s", ck_session_kind_name(kind),
+        snprintf(msg, sizeof msg, "cachekit: %s failed when replayed on connecting to %.60s: %.*s",
+                 ck_session_kind_name(kind), st->endpoint->name,
                  (int)(ck_reply_len(reply) > 60 ? 60 : ck_reply_len(reply)), ck_reply_str(reply));
-        ck_real.__redisSetError(c, REDIS_ERR_OTHER, msg);
+        ck_log(CK_LOG_WARN, "%s%s", msg, fatal ? "; the context reports it as an error" : "; going on without it");
+        if (fatal)
+            ck_real.__redisSetError(c, REDIS_ERR_OTHER, msg);
+        else
+            ck_session_forget(&st->session, kind);
     }
     ck_real.freeReplyObject(reply);
-    return ok;
+    return !fatal;
 }
 
-int ck_context_heal(redisContext *c, ck_context_state *st, ck_permit permit) {
+/* Puts back, on a fresh connection, the session the program built. */
+static bool replay_session(redisContext *c, ck_context_state *st) {
+    for (int k = 0; k < CK_SESSION_KINDS; k++)
+        if (st->session.kept[k].bytes != NULL && !replay(c, st, (ck_session_kind)k))
+            return false;
+    return true;
+}
+
+int ck_context_heal(redisContext *c, ck_context_state *st) {
     st->healing = true;
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     /* bounded from the first byte: the replay must not wait for ever on a
      * server that accepted the connection and froze */
     ck_timeouts_after_connect(c, st);
-    for (int k = 0; rc == REDIS_OK && k < CK_SESSION_KINDS; k++)
-        if (st->session.kept[k].bytes != NULL && !replay(c, &st->session.kept[k], (ck_session_kind)k))
-            rc = REDIS_ERR;
+    if (rc == REDIS_OK && !replay_session(c, st))
+        rc = REDIS_ERR;
     st->healing = false;
-    if (rc != REDIS_OK) {
-        ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
+    if (rc != REDIS_OK)
         return REDIS_ERR;
-    }
     ck_metrics_count(&st->endpoint->metrics.reconnects);
     char restored[64];
     ck_session_describe(&st->session, restored, sizeof restored);

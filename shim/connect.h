@@ -26,15 +26,16 @@ void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_permit perm
  * builds an async placeholder on this descriptor (-1: connect for real). */
 extern __thread int ck_async_placeholder_fd __attribute__((tls_model("initial-exec")));
 
-/* Connects a placeholder for real, in place. A failure goes to the breaker
- * under `permit`; a success is settled by the command that follows.
- * REDIS_OK when the context is connected. */
-int ck_connect_placeholder(redisContext *c, ck_context_state *st, ck_permit permit);
+/* Connects a placeholder for real, in place, and replays the session the
+ * program set up on it meanwhile. REDIS_OK when the context is connected;
+ * else it carries the error. The caller tells the breaker: a failure by
+ * the replies it costs, a success by the reply of the command that
+ * follows. */
+int ck_connect_placeholder(redisContext *c, ck_context_state *st);
 
 /* Reconnects a context whose connection broke, in place, and replays the
  * session the program had built on it (AUTH, HELLO, SELECT, CLIENT
- * SETNAME). A failure goes to the breaker under `gate`; on success the
- * command that follows settles the call. */
-int ck_context_heal(redisContext *c, ck_context_state *st, ck_permit permit);
+ * SETNAME). As above for the outcome. */
+int ck_context_heal(redisContext *c, ck_context_state *st);
 
 #endif

@@ -98,8 +98,15 @@ static void forget_connection_modes(ck_context_state *st) {
     st->protocol_appended = st->protocol;
 }
 
+static void forget_deferred(ck_context_state *st) {
+    st->connect_owed = false;
+    ck_buf_release(&st->deferred);
+    st->deferred = CK_BUF_EMPTY;
+}
+
 void ck_context_reset(ck_context_state *st) {
     ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
+    forget_deferred(st);
     ck_context_release_probe(st);
     forget_connection_modes(st);
     st->in_transaction = false;
@@ -126,6 +133,14 @@ void ck_context_connection_died(ck_context_state *st, const char *cause) {
      * healed one, until it ends the transaction (EXEC, DISCARD, RESET).
      * in_transaction stays as it was. */
     errno = saved_errno;
+}
+
+void ck_context_connection_abandoned(ck_context_state *st) {
+    uint32_t killed;
+    ck_endpoint_release(st->endpoint, ck_pending_kill_real(&st->pending, &killed));
+    forget_deferred(st);
+    forget_connection_modes(st);
+    st->failure_recorded = true; /* async: hiredis frees it; nothing for the breaker */
 }
 
 void ck_context_forget(const redisContext *c) {

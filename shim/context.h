@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <sys/time.h>
 
+#include "buf.h"
 #include "endpoint.h"
 #include "hiredis_types.h"
 #include "pending.h"
@@ -55,6 +56,12 @@ typedef struct {
     bool transaction_wrote; /* a write was queued in the current MULTI */
     uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */
     ck_connect_recipe recipe; /* set for placeholders */
+    /* The placeholder must be connected (or the dead connection healed)
+     * before what was appended since can be sent: that happens where
+     * hiredis does I/O (redisGetReply), never in an append; the commands
+     * wait here meanwhile, as RESP bytes. */
+    bool connect_owed;
+    ck_buf deferred;
     /* async contexts (async.c) */
     bool is_async;
     bool connecting;       /* its connect is not seen to complete yet */
@@ -81,6 +88,11 @@ void ck_context_reset(ck_context_state *st);
  * flight, session commands awaiting their reply) is gone with it. Each
  * reply lost counts as a failed call (`cause`: the connection's error). */
 void ck_context_connection_died(ck_context_state *st, const char *cause);
+/* The shim failed a command as on a dead server (the circuit was open): the
+ * program now sees the context dead, so the replies the connection still
+ * owed are given up as DEAD too, without counting any failure (the server
+ * did not fail them). */
+void ck_context_connection_abandoned(ck_context_state *st);
 /* The held probe permit, if any, is given back. */
 void ck_context_release_probe(ck_context_state *st);
 

@@ -8,6 +8,7 @@ const char *ck_action_name(ck_action a) {
     case CK_ACT_ANSWER: return "answer";
     case CK_ACT_FAIL_DEAD: return "fail as dead";
     case CK_ACT_REFUSE: return "refuse";
+    case CK_ACT_REMEMBER: return "remember";
     }
     return "?";
 }

@@ -30,14 +30,18 @@ typedef struct {
     bool owes_dead;       /* replies of the dead connection are still owed to the program */
     bool breaker_enabled;
     bool can_connect;     /* the transport connects in place (sync); async programs reconnect themselves */
+    bool writes;          /* the command may write (or is unknown, or a script) */
+    bool refuse_writes;   /* CACHEKIT_OPEN_WRITES=error: a write while open fails as on a dead server */
+    bool session;         /* AUTH, HELLO, SELECT, CLIENT SETNAME: a placeholder remembers them */
 } ck_situation;
 
 typedef enum {
     CK_ACT_SEND,         /* append for real on the connection */
-    CK_ACT_CONNECT_SEND, /* connect the placeholder or heal the dead connection, then send */
+    CK_ACT_CONNECT_SEND, /* owe a connect (or heal) at the next read, then send there */
     CK_ACT_ANSWER,       /* not sent: owe the stale value or nil */
     CK_ACT_FAIL_DEAD,    /* not sent: owe what hiredis answers on a dead connection (its error) */
-    CK_ACT_REFUSE,       /* not sent: the append fails, saying the circuit is open */
+    CK_ACT_REFUSE,       /* not sent: owe the error of a server that is down, naming the open circuit */
+    CK_ACT_REMEMBER,     /* not sent: a placeholder's session set-up, answered as a success, replayed on connect */
 } ck_action;
 
 /* Data commands outside a transaction are the ones the breaker gates and
@@ -58,6 +62,12 @@ static inline bool ck_decide_needs_permit(const ck_situation *s) {
     return ck_decide_gated(s) || ck_decide_must_connect(s);
 }
 
+/* A gated command that is not sent: a read gets the stale value or nil; a
+ * write fails as on a dead server unless the operator chose nil. */
+static inline ck_action ck_decide_unsent(const ck_situation *s) {
+    return s->writes && s->refuse_writes ? CK_ACT_REFUSE : CK_ACT_ANSWER;
+}
+
 /* Inline: it runs on every command, and folds into the caller. */
 static inline ck_action ck_decide(const ck_situation *s, ck_gate gate) {
     bool gated = ck_decide_gated(s);
@@ -65,12 +75,12 @@ static inline ck_action ck_decide(const ck_situation *s, ck_gate gate) {
     switch (s->conn) {
     case CK_CONN_PLACEHOLDER:
         if (!ck_decide_must_connect(s) || open)
-            return gated ? CK_ACT_ANSWER : CK_ACT_REFUSE;
+            return gated ? ck_decide_unsent(s) : s->session ? CK_ACT_REMEMBER : CK_ACT_REFUSE;
         return CK_ACT_CONNECT_SEND;
     case CK_CONN_DEAD:
         /* an open circuit answers a read the same on every context */
         if (gated && open)
-            return CK_ACT_ANSWER;
+            return ck_decide_unsent(s);
         /* a dead connection is healed only once it owes the program
          * nothing: a reply of the new one must never answer a command
          * sent on the old one */
@@ -80,7 +90,7 @@ static inline ck_action ck_decide(const ck_situation *s, ck_gate gate) {
     case CK_CONN_LIVE:
         break;
     }
-    return gated && open ? CK_ACT_ANSWER : CK_ACT_SEND;
+    return gated && open ? ck_decide_unsent(s) : CK_ACT_SEND;
 }
 
 

@@ -1,7 +1,8 @@
 /* The replies a context owes its program, in the order the commands were
  * appended: some will come from Redis (REAL), some are made up by the shim
  * because the circuit was open when the command was appended (SYNTH_NIL,
- * SYNTH_STALE), some were owed by a connection that died (DEAD): hiredis
+ * SYNTH_STALE, SYNTH_SESSION; REFUSED: the error of a server that is
+ * down), some were owed by a connection that died (DEAD): hiredis
  * answers those with the connection's error, and so does the shim, each
  * once, in its turn, so that a reply of a new connection can never be
  * taken for the answer to a command of the old one.
@@ -19,7 +20,14 @@
 #include "breaker.h"
 #include "l1.h"
 
-typedef enum { CK_SLOT_REAL = 0, CK_SLOT_SYNTH_NIL = 1, CK_SLOT_SYNTH_STALE = 2, CK_SLOT_DEAD = 3 } ck_slot_kind;
+typedef enum {
+    CK_SLOT_REAL = 0,
+    CK_SLOT_SYNTH_NIL = 1,
+    CK_SLOT_SYNTH_STALE = 2,
+    CK_SLOT_DEAD = 3,
+    CK_SLOT_SYNTH_SESSION = 4, /* a placeholder's AUTH, SELECT...: the success reply is in cache.stale */
+    CK_SLOT_REFUSED = 5,       /* not sent, circuit open: answered as a dead server; its command name in inline_cmd */
+} ck_slot_kind;
 
 /* What the reply of a REAL slot needs besides being read. */
 enum {

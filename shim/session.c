@@ -124,6 +124,11 @@ void ck_session_clear(ck_session *s) {
         forget(&s->kept[k]);
 }
 
+void ck_session_forget(ck_session *s, ck_session_kind kind) {
+    if (kind < CK_SESSION_KINDS)
+        forget(&s->kept[kind]);
+}
+
 void ck_session_free(ck_session *s) {
     ck_session_clear(s);
     free(s->proposed);

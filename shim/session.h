@@ -57,6 +57,8 @@ uint8_t ck_session_protocol(const ck_session *s);
 void ck_session_drop_proposed(ck_session *s);
 /* The program reconnected by itself: it will rebuild its session. */
 void ck_session_clear(ck_session *s);
+/* One kind is no longer part of the session (its replay was refused). */
+void ck_session_forget(ck_session *s, ck_session_kind kind);
 void ck_session_free(ck_session *s);
 /* Names of the kept kinds, for logs ("AUTH SELECT"). */
 void ck_session_describe(const ck_session *s, char *buf, size_t len);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cache.h"
+#include "call.h"
 #include "config.h"
 #include "connect.h"
 #include "endpoint.h"
@@ -40,6 +41,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
     }
     ck_endpoint_configure(&cfg);
     ck_connect_configure(&cfg);
+    ck_call_configure(&cfg);
     ck_timeouts_configure(&cfg);
     ck_cache_configure(&cfg);
     ck_exporter_start(&cfg);

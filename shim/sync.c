@@ -5,8 +5,6 @@
  * path. */
 #include <stdarg.h>
 
-#include <stdio.h>
-
 #include "abi.h"
 #include "call.h"
 #include "real.h"
@@ -25,22 +23,10 @@ static int sync_append(redisContext *c, const ck_call *call) {
 }
 
 /* The reply will be read with redisGetReply like any other. */
-static int sync_file_unsent(redisContext *c, const ck_call *call, bool *owed) {
-    (void)c, (void)call;
+static int sync_file_unsent(redisContext *c, const ck_call *call, bool failing, bool *owed) {
+    (void)c, (void)call, (void)failing;
     *owed = true;
     return REDIS_OK;
-}
-
-/* A command sent on a placeholder while the circuit is open: connection
- * set-up and transactions are never faked, so they fail, saying why. */
-static int sync_refuse(redisContext *c, const ck_context_state *st, const ck_call *call, const char *name,
-                       size_t name_len) {
-    (void)call;
-    char msg[128];
-    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s; %.*s was not sent", st->endpoint->name,
-             (int)(name_len > 20 ? 20 : name_len), name);
-    ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
-    return REDIS_ERR;
 }
 
 static void sync_no_memory(redisContext *c) { ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory"); }
@@ -50,7 +36,6 @@ const ck_transport ck_sync_transport = {
     .reads_block = true,
     .append = sync_append,
     .file_unsent = sync_file_unsent,
-    .refuse = sync_refuse,
     .no_memory = sync_no_memory,
 };
 

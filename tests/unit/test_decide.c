@@ -20,22 +20,30 @@ static void every_state_follows_the_rules(void **state) {
     unsigned checked = 0;
     for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++)
         for (size_t k = 0; k < sizeof conns / sizeof conns[0]; k++)
-            for (int bits = 0; bits < 16; bits++)
+            for (int bits = 0; bits < 128; bits++)
                 for (size_t g = 0; g < sizeof gates / sizeof gates[0]; g++) {
-                    ck_situation s = {classes[c], conns[k], bits & 1, (bits & 2) != 0, (bits & 4) != 0,
-                                      (bits & 8) != 0};
+                    ck_situation s = {classes[c],        conns[k],           bits & 1,
+                                      (bits & 2) != 0,   (bits & 4) != 0,    (bits & 8) != 0,
+                                      (bits & 16) != 0,  (bits & 32) != 0,   (bits & 64) != 0};
                     ck_gate gate = gates[g];
                     ck_action a = ck_decide(&s, gate);
                     bool gated = (s.cls == CK_CMD_DATA || s.cls == CK_CMD_BLOCKING) && !s.in_transaction;
                     /* only data outside a transaction is ever answered by the shim */
                     if (a == CK_ACT_ANSWER)
                         assert_true(gated);
+                    /* a write is never answered as done while open, unless the operator chose nil */
+                    if (a == CK_ACT_ANSWER && s.writes)
+                        assert_false(s.refuse_writes);
                     /* an open circuit never lets anything it was asked about reach the network */
                     if (gate == CK_REJECT && ck_decide_needs_permit(&s))
-                        assert_true(a == CK_ACT_ANSWER || a == CK_ACT_FAIL_DEAD || a == CK_ACT_REFUSE);
+                        assert_true(a == CK_ACT_ANSWER || a == CK_ACT_FAIL_DEAD || a == CK_ACT_REFUSE ||
+                                    a == CK_ACT_REMEMBER);
                     /* ...and an open circuit answers data the same on every connection */
                     if (gate == CK_REJECT && gated)
-                        assert_int_equal(a, CK_ACT_ANSWER);
+                        assert_int_equal(a, s.writes && s.refuse_writes ? CK_ACT_REFUSE : CK_ACT_ANSWER);
+                    /* only a placeholder's session set-up is answered as done */
+                    if (a == CK_ACT_REMEMBER)
+                        assert_true(s.session && s.conn == CK_CONN_PLACEHOLDER && !gated);
                     /* nothing is sent on a connection that is not there */
                     if (s.conn != CK_CONN_LIVE)
                         assert_int_not_equal(a, CK_ACT_SEND);
@@ -60,14 +68,14 @@ static void every_state_follows_the_rules(void **state) {
                     assert_non_null(ck_action_name(a));
                     checked++;
                 }
-    assert_int_equal(checked, 7 * 3 * 16 * 3);
+    assert_int_equal(checked, 7 * 3 * 128 * 3);
 }
 
 /* Issue 10, case 2: MULTI on a broken context while the circuit is open
  * is not sent (so it cannot leave the context "in a transaction"). */
 static void multi_on_a_dead_connection_while_open_is_not_sent(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_TXN_BEGIN, CK_CONN_DEAD, false, false, true, true};
+    ck_situation s = {CK_CMD_TXN_BEGIN, CK_CONN_DEAD, false, false, true, true, false, true, false};
     assert_true(ck_decide_needs_permit(&s));
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_CONNECT_SEND);
@@ -77,7 +85,7 @@ static void multi_on_a_dead_connection_while_open_is_not_sent(void **state) {
  * healed under them. */
 static void owed_dead_replies_come_before_any_heal(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, true, true, true};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, true, true, true, false, true, false};
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
     s.owes_dead = false;
@@ -87,15 +95,36 @@ static void owed_dead_replies_come_before_any_heal(void **state) {
 
 static void placeholders(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_PLACEHOLDER, false, false, true, true};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_PLACEHOLDER, false, false, true, true, false, true, false};
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
     assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_CONNECT_SEND);
     s.cls = CK_CMD_CONNECTION;
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_REFUSE);
+    s.session = true; /* AUTH, SELECT...: remembered, replayed when it connects */
+    assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_REMEMBER);
+    assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_CONNECT_SEND);
     s.can_connect = false; /* async */
+    assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_REMEMBER);
+    s.session = false;
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_REFUSE);
     s.cls = CK_CMD_DATA;
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_ANSWER);
+}
+
+/* Issue 11: a write while open fails as on a dead server (the program
+ * learns it was not done), on every kind of connection; with
+ * CACHEKIT_OPEN_WRITES=nil it gets nil, as before. Reads keep nil/stale. */
+static void writes_while_open_fail_unless_nil_was_chosen(void **state) {
+    (void)state;
+    for (size_t k = 0; k < sizeof conns / sizeof conns[0]; k++) {
+        ck_situation s = {CK_CMD_DATA, conns[k], false, false, true, true, true, true, false};
+        assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_REFUSE);
+        s.refuse_writes = false;
+        assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
+        s.writes = false;
+        s.refuse_writes = true;
+        assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
+    }
 }
 
 int main(void) {
@@ -104,6 +133,7 @@ int main(void) {
         cmocka_unit_test(multi_on_a_dead_connection_while_open_is_not_sent),
         cmocka_unit_test(owed_dead_replies_come_before_any_heal),
         cmocka_unit_test(placeholders),
+        cmocka_unit_test(writes_while_open_fail_unless_nil_was_chosen),
     };
     return cmocka_run_group_tests_name("decide", tests, NULL, NULL);
 }
