@@ -423,6 +423,15 @@ static ck_permit take_held_probe(ck_context_state *st) {
     return ck_breaker_holds(&st->endpoint->breaker, held.ticket) ? held : CK_PERMIT_ALLOW;
 }
 
+/* Commands appended behind the probe, on the connection that carries it,
+ * go with it: they cost the server no more than the probe's round trip,
+ * and the program no more wait (a frozen server fails them all at the
+ * probe's timeout). Refusing them would make a program that pipelines a
+ * batch (rsyslog) send the whole batch again, the probe's write twice. */
+static inline bool rides_with_probe(const ck_context_state *st) {
+    return st->probe_sent != 0 && ck_breaker_holds(&st->endpoint->breaker, st->probe_sent);
+}
+
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     const ck_transport *tr = call->transport;
     if (st == NULL)
@@ -479,7 +488,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     else if (situation.conn == CK_CONN_PLACEHOLDER && tr->placeholder_gate != NULL)
         permit.gate = tr->placeholder_gate(st, gated);
     else if (ck_decide_needs_permit(&situation))
-        permit = ck_endpoint_acquire(st->endpoint);
+        permit = rides_with_probe(st) ? CK_PERMIT_ALLOW : ck_endpoint_acquire(st->endpoint);
     if (permit.gate == CK_REJECT && gated)
         situation.writes = opaque ? batch_may_write(call) : command_may_write(name, name_len);
     ck_action action = ck_decide(&situation, permit.gate);
@@ -564,6 +573,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         owe_real(st, permit, flags, l1, &cache, call, opaque);
         cache.cmd_heap = NULL; /* the slot owns the copy now */
         permit_passed = true;
+        if (permit.gate == CK_PROBE)
+            st->probe_sent = permit.ticket;
         if (session && session_kind == CK_SESSION_RESET)
             st->in_transaction = false; /* RESET is never queued: it ends one */
         if (session && session_kind == CK_SESSION_SELECT && st->in_transaction)
@@ -656,14 +667,16 @@ static int answer_refused(redisContext *c, ck_context_state *st) {
  * reports a dead connection, one failed call per command lost. */
 static void connect_owed(redisContext *c, ck_context_state *st) {
     st->connect_owed = false;
-    int rc = st->placeholder ? ck_connect_placeholder(c, st) : ck_context_heal(c, st);
-    if (rc == REDIS_OK && st->deferred.len > 0 &&
+    ck_connect_outcome outcome = st->placeholder ? ck_connect_placeholder(c, st) : ck_context_heal(c, st);
+    if (outcome == CK_CONNECTED && st->deferred.len > 0 &&
         CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, st->deferred.bytes, st->deferred.len)) != REDIS_OK)
-        rc = REDIS_ERR;
+        outcome = CK_CONNECT_FAILED;
     ck_buf_release(&st->deferred);
     st->deferred = CK_BUF_EMPTY;
-    if (rc != REDIS_OK && ck_ctx_err(c) == 0)
+    if (outcome != CK_CONNECTED && ck_ctx_err(c) == 0)
         ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
+    if (outcome == CK_SESSION_REFUSED)
+        ck_context_connection_abandoned(st); /* the server answered: its replies fail, counting nothing */
 }
 
 /* A real reply settles what its command started. */

@@ -291,13 +291,13 @@ static void swap_in(redisContext *mine, redisContext *fresh) {
     }
 }
 
-static bool replay_session(redisContext *c, ck_context_state *st);
+static ck_connect_outcome replay_session(redisContext *c, ck_context_state *st);
 
-int ck_connect_placeholder(redisContext *c, ck_context_state *st) {
+ck_connect_outcome ck_connect_placeholder(redisContext *c, ck_context_state *st) {
     redisContext *fresh = connect_real(&st->recipe);
     if (fresh == NULL) {
         ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
-        return REDIS_ERR;
+        return CK_CONNECT_FAILED;
     }
     swap_in(c, fresh);
     CK_REAL_CALL_VOID(ck_real.redisFree(fresh));
@@ -307,10 +307,10 @@ int ck_connect_placeholder(redisContext *c, ck_context_state *st) {
     if (connected(c) && st->recipe.keepalive)
         CK_REAL_CALL(ck_real.redisEnableKeepAlive(c));
     ck_timeouts_after_connect(c, st);
-    if (!connected(c) || !replay_session(c, st))
-        return REDIS_ERR;
-    ck_metrics_count(&st->endpoint->metrics.reconnects);
-    return REDIS_OK;
+    ck_connect_outcome outcome = connected(c) ? replay_session(c, st) : CK_CONNECT_FAILED;
+    if (outcome == CK_CONNECTED)
+        ck_metrics_count(&st->endpoint->metrics.reconnects);
+    return outcome;
 }
 
 CK_EXPORT int redisReconnect(redisContext *c) {
@@ -330,12 +330,14 @@ CK_EXPORT int redisReconnect(redisContext *c) {
         return REDIS_ERR;
     }
     if (st->placeholder) {
-        int rc = ck_connect_placeholder(c, st);
-        if (rc == REDIS_OK)
+        ck_connect_outcome outcome = ck_connect_placeholder(c, st);
+        if (outcome == CK_CONNECTED)
             ck_connect_hold_probe(st, st->endpoint, permit);
+        else if (outcome == CK_SESSION_REFUSED)
+            ck_endpoint_release(st->endpoint, permit); /* the server answered: nothing for the breaker */
         else
             ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
-        return rc;
+        return outcome == CK_CONNECTED ? REDIS_OK : REDIS_ERR;
     }
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
     st->db = st->db_appended = 0;
@@ -358,62 +360,69 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     return rc;
 }
 
-/* Sends one stored session command on a fresh connection. False when the
- * connection cannot go on: it failed (its error is on the context), or a
- * SELECT or HELLO was refused (the commands that follow would run in
- * another database or protocol than the program chose: the context then
- * carries that error). A refused AUTH or CLIENT SETNAME is logged and
- * dropped from the session: nothing more is made up, and Redis answers
- * what follows as on a connection where that command failed (NOAUTH, or
- * nothing at all for an AUTH to a server without a password). */
-static bool replay(redisContext *c, ck_context_state *st, ck_session_kind kind) {
+/* Sends one stored session command on a fresh connection. A refused AUTH
+ * or CLIENT SETNAME is logged and dropped from the session: nothing more
+ * is made up, and Redis answers what follows as on a connection where
+ * that command failed (NOAUTH, or nothing at all for an AUTH to a server
+ * without a password). A refused SELECT or HELLO is different: what
+ * follows would run in another database or protocol than the program
+ * chose, so the context reports the refusal as its error (unless it is a
+ * NOAUTH, which Redis then answers everything with). */
+static ck_connect_outcome replay(redisContext *c, ck_context_state *st, ck_session_kind kind) {
     const ck_session_command *cmd = &st->session.kept[kind];
     void *reply = NULL;
     if (CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, cmd->bytes, cmd->len)) != REDIS_OK ||
         CK_REAL_CALL(ck_real.redisGetReply(c, &reply)) != REDIS_OK || reply == NULL)
-        return false;
-    bool ok = ck_reply_type(reply) != REDIS_REPLY_ERROR;
-    bool fatal = !ok && (kind == CK_SESSION_SELECT || kind == CK_SESSION_HELLO);
-    if (!ok) {
-        char msg[128];
+        return CK_CONNECT_FAILED;
+    ck_connect_outcome outcome = CK_CONNECTED;
+    if (ck_reply_type(reply) == REDIS_REPLY_ERROR) {
+        bool noauth = ck_reply_len(reply) >= 6 && strncmp(ck_reply_str(reply), "NOAUTH", 6) == 0;
+        bool fatal = (kind == CK_SESSION_SELECT || kind == CK_SESSION_HELLO) && !noauth;
+        char msg[160];
         snprintf(msg, sizeof msg, "cachekit: %s failed when replayed on connecting to %.60s: %.*s",
                  ck_session_kind_name(kind), st->endpoint->name,
                  (int)(ck_reply_len(reply) > 60 ? 60 : ck_reply_len(reply)), ck_reply_str(reply));
-        ck_log(CK_LOG_WARN, "%s%s", msg, fatal ? "; the context reports it as an error" : "; going on without it");
-        if (fatal)
+        ck_log(CK_LOG_WARN, "%s%s", msg + strlen("cachekit: "),
+               fatal ? "; the context reports it as its error" : "; going on without it");
+        if (fatal) {
             ck_real.__redisSetError(c, REDIS_ERR_OTHER, msg);
-        else
+            outcome = CK_SESSION_REFUSED;
+        } else {
             ck_session_forget(&st->session, kind);
+        }
     }
     ck_real.freeReplyObject(reply);
-    return !fatal;
+    return outcome;
 }
 
 /* Puts back, on a fresh connection, the session the program built. */
-static bool replay_session(redisContext *c, ck_context_state *st) {
-    for (int k = 0; k < CK_SESSION_KINDS; k++)
-        if (st->session.kept[k].bytes != NULL && !replay(c, st, (ck_session_kind)k))
-            return false;
-    return true;
+static ck_connect_outcome replay_session(redisContext *c, ck_context_state *st) {
+    for (int k = 0; k < CK_SESSION_KINDS; k++) {
+        if (st->session.kept[k].bytes == NULL)
+            continue;
+        ck_connect_outcome outcome = replay(c, st, (ck_session_kind)k);
+        if (outcome != CK_CONNECTED)
+            return outcome;
+    }
+    return CK_CONNECTED;
 }
 
-int ck_context_heal(redisContext *c, ck_context_state *st) {
+ck_connect_outcome ck_context_heal(redisContext *c, ck_context_state *st) {
     st->healing = true;
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     /* bounded from the first byte: the replay must not wait for ever on a
      * server that accepted the connection and froze */
     ck_timeouts_after_connect(c, st);
-    if (rc == REDIS_OK && !replay_session(c, st))
-        rc = REDIS_ERR;
+    ck_connect_outcome outcome = rc == REDIS_OK ? replay_session(c, st) : CK_CONNECT_FAILED;
     st->healing = false;
-    if (rc != REDIS_OK)
-        return REDIS_ERR;
+    if (outcome != CK_CONNECTED)
+        return outcome;
     ck_metrics_count(&st->endpoint->metrics.reconnects);
     char restored[64];
     ck_session_describe(&st->session, restored, sizeof restored);
     ck_log(CK_LOG_INFO, "reconnected a broken context of %s%s%s", st->endpoint->name,
            restored[0] ? "; restored " : "", restored);
-    return REDIS_OK;
+    return CK_CONNECTED;
 }
 
 /* Socket settings asked of a placeholder wait until it is connected:

@@ -26,16 +26,21 @@ void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_permit perm
  * builds an async placeholder on this descriptor (-1: connect for real). */
 extern __thread int ck_async_placeholder_fd __attribute__((tls_model("initial-exec")));
 
+typedef enum {
+    CK_CONNECTED,
+    CK_CONNECT_FAILED,  /* the server was not reached (or memory ran out): the context carries the error */
+    CK_SESSION_REFUSED, /* reached, but it refused the SELECT or HELLO replayed: the context carries that */
+} ck_connect_outcome;
+
 /* Connects a placeholder for real, in place, and replays the session the
- * program set up on it meanwhile. REDIS_OK when the context is connected;
- * else it carries the error. The caller tells the breaker: a failure by
- * the replies it costs, a success by the reply of the command that
- * follows. */
-int ck_connect_placeholder(redisContext *c, ck_context_state *st);
+ * program set up on it meanwhile. The caller tells the breaker: a failed
+ * connect by the replies it costs, a success by the reply of the command
+ * that follows; a refused session says nothing of the server's health. */
+ck_connect_outcome ck_connect_placeholder(redisContext *c, ck_context_state *st);
 
 /* Reconnects a context whose connection broke, in place, and replays the
  * session the program had built on it (AUTH, HELLO, SELECT, CLIENT
  * SETNAME). As above for the outcome. */
-int ck_context_heal(redisContext *c, ck_context_state *st);
+ck_connect_outcome ck_context_heal(redisContext *c, ck_context_state *st);
 
 #endif

@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# Write safety (issue 11): a program always learns that its write was not
+# done. An append only buffers, as in hiredis: the connect or heal it needs
+# happens at the next read, and fails there as a dead connection does.
+# While the circuit is open a write fails as on a dead server (NULL reply,
+# the context's error naming the circuit), at once and without traffic,
+# unless CACHEKIT_OPEN_WRITES=nil; reads keep the stale value or nil. A
+# placeholder remembers AUTH/SELECT and replays them when it connects.
+
+load helpers
+
+# The first `n` lines of the output.
+head_of() { head -n "$1" <<< "$output"; }
+
+@test "appends never fail for I/O: on a broken context and on a placeholder the append buffers, the read reports the dead connection (control: plain hiredis)" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET a 1
+sh $REDISCTL kill $REDIS_DIR
+cmd GET a
+appendfmt SET a 2
+append GET a
+get
+get
+SCRIPT
+    run "$CLIENT" -p "$PORT" < "$BATS_TEST_TMPDIR/script"
+    local control=$output
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    # the same lines as long as the circuit stays closed (threshold 100):
+    # the shim adds only the heal at the read, whose error is the one a
+    # connect gives ("Connection refused") where plain hiredis keeps the
+    # old socket's
+    THRESHOLD=100 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    diff <(sed 's/^NULL .*/NULL/' <<< "$control") <(sed 's/^NULL .*/NULL/' <<< "$output")
+    [ "$(grep -c '^append ok' <<< "$output")" -eq 2 ]
+    [ "$(tail -n 2 <<< "$output" | grep -c '^NULL')" -eq 2 ]
+    # a placeholder (the circuit was open at connect time): its appends
+    # buffer too, and its read reports the refused connect
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+sleep 200
+appendfmt SET a 2
+appendfmt INCR n
+get
+get
+SCRIPT
+    THRESHOLD=1 COOLDOWN=0.1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(head_of 3)" = "$(printf '%s\n' "connect ok" "append ok" "append ok")" ]
+    # the first is the probe, the second goes with it: the connect made at
+    # the read is refused, and both replies report it
+    [ "$(tail -n 2 <<< "$output")" = "$(printf '%s\n' "NULL Connection refused" "NULL Connection refused")" ]
+}
+
+@test "a deferred connect: appended on a placeholder, sent once the circuit lets it through, in order, with the reply of each command" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+sh $REDISCTL kill $REDIS_DIR
+connect
+cmd GET a
+sh $REDISCTL start $REDIS_DIR $PORT
+sleep 300
+appendfmt SET a 1
+appendfmt INCR n
+appendfmt GET a
+get
+get
+get
+SCRIPT
+    THRESHOLD=1 COOLDOWN=0.2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "connect ok" nil "append ok" "append ok" "append ok" "status OK" "int 1" "str 1")"
+    [ "$(rcli get n)" = 1 ]
+}
+
+@test "a legacy program that checks only c->err sees every write while open as failed, at once and without traffic; reads keep the stale value (control: plain hiredis)" {
+    start_redis
+    rcli set a cached > /dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+timeout 300
+cmd GET a
+sh $REDISCTL freeze $REDIS_DIR
+cmd GET a
+cmd SET a x
+cmd INCR n
+cmd EVAL return 1 0
+cmd NOSUCHCOMMAND x
+cmd PUBLISH ch hello
+cmd GET a
+SCRIPT
+    run "$CLIENT" -T -p "$PORT" < "$BATS_TEST_TMPDIR/script"
+    "$REDISCTL" thaw "$REDIS_DIR"
+    local control=$output
+    local calls_before; calls_before=$(calls_of set)
+    THRESHOLD=1 run client_under_shim -T < "$BATS_TEST_TMPDIR/script"
+    "$REDISCTL" thaw "$REDIS_DIR"
+    [ "$status" -eq 0 ]
+    local writes; writes=$(sed -n '5,9p' <<< "$output")
+    # without the shim every command after the freeze fails
+    [ "$(sed -n '4,10p' <<< "$control" | grep -c '^NULL')" -eq 7 ]
+    # under it: the GET that timed out, then five writes refused...
+    [ "$(grep -c '^NULL cachekit: circuit open for 127.0.0.1:'"$PORT"', write not sent' <<< "$writes")" -eq 5 ]
+    # ...each at once
+    local line
+    while IFS= read -r line; do took "$line" 0 50; done <<< "$writes"
+    # and the read after them still gets the last good value
+    [ "$(reply_of "$(sed -n 10p <<< "$output")")" = "str cached" ]
+    # nothing of it reached Redis
+    [ "$(calls_of set)" = "$calls_before" ]
+    [ "$(calls_of incr)" = 0 ]
+    [ "$(rcli get a)" = cached ]
+}
+
+@test "CACHEKIT_OPEN_WRITES=nil keeps the nil answer for writes; a malformed value is named and the default (error) used" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+sh $REDISCTL kill $REDIS_DIR
+cmd SET a 1
+cmd SET a 2
+cmd GET a
+SCRIPT
+    CACHEKIT_OPEN_WRITES=nil THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(sed -n 3,4p <<< "$output")" = "$(printf '%s\n' nil nil)" ]
+    CACHEKIT_OPEN_WRITES=maybe THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [[ "$(sed -n 3p <<< "$output")" == "NULL cachekit: circuit open for"*"write not sent" ]]
+    grep -q 'CACHEKIT_OPEN_WRITES.*maybe.*error' "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "a pipeline mixing reads and writes across OPEN: each reply once, in order; the writes fail, the reads get stale or nil" {
+    start_redis
+    rcli set a cached > /dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+timeout 300
+cmd GET a
+sh $REDISCTL freeze $REDIS_DIR
+cmd GET a
+append GET a
+append SET b 1
+append GET c
+append INCR d
+append GET a
+get
+get
+get
+get
+get
+get
+SCRIPT
+    THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    "$REDISCTL" thaw "$REDIS_DIR"
+    [ "$status" -eq 0 ]
+    local refused="NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent"
+    assert_output_is "$(printf '%s\n' "connect ok" "timeout ok" "str cached" "str cached" "append ok" "append ok" \
+        "append ok" "append ok" "append ok" "str cached" "$refused" nil "$refused" "str cached" "$refused")"
+    # (the last get: nothing owed any more, the context is dead, as after
+    # any I/O error)
+    [ "$(rcli exists b d)" = 0 ]
+}
+
+@test "after a refused write: a program that keeps its context and one that reconnects (-r) both recover when Redis is back" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+sh $REDISCTL kill $REDIS_DIR
+cmd SET a 1
+cmd SET a 2
+sh $REDISCTL start $REDIS_DIR $PORT
+sleep 300
+cmd SET a 3
+cmd GET a
+SCRIPT
+    THRESHOLD=1 COOLDOWN=0.2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [[ "$(sed -n 3p <<< "$output")" == "NULL cachekit: circuit open for"* ]]
+    [ "$(tail -n 2 <<< "$output")" = "$(printf '%s\n' "status OK" "str 3")" ]
+    THRESHOLD=1 COOLDOWN=0.2 run client_under_shim -r < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(tail -n 2 <<< "$output")" = "$(printf '%s\n' "status OK" "str 3")" ]
+}
+
+# A server with a password, killed; the program connects (a placeholder),
+# authenticates and selects database 3 while the circuit is open, reads;
+# the server comes back; the next read connects for real, replaying.
+placeholder_session() {
+    local password=$1
+    start_redis --requirepass secret
+    "$REDISCTL" kill "$REDIS_DIR"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd AUTH $password
+cmd SELECT 3
+cmd GET k
+sh $REDISCTL start $REDIS_DIR $PORT --requirepass secret
+sh redis-cli -p $PORT -a secret --no-auth-warning -n 3 set k in-db-3 > /dev/null
+sleep 300
+cmd GET k
+SCRIPT
+    THRESHOLD=1 COOLDOWN=0.2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+}
+
+@test "AUTH and SELECT on a placeholder while open are answered OK, then replayed in order on the real connect (right password)" {
+    placeholder_session secret
+    [ "$(head_of 4)" = "$(printf '%s\n' "connect ok" "status OK" "status OK" nil)" ]
+    [ "$(tail -n 1 <<< "$output")" = "str in-db-3" ]
+}
+
+@test "AUTH with a wrong password on a placeholder: nothing more is made up, Redis answers NOAUTH, the failure is logged" {
+    placeholder_session wrong
+    [ "$(head_of 4)" = "$(printf '%s\n' "connect ok" "status OK" "status OK" nil)" ]
+    [[ "$(tail -n 1 <<< "$output")" == "err NOAUTH"* ]]
+    grep -q 'AUTH failed when replayed on connecting to 127.0.0.1:'"$PORT" "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "AUTH to a server without a password (sent and ignored by some programs) changes nothing when replayed" {
+    start_redis
+    "$REDISCTL" kill "$REDIS_DIR"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd AUTH anything
+sh $REDISCTL start $REDIS_DIR $PORT
+sh redis-cli -p $PORT set k v > /dev/null
+sleep 300
+cmd GET k
+SCRIPT
+    THRESHOLD=1 COOLDOWN=0.2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf '%s\n' "connect ok" "status OK" "str v")" ]
+}
