@@ -7,7 +7,8 @@
 # circuit is open GET k gets the last good value at once and the rest nil;
 # only commands lost with their connection get NULL; the loop is never
 # blocked; the program recovers. Threshold 3, cooldown 1 s (at most 2 s),
-# socket timeout 0.5 s.
+# socket timeout 0.5 s. These run with CACHEKIT_OPEN_WRITES=nil (INCR gets
+# nil while open); the last test runs the default, error.
 
 load helpers
 
@@ -22,6 +23,7 @@ start_async_client() {
     STOP=$BATS_TEST_TMPDIR/stop
     MARK=0
     env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=1 \
+        CACHEKIT_OPEN_WRITES="${OPEN_WRITES:-nil}" \
         CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=2 CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" \
         "$ASYNC_CLIENT" -p "$PORT" -l "$1" -i 50 ${CLIENT_FLAGS:-} -f "$STOP" > "$OUT" 2> "$BATS_TEST_TMPDIR/stderr" &
     BACKGROUND_PID=$!
@@ -156,4 +158,30 @@ frozen_scenario() {
     wait_for 3 'GET str:final'
     finish_async_client
     none grep -vE 'GET str:(v[0-4]|final)|GET nil|GETNEW nil|INCR (nil|int:[0-9]+)|NULL' < <(grep -E '^reply' "$OUT")
+}
+
+@test "async, CACHEKIT_OPEN_WRITES=error (the default): a write while open fails as on a dead server, its callback gets NULL once, in order, the program reconnects and recovers" {
+    start_redis
+    rcli set k hello > /dev/null
+    OPEN_WRITES=error start_async_client libevent
+    wait_for 3 'GET str:hello'
+    mark
+    local started=$MARK
+    "$REDISCTL" kill "$REDIS_DIR"
+    wait_for 5 'disconnect err cachekit: circuit open for 127.0.0.1:'"$PORT"', write not sent'
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    mark
+    local resumed=$MARK
+    rcli set k world > /dev/null
+    wait_for 3 'GET str:world'
+    wait_for 3 'INCR int:'
+    finish_async_client
+    local fault; fault=$(sed -n "$((started + 1)),${resumed}p" "$OUT")
+    # while open: the last good value and nil at once, and every INCR
+    # NULL (never nil: the program learns it was not done)...
+    none grep -E 'INCR nil' <<< "$fault"
+    [ "$(grep -c 'GET str:hello' <<< "$fault")" -ge 5 ]
+    all_within "$fault" 'GET str:hello|GETNEW nil' "$INSTANT_MS"
+    # ...and what Redis answered is all it has
+    writes_match "$resumed"
 }
