@@ -657,6 +657,7 @@ static int answer_refused(redisContext *c, ck_context_state *st) {
     ck_pending_pop(&st->pending);
     ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
     ck_context_connection_abandoned(st);
+    st->told_down = true;
     return REDIS_ERR;
 }
 

@@ -108,8 +108,9 @@ static void set_circuit_open_error(redisContext *c, const ck_endpoint *ep, const
     ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
 }
 
-/* A context that is not connected, made without any network traffic. */
-static redisContext *placeholder(const ck_connect_recipe *r, ck_endpoint *ep) {
+/* A context that is not connected, made without any network traffic:
+ * usable (lazy), or carrying a connect error until redisReconnect. */
+static redisContext *placeholder(const ck_connect_recipe *r, ck_endpoint *ep, bool usable) {
     redisContext *c = CK_REAL_CALL(ck_real.redisConnectFd(-1));
     if (c == NULL)
         return NULL;
@@ -123,7 +124,7 @@ static redisContext *placeholder(const ck_connect_recipe *r, ck_endpoint *ep) {
     st->placeholder = true;
     st->recipe = *r;
     st->recipe.address = address;
-    if (!lazy_connect)
+    if (!lazy_connect || !usable)
         set_circuit_open_error(c, ep, "not connecting");
     return c;
 }
@@ -168,7 +169,8 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
         return connect_real(r);
     ck_permit permit = ck_endpoint_acquire(ep);
     if (permit.gate == CK_REJECT)
-        return placeholder(r, ep);
+        return placeholder(r, ep, !atomic_load_explicit(&ep->program_gave_up, memory_order_relaxed));
+    atomic_store_explicit(&ep->program_gave_up, false, memory_order_relaxed);
     redisContext *c = connect_real(r);
     int saved_errno = errno;
     bool unavailable = c != NULL && !connected(c) && ck_connect_failed_for_unavailability(c, r->is_unix);
@@ -181,7 +183,7 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
          * so a program that connects at start-up starts while Redis is
          * down. */
         CK_REAL_CALL_VOID(ck_real.redisFree(c));
-        c = placeholder(r, ep);
+        c = placeholder(r, ep, true);
     } else if (c != NULL) {
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL)
@@ -322,7 +324,8 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     ck_context_reset(st); /* whatever was owed is dropped with the old connection */
     ck_permit permit = ck_endpoint_acquire(st->endpoint);
     if (permit.gate == CK_REJECT) {
-        if (st->placeholder && lazy_connect) {
+        if (st->placeholder && lazy_connect &&
+            !atomic_load_explicit(&st->endpoint->program_gave_up, memory_order_relaxed)) {
             ck_ctx_clear_error(c); /* one a refused command left */
             return REDIS_OK;       /* it stays a usable placeholder */
         }
@@ -467,6 +470,9 @@ CK_EXPORT void redisFree(redisContext *c) {
     /* Forget before freeing: once freed, another thread may get a new
      * context at the same address and register it. */
     if (c != NULL) {
+        ck_context_state *st = ck_context_lookup(c);
+        if (st != NULL && st->told_down)
+            atomic_store_explicit(&st->endpoint->program_gave_up, true, memory_order_relaxed);
         ck_async_on_free(c);
         ck_context_forget(c);
     }

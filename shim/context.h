@@ -42,6 +42,7 @@ typedef struct {
     bool program_timeout;/* the program set its own command timeout */
     ck_permit held_probe; /* connected as the probe: the next command settles it */
     uint32_t probe_sent;  /* ticket of the probe this connection carries: what follows it rides along */
+    bool told_down;       /* the program was refused a command: it was told the server is down */
     /* The L1 keys a command by the database and protocol it will run in:
      * those of the commands appended before it, SELECT, HELLO and RESET
      * included, not yet those of the replies read. */

@@ -4,6 +4,7 @@
 #ifndef CACHEKIT_ENDPOINT_H
 #define CACHEKIT_ENDPOINT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "adaptive.h"
@@ -16,6 +17,12 @@ typedef struct ck_endpoint {
     ck_breaker breaker;
     ck_adaptive adaptive; /* used with CACHEKIT_ADAPTIVE_TIMEOUT */
     ck_metrics metrics;
+    /* A program threw away a context after the shim told it the server
+     * was down (a refused write): while the circuit stays open, its next
+     * connect fails too, as on a dead server, so that a program that backs
+     * off on a failed connect (rsyslog) does, instead of spinning through
+     * connect, write, fail. Cleared by the next connect let through. */
+    atomic_bool program_gave_up;
     char name[];
 } ck_endpoint;
 

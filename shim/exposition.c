@@ -127,7 +127,7 @@ bool ck_exposition_metrics(ck_buf *out) {
         {{"cachekit_synthesized_replies_total", "counter", "Replies made up by the shim, by kind."},
          ",kind=\"nil\"", synth_nil},
         {{"cachekit_synthesized_replies_total", NULL, NULL}, ",kind=\"stale\"", synth_stale},
-        {{"cachekit_writes_not_sent_total", "counter", "Writes answered by the shim (nil) and never sent."}, "",
+        {{"cachekit_writes_not_sent_total", "counter", "Writes not sent because the circuit was open (failed, or nil with CACHEKIT_OPEN_WRITES=nil)."}, "",
          writes_unsent},
         {{"cachekit_reconnects_total", "counter",
           "Connections the shim made for the program (healing, placeholders)."},
