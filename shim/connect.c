@@ -169,7 +169,7 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
         return connect_real(r);
     ck_permit permit = ck_endpoint_acquire(ep);
     if (permit.gate == CK_REJECT)
-        return placeholder(r, ep, !atomic_load_explicit(&ep->program_gave_up, memory_order_relaxed));
+        return placeholder(r, ep, !atomic_exchange_explicit(&ep->program_gave_up, false, memory_order_relaxed));
     atomic_store_explicit(&ep->program_gave_up, false, memory_order_relaxed);
     redisContext *c = connect_real(r);
     int saved_errno = errno;
@@ -325,7 +325,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     ck_permit permit = ck_endpoint_acquire(st->endpoint);
     if (permit.gate == CK_REJECT) {
         if (st->placeholder && lazy_connect &&
-            !atomic_load_explicit(&st->endpoint->program_gave_up, memory_order_relaxed)) {
+            !atomic_exchange_explicit(&st->endpoint->program_gave_up, false, memory_order_relaxed)) {
             ck_ctx_clear_error(c); /* one a refused command left */
             return REDIS_OK;       /* it stays a usable placeholder */
         }

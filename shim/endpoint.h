@@ -18,10 +18,12 @@ typedef struct ck_endpoint {
     ck_adaptive adaptive; /* used with CACHEKIT_ADAPTIVE_TIMEOUT */
     ck_metrics metrics;
     /* A program threw away a context after the shim told it the server
-     * was down (a refused write): while the circuit stays open, its next
+     * was down (a refused write): while the circuit stays open, the next
      * connect fails too, as on a dead server, so that a program that backs
      * off on a failed connect (rsyslog) does, instead of spinning through
-     * connect, write, fail. Cleared by the next connect let through. */
+     * connect, write, fail. Taken by that connect (the one after gets a
+     * placeholder again, whose reads are served), or cleared by a connect
+     * let through. */
     atomic_bool program_gave_up;
     char name[];
 } ck_endpoint;

@@ -10,7 +10,8 @@
 # action and retries the batch); under it nothing may be lost either, the
 # only duplicates allowed are the writes whose reply never came (a batch
 # sent again), rsyslogd stays idle while Redis is down, and delivery
-# resumes once Redis is back.
+# resumes once Redis is back. The shim's socket timeout is 1 s, so the
+# 3 s freeze makes the writes in flight time out.
 
 load helpers
 
@@ -52,13 +53,23 @@ if \$msg contains "cktest" then {
 CONF
     SOCK=$dir/log.sock
     env ${1:+LD_PRELOAD="$1"} CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=1 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=2 \
-        CACHEKIT_METRICS_FILE="$dir/metrics" CACHEKIT_METRICS_INTERVAL=0.5 \
+        CACHEKIT_SOCKET_TIMEOUT=1 CACHEKIT_METRICS_FILE="$dir/metrics" CACHEKIT_METRICS_INTERVAL=0.5 \
         rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" 2> "$dir/stderr" &
     RSYSLOG_PID=$!
     for _ in $(seq 1 100); do [ -S "$SOCK" ] && return 0; sleep 0.05; done
     echo "rsyslogd did not start" >&2
     cat "$dir/stderr" >&2
     return 1
+}
+
+# SIGTERM, and SIGKILL if it has not exited 10 s later (an action that
+# retries for ever can hold its shutdown).
+stop_rsyslogd() {
+    kill "$RSYSLOG_PID"
+    for _ in $(seq 1 100); do kill -0 "$RSYSLOG_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$RSYSLOG_PID" 2>/dev/null || true
+    wait "$RSYSLOG_PID" || true
+    RSYSLOG_PID=
 }
 
 # scenario FAULT_START FAULT_END [shim]: LINES lines through rsyslogd while
@@ -83,9 +94,7 @@ scenario() {
         [ "$(rcli lrange lines 0 -1 | sort -u | wc -l)" -ge "$LINES" ] && break
         sleep 0.1
     done
-    kill "$RSYSLOG_PID"
-    wait "$RSYSLOG_PID" || true
-    RSYSLOG_PID=
+    stop_rsyslogd
     DELIVERED=$(rcli lrange lines 0 -1 | sort -u | wc -l)
     DUPLICATES=$(( $(rcli llen lines) - DELIVERED ))
     IDLE_CPU=$(awk -v t="$during" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')

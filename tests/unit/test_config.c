@@ -210,6 +210,23 @@ static void operator_settings(void **state) {
     assert_non_null(strstr(reports[1], "using the default 15"));
 }
 
+/* Issue 11: what a write gets while its circuit is open. */
+static void open_writes(void **state) {
+    (void)state;
+    ck_config cfg;
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.open_writes, CK_OPEN_WRITES_ERROR);
+    set_env("CACHEKIT_OPEN_WRITES", "NIL");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.open_writes, CK_OPEN_WRITES_NIL);
+    env_count = 0;
+    set_env("CACHEKIT_OPEN_WRITES", "ignore");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 1);
+    assert_int_equal(cfg.open_writes, CK_OPEN_WRITES_ERROR);
+    assert_non_null(strstr(reports[0], "CACHEKIT_OPEN_WRITES=\"ignore\""));
+    assert_non_null(strstr(reports[0], "expected error or nil"));
+}
+
 static void program_selection(void **state) {
     (void)state;
     assert_true(ck_config_program_selected("webdis", "", ""));
@@ -233,6 +250,7 @@ int main(void) {
         cmocka_unit_test_setup(timeouts_and_their_zero, setup),
         cmocka_unit_test_setup(cooldown_cap_below_the_cooldown, setup),
         cmocka_unit_test_setup(operator_settings, setup),
+        cmocka_unit_test_setup(open_writes, setup),
         cmocka_unit_test_setup(program_selection, setup),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
