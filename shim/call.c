@@ -423,6 +423,15 @@ static ck_permit take_held_probe(ck_context_state *st) {
     return ck_breaker_holds(&st->endpoint->breaker, held.ticket) ? held : CK_PERMIT_ALLOW;
 }
 
+/* The shim owes its own answer to a command it did not send (`unsent_write`:
+ * a write, which the metrics count). */
+static void answered(ck_context_state *st, const ck_transport *tr, bool unsent_write) {
+    if (unsent_write && ck_metrics_on)
+        ck_metrics_count(&st->endpoint->metrics.writes_unsent);
+    if (tr->answered != NULL)
+        tr->answered(st);
+}
+
 /* Commands appended behind the probe, on the connection that carries it,
  * go with it: they cost the server no more than the probe's round trip,
  * and the program no more wait (a frozen server fails them all at the
@@ -519,10 +528,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         for (uint32_t i = 0; rc == REDIS_OK && owed && i < replies; i++)
             if ((i > 0 || !owe_stale(st, l1, &cache)) && ck_pending_reserve(&st->pending))
                 ck_pending_push(&st->pending, CK_SLOT_SYNTH_NIL, CK_PERMIT_REJECT, 0);
-        if (rc == REDIS_OK && ck_metrics_on && situation.writes)
-            ck_metrics_count(&st->endpoint->metrics.writes_unsent);
-        if (tr->answered != NULL)
-            tr->answered(st);
+        answered(st, tr, situation.writes && rc == REDIS_OK);
         break;
     }
     case CK_ACT_FAIL_DEAD:
@@ -540,15 +546,11 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         if (tr->refuse_otherwise != NULL && tr->refuse_otherwise(c, st, call, name, name_len, &rc))
             break;
         rc = owe_refusal(c, st, call, situation.writes ? "write" : name, situation.writes ? 5 : name_len, replies);
-        if (rc == REDIS_OK && ck_metrics_on && situation.writes)
-            ck_metrics_count(&st->endpoint->metrics.writes_unsent);
-        if (tr->answered != NULL)
-            tr->answered(st);
+        answered(st, tr, situation.writes && rc == REDIS_OK);
         break;
     case CK_ACT_REMEMBER:
         rc = remember_session(c, st, call, session_kind);
-        if (tr->answered != NULL)
-            tr->answered(st);
+        answered(st, tr, false);
         break;
     case CK_ACT_CONNECT_SEND:
         /* the connect (or heal) happens where hiredis does I/O, at the next
