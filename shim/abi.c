@@ -15,6 +15,7 @@ static const ck_abi_layout layout_v014 = LAYOUT_V014;
 
 static const ck_abi_layout layout_v1 = {
     .name = "1.x",
+    .reads_resp3 = true,
     .ctx_err = 8, .ctx_errstr = 12, .ctx_fd = 140, .ctx_flags = 144, .ctx_connection_type = 168,
     .ctx_tcp_host = 192, .ctx_tcp_port = 208, .ctx_unix_path = 216, .ctx_size = 272,
     .ctx_command_timeout = 184,

@@ -12,6 +12,7 @@
 
 typedef struct {
     const char *name;
+    bool reads_resp3; /* 1.x: its reader parses RESP3 (maps, sets, ...) */
     size_t ctx_err, ctx_errstr, ctx_fd, ctx_flags, ctx_connection_type;
     size_t ctx_tcp_host, ctx_tcp_port, ctx_unix_path, ctx_size;
     size_t ctx_command_timeout; /* 1.x only; CK_NO_FIELD in 0.14 */

@@ -549,6 +549,13 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         answered(st, tr, situation.writes && rc == REDIS_OK);
         break;
     case CK_ACT_REMEMBER:
+        if (session_kind == CK_SESSION_HELLO && !ck_abi.reads_resp3 &&
+            ck_session_protocol_of(call->cmd, call->len, 2) == 3) {
+            /* hiredis 0.14 cannot read what Redis answers a HELLO 3 */
+            rc = owe_refusal(c, st, call, name, name_len, replies);
+            answered(st, tr, false);
+            break;
+        }
         rc = remember_session(c, st, call, session_kind);
         answered(st, tr, false);
         break;
@@ -620,14 +627,16 @@ static void hand_over(void *made, void **reply) {
 
 /* The shim's own answer: nil, the stale value, or a session command's
  * success. */
-static int answer_synthesized(ck_context_state *st, void **reply) {
+static int answer_synthesized(redisContext *c, ck_context_state *st, void **reply) {
     ck_slot *owed = ck_pending_at(&st->pending, 0);
     void *made = NULL;
     if (reply != NULL) {
         made = owed->kind != CK_SLOT_SYNTH_NIL ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
                                                : ck_reply_nil();
-        if (made == NULL)
+        if (made == NULL) {
+            ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
             return REDIS_ERR;
+        }
     }
     if (owed->kind != CK_SLOT_SYNTH_SESSION)
         ck_metrics_count(owed->kind == CK_SLOT_SYNTH_STALE ? &st->endpoint->metrics.synth_stale
@@ -723,7 +732,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     if (front->kind == CK_SLOT_REFUSED)
         return answer_refused(c, st);
     if (front->kind != CK_SLOT_REAL)
-        return answer_synthesized(st, reply);
+        return answer_synthesized(c, st, reply);
 
     ck_permit permit = ck_slot_permit(front);
     uint8_t flags = front->flags;
