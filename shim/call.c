@@ -437,8 +437,13 @@ static void answered(ck_context_state *st, const ck_transport *tr, bool unsent_w
  * and the program no more wait (a frozen server fails them all at the
  * probe's timeout). Refusing them would make a program that pipelines a
  * batch (rsyslog) send the whole batch again, the probe's write twice. */
-static inline bool rides_with_probe(const ck_context_state *st) {
-    return st->probe_sent != 0 && ck_breaker_holds(&st->endpoint->breaker, st->probe_sent);
+static inline bool rides_with_probe(ck_context_state *st) {
+    if (__builtin_expect(st->probe_sent == 0, 1))
+        return false;
+    if (ck_breaker_holds(&st->endpoint->breaker, st->probe_sent))
+        return true;
+    st->probe_sent = 0; /* settled (or taken over): nothing rides on it any more */
+    return false;
 }
 
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
