@@ -22,6 +22,9 @@ PACE=${RSYSLOG_PACE:-0.04}         # s between lines: 25 lines/s, 6 s of logging
 FAULT_AT=${RSYSLOG_FAULT_AT:-1.5}  # s after the first line
 FAULT_FOR=${RSYSLOG_FAULT_FOR:-5}  # s
 SOCKET_TIMEOUT=${RSYSLOG_SOCKET_TIMEOUT:-1}
+BREAKER_THRESHOLD=${RSYSLOG_THRESHOLD:-2}
+COOLDOWN=${RSYSLOG_COOLDOWN:-1}
+COOLDOWN_MAX=${RSYSLOG_COOLDOWN_MAX:-2}
 
 setup() {
     [ -z "${CK_PROGRAMS_SKIP:-}" ] || skip "$CK_PROGRAMS_SKIP"
@@ -55,8 +58,8 @@ if \$msg contains "cktest" then {
 }
 CONF
     SOCK=$dir/log.sock
-    env ${1:+LD_PRELOAD="$1"} CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=2 \
-        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=1 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=2 \
+    env ${1:+LD_PRELOAD="$1"} CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD="$BREAKER_THRESHOLD" \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="$COOLDOWN" CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX="$COOLDOWN_MAX" \
         CACHEKIT_SOCKET_TIMEOUT="$SOCKET_TIMEOUT" CACHEKIT_METRICS_FILE="$dir/metrics" CACHEKIT_METRICS_INTERVAL=0.5 \
         rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" 2> "$dir/stderr" &
     RSYSLOG_PID=$!
@@ -93,8 +96,8 @@ scenario() {
     eval "$2"
     wait "$SENDER_PID"
     SENDER_PID=
-    # delivery resumes: every line arrives (60 s at most)
-    for _ in $(seq 1 600); do
+    # delivery resumes: every line arrives (60 s at most, plus the cooldown)
+    for _ in $(seq 1 $((600 + ${COOLDOWN%.*} * 10))); do
         [ "$(rcli lrange lines 0 -1 | sort -u | wc -l)" -ge "$LINES" ] && break
         sleep 0.1
     done
