@@ -130,6 +130,7 @@ static bool async_refuse_otherwise(redisContext *c, const ck_context_state *st, 
     return true;
 }
 
+/* hiredis's async commands fail without an error on the context */
 static void async_no_memory(redisContext *c) { (void)c; }
 
 static ck_gate async_placeholder_gate(ck_context_state *st, bool gated) {
@@ -193,6 +194,7 @@ const ck_transport ck_async_transport = {
     .refuse_otherwise = async_refuse_otherwise,
     .placeholder_gate = async_placeholder_gate,
     .no_memory = async_no_memory,
+    .bad_format = async_no_memory,
     .sent = async_sent,
     .replied = async_replied,
     .answered = settle_placeholder,

@@ -199,16 +199,34 @@ static int remember_session(redisContext *c, ck_context_state *st, const ck_call
     return REDIS_OK;
 }
 
+/* Whether hiredis would accept the call's format (a command the shim does
+ * not send is never formatted by hiredis): formats of %s, %b and %% only
+ * are read as they are; any other is formatted once. False, with hiredis's
+ * error on the context, when it would not. */
+static bool format_accepted(redisContext *c, ck_call *call, char **expanded) {
+    if (call->form != CK_BY_FORMAT)
+        return true;
+    bool plain = true;
+    for (const char *p = strchr(call->format, '%'); plain && p != NULL; p = strchr(p + 2, '%'))
+        plain = p[1] == 's' || p[1] == 'b' || p[1] == '%';
+    if (plain || as_resp(call, expanded))
+        return true;
+    if (call->format_error == -2)
+        call->transport->bad_format(c);
+    else
+        call->transport->no_memory(c);
+    return false;
+}
+
 /* A command appended while a connect is owed waits, as RESP bytes, until
  * the connect is made (ck_call_get_reply); it fails only as hiredis's own
  * append would (an invalid format, no memory). */
 static int defer_append(redisContext *c, ck_context_state *st, const ck_call *call, char **expanded) {
     ck_call *mutable_call = (ck_call *)call;
+    if (!format_accepted(c, mutable_call, expanded))
+        return REDIS_ERR;
     if (!as_resp(mutable_call, expanded)) {
-        if (call->format_error == -2)
-            ck_real.__redisSetError(c, REDIS_ERR_OTHER, "Invalid format string");
-        else
-            call->transport->no_memory(c);
+        call->transport->no_memory(c);
         return REDIS_ERR;
     }
     if (!ck_buf_put(&st->deferred, call->cmd, call->len, SIZE_MAX)) {
@@ -489,8 +507,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     /* decide */
     ck_situation situation = {cls, connection_state(c, st, tr), st->in_transaction, false,
                               st->endpoint->breaker.enabled, tr->can_connect, false, ck_open_writes_refused, false};
-    if (situation.conn == CK_CONN_DEAD)
-        situation.owes_dead = ck_pending_owes_dead(&st->pending);
+    situation.owes_dead = ck_pending_owes_refusal(&st->pending) ||
+                          (situation.conn == CK_CONN_DEAD && ck_pending_owes_dead(&st->pending));
     ck_session_kind session_kind = CK_SESSION_AUTH;
     bool session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
                    ck_session_kind_of(call->cmd, call->len, &session_kind);
@@ -511,9 +529,12 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : cls == CK_CMD_TXN_BEGIN ? SLOT_TXN_BEGIN : 0;
     if (cls == CK_CMD_TXN_BEGIN && st->in_transaction)
         flags |= SLOT_NESTED;
+    int rc = REDIS_OK;
+    if (action != CK_ACT_SEND && action != CK_ACT_CONNECT_SEND && !format_accepted(c, call, &expanded))
+        rc = REDIS_ERR; /* not sent, so hiredis never saw it: its error as hiredis's append gives it */
     ck_slot_cache cache;
     uint8_t l1 = 0;
-    if (ck_cache_on && !opaque && action != CK_ACT_REFUSE && action != CK_ACT_FAIL_DEAD)
+    if (ck_cache_on && !opaque && rc == REDIS_OK && action != CK_ACT_REFUSE && action != CK_ACT_FAIL_DEAD)
         l1 = prepare_l1(st, cls, call, &expanded, name, name_len, &cache);
     if (session && session_kind != CK_SESSION_AUTH && session_kind != CK_SESSION_SETNAME)
         flags |= CK_SLOT_DB_CHANGE;
@@ -521,8 +542,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         flags |= CK_SLOT_SESSION;
 
     bool permit_passed = permit.gate != CK_PROBE; /* a probe leaves by a slot, a record, or a release */
-    int rc = REDIS_OK;
-    if (!ck_pending_reserve(&st->pending)) {
+    if (rc == REDIS_OK && !ck_pending_reserve(&st->pending)) {
         tr->no_memory(c);
         rc = REDIS_ERR;
     }
@@ -536,15 +556,18 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         answered(st, tr, situation.writes && rc == REDIS_OK);
         break;
     }
-    case CK_ACT_FAIL_DEAD:
+    case CK_ACT_FAIL_DEAD: {
         if (rc != REDIS_OK)
             break; /* out of memory */
         if (cls == CK_CMD_TXN_END || (session && session_kind == CK_SESSION_RESET))
             st->in_transaction = false; /* the broken transaction is over */
-        for (uint32_t i = 0; i < replies; i++)
+        bool owed = false;
+        rc = tr->file_unsent(c, call, true, &owed);
+        for (uint32_t i = 0; rc == REDIS_OK && owed && i < replies; i++)
             if (ck_pending_reserve(&st->pending))
                 ck_pending_push(&st->pending, CK_SLOT_DEAD, CK_PERMIT_ALLOW, 0);
         break;
+    }
     case CK_ACT_REFUSE:
         if (cls == CK_CMD_SUBSCRIBE)
             as_resp(call, &expanded);

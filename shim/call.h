@@ -51,8 +51,10 @@ typedef struct ck_transport {
                              size_t name_len, int *rc);
     /* a placeholder that cannot connect (async) decides alone; NULL: none */
     ck_gate (*placeholder_gate)(ck_context_state *st, bool gated);
-    /* out of memory for the bookkeeping: the append fails */
+    /* out of memory for the bookkeeping, or a format hiredis refuses: the
+     * append fails, as hiredis's own would */
     void (*no_memory)(redisContext *c);
+    void (*bad_format)(redisContext *c);
     /* optional: a reply is now awaited from the connection / one came */
     void (*sent)(ck_context_state *st, uint8_t slot_flags);
     void (*replied)(ck_context_state *st, uint8_t slot_flags, bool ok);

@@ -27,7 +27,8 @@ typedef struct {
     ck_command_class cls;
     ck_conn_state conn;
     bool in_transaction;  /* between MULTI and EXEC/DISCARD on this connection */
-    bool owes_dead;       /* replies of the dead connection are still owed to the program */
+    bool owes_dead;       /* replies that end the connection for the program are still owed: a dead
+                           * connection's, or a refusal (a dead server's error while open) */
     bool breaker_enabled;
     bool can_connect;     /* the transport connects in place (sync); async programs reconnect themselves */
     bool writes;          /* the command may write (or is unknown, or a script) */
@@ -72,27 +73,29 @@ static inline ck_action ck_decide_unsent(const ck_situation *s) {
 static inline ck_action ck_decide(const ck_situation *s, ck_gate gate) {
     bool gated = ck_decide_gated(s);
     bool open = gate == CK_REJECT;
+    /* an open circuit answers a read the same on every context */
+    if (gated && open)
+        return ck_decide_unsent(s);
+    /* behind a reply that ends the connection for the program nothing is
+     * sent: a reply of a new connection must never answer a command of
+     * the old one, and a command sent after a refusal the program will
+     * read first would be reported not sent */
+    if (s->owes_dead)
+        return CK_ACT_FAIL_DEAD;
     switch (s->conn) {
     case CK_CONN_PLACEHOLDER:
         if (!ck_decide_must_connect(s) || open)
             return gated ? ck_decide_unsent(s) : s->session ? CK_ACT_REMEMBER : CK_ACT_REFUSE;
         return CK_ACT_CONNECT_SEND;
     case CK_CONN_DEAD:
-        /* an open circuit answers a read the same on every context */
-        if (gated && open)
-            return ck_decide_unsent(s);
-        /* a dead connection is healed only once it owes the program
-         * nothing: a reply of the new one must never answer a command
-         * sent on the old one */
         if (!ck_decide_must_connect(s) || open)
             return CK_ACT_FAIL_DEAD;
         return CK_ACT_CONNECT_SEND;
     case CK_CONN_LIVE:
         break;
     }
-    return gated && open ? ck_decide_unsent(s) : CK_ACT_SEND;
+    return CK_ACT_SEND;
 }
-
 
 const char *ck_action_name(ck_action a);
 

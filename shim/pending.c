@@ -31,6 +31,7 @@ void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t
     s->ticket = p.ticket;
     s->flags = flags;
     s->count = 1;
+    q->refused += kind == CK_SLOT_REFUSED;
     if (cache != NULL) {
         s->cache = *cache;
     } else {
@@ -55,6 +56,7 @@ void ck_slot_cache_release(ck_slot_cache *cache) {
 void ck_pending_pop_slot(ck_pending *q) {
     if (q->len == 0)
         return;
+    q->refused -= ck_pending_at(q, 0)->kind == CK_SLOT_REFUSED;
     q->head = (q->head + 1) & (q->cap - 1);
     q->len--;
 }
@@ -69,6 +71,7 @@ ck_permit ck_pending_clear(ck_pending *q) {
     }
     q->head = 0;
     q->len = 0;
+    q->refused = 0;
     return probe;
 }
 

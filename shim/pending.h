@@ -76,6 +76,7 @@ typedef struct {
 typedef struct {
     ck_slot *ring;
     uint32_t cap, head, len;
+    uint32_t refused; /* REFUSED slots owed: the program will see the context dead */
 } ck_pending;
 
 void ck_pending_init(ck_pending *q);
@@ -143,6 +144,10 @@ ck_permit ck_pending_kill_real(ck_pending *q, uint32_t *killed);
 bool ck_pending_awaits_real(const ck_pending *q);
 /* True when a reply of a dead connection is still owed. */
 bool ck_pending_owes_dead(const ck_pending *q);
+/* True when a refusal (a dead server's error) is still owed: the context
+ * dies for the program when it reads it, so nothing appended after it may
+ * be sent. */
+static inline bool ck_pending_owes_refusal(const ck_pending *q) { return q->refused > 0; }
 void ck_pending_free(ck_pending *q);
 
 #endif

@@ -30,6 +30,7 @@ static int sync_file_unsent(redisContext *c, const ck_call *call, bool failing, 
 }
 
 static void sync_no_memory(redisContext *c) { ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory"); }
+static void sync_bad_format(redisContext *c) { ck_real.__redisSetError(c, REDIS_ERR_OTHER, "Invalid format string"); }
 
 const ck_transport ck_sync_transport = {
     .can_connect = true,
@@ -37,6 +38,7 @@ const ck_transport ck_sync_transport = {
     .append = sync_append,
     .file_unsent = sync_file_unsent,
     .no_memory = sync_no_memory,
+    .bad_format = sync_bad_format,
 };
 
 /* ------------------------------------------------------ the wrappers */

@@ -234,3 +234,69 @@ SCRIPT
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf '%s\n' "connect ok" "status OK" "str v")" ]
 }
+
+@test "audit: a probe appended behind a refused write on the same connection is not sent (it would be applied and reported not sent)" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+timeout 200
+append GET a
+ctx 1
+connect
+timeout 200
+sh $REDISCTL freeze $REDIS_DIR
+cmd PING
+sh $REDISCTL thaw $REDIS_DIR
+ctx 0
+append INCR ctr
+sleep 400
+append INCR probe
+get
+get
+get
+SCRIPT
+    THRESHOLD=1 COOLDOWN=0.2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    local refused="NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent"
+    # GET a was sent before the circuit opened: its own reply; both INCRs
+    # reported not sent...
+    [ "$(tail -n 3 <<< "$output")" = "$(printf '%s\n' nil "$refused" "$refused")" ]
+    # ...and not sent indeed
+    [ "$(rcli exists ctr probe)" = 0 ]
+    [ "$(calls_of incr)" = 0 ]
+}
+
+@test "audit: an invalid format while the circuit is open fails as hiredis's append does, not answered (control: plain hiredis)" {
+    start_redis
+    "$REDISCTL" kill "$REDIS_DIR"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd GET %q
+appendfmt SET k %q
+SCRIPT
+    run "$CLIENT" -p "$PORT" < "$BATS_TEST_TMPDIR/script"
+    [ "$(tail -n 2 <<< "$output")" = "$(printf '%s\n' "NULL Invalid format string" "append failed")" ]
+    local control; control=$(tail -n 2 <<< "$output")
+    THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(tail -n 2 <<< "$output")" = "$control" ]
+}
+
+@test "audit (hiredis 0.14): HELLO 3 on a placeholder fails as on a dead server, is not replayed, and the context connects once Redis is back" {
+    ldd "$CLIENT" | grep -q 'libhiredis\.so\.0\.14' || skip "hiredis 1.x reads RESP3"
+    start_redis
+    "$REDISCTL" kill "$REDIS_DIR"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd HELLO 3
+sh $REDISCTL start $REDIS_DIR $PORT
+sleep 300
+cmd PING
+cmd PING
+SCRIPT
+    THRESHOLD=1 COOLDOWN=0.2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(sed -n 2p <<< "$output")" = "NULL cachekit: circuit open for 127.0.0.1:$PORT, HELLO not sent" ]
+    [ "$(tail -n 2 <<< "$output")" = "$(printf '%s\n' "status PONG" "status PONG")" ]
+    none grep 'HALF_OPEN -> OPEN' "$BATS_TEST_TMPDIR/stderr"
+}

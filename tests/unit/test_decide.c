@@ -53,9 +53,13 @@ static void every_state_follows_the_rules(void **state) {
                     /* only a transport that can connects in place */
                     if (a == CK_ACT_CONNECT_SEND)
                         assert_true(s.can_connect && s.breaker_enabled && !s.in_transaction);
-                    /* a live connection sends whatever the circuit allows */
-                    if (s.conn == CK_CONN_LIVE && gate != CK_REJECT)
+                    /* a live connection sends whatever the circuit allows... */
+                    if (s.conn == CK_CONN_LIVE && gate != CK_REJECT && !s.owes_dead)
                         assert_int_equal(a, CK_ACT_SEND);
+                    /* ...but nothing is sent behind a reply that ends the connection for
+                     * the program (a dead one's, or a refusal): it would be reported not sent */
+                    if (s.owes_dead)
+                        assert_true(a != CK_ACT_SEND && a != CK_ACT_CONNECT_SEND);
                     /* a dead connection fails what it cannot heal for, as hiredis does */
                     if (s.conn == CK_CONN_DEAD && !gated && (s.owes_dead || gate == CK_REJECT))
                         assert_int_equal(a, CK_ACT_FAIL_DEAD);
@@ -111,6 +115,18 @@ static void placeholders(void **state) {
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_ANSWER);
 }
 
+/* Audit of issue 11: a probe appended behind a refused write on the same
+ * connection was sent, applied by Redis, and reported "not sent". */
+static void nothing_is_sent_behind_an_owed_refusal(void **state) {
+    (void)state;
+    ck_situation s = {CK_CMD_DATA, CK_CONN_LIVE, false, true, true, true, true, true, false};
+    assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_FAIL_DEAD);
+    assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_FAIL_DEAD);
+    assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_REFUSE);
+    s.conn = CK_CONN_PLACEHOLDER;
+    assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_FAIL_DEAD);
+}
+
 /* Issue 11: a write while open fails as on a dead server (the program
  * learns it was not done), on every kind of connection; with
  * CACHEKIT_OPEN_WRITES=nil it gets nil, as before. Reads keep nil/stale. */
@@ -134,6 +150,7 @@ int main(void) {
         cmocka_unit_test(owed_dead_replies_come_before_any_heal),
         cmocka_unit_test(placeholders),
         cmocka_unit_test(writes_while_open_fail_unless_nil_was_chosen),
+        cmocka_unit_test(nothing_is_sent_behind_an_owed_refusal),
     };
     return cmocka_run_group_tests_name("decide", tests, NULL, NULL);
 }
