@@ -513,6 +513,11 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     bool session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
                    ck_session_kind_of(call->cmd, call->len, &session_kind);
     situation.session = session && session_kind != CK_SESSION_RESET;
+    bool chooses_again = false; /* the program sends the kind of command that was refused when replayed */
+    if (__builtin_expect(st->refused_session != 0, 0)) {
+        chooses_again = session && session_kind + 1 == st->refused_session;
+        situation.owes_dead |= !chooses_again;
+    }
     bool gated = ck_decide_gated(&situation);
     ck_permit permit = take_held_probe(st);
     if (permit.gate == CK_PROBE)
@@ -524,6 +529,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     if (permit.gate == CK_REJECT && gated)
         situation.writes = opaque ? batch_may_write(call) : command_may_write(name, name_len);
     ck_action action = ck_decide(&situation, permit.gate);
+    if (chooses_again && (action == CK_ACT_SEND || action == CK_ACT_CONNECT_SEND))
+        st->refused_session = 0; /* its own choice goes to Redis: the connection may be made anew */
 
     /* act */
     uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : cls == CK_CMD_TXN_BEGIN ? SLOT_TXN_BEGIN : 0;
@@ -695,7 +702,7 @@ static int answer_refused(redisContext *c, ck_context_state *st) {
              (int)owed->cache.cmd_len, owed->cache.inline_cmd);
     ck_pending_pop(&st->pending);
     ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
-    ck_context_connection_abandoned(st);
+    ck_context_connection_abandoned(st, false);
     st->told_down = true;
     return REDIS_ERR;
 }
@@ -716,7 +723,7 @@ static void connect_owed(redisContext *c, ck_context_state *st) {
     if (outcome != CK_CONNECTED && ck_ctx_err(c) == 0)
         ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
     if (outcome == CK_SESSION_REFUSED)
-        ck_context_connection_abandoned(st); /* the server answered: its replies fail, counting nothing */
+        ck_context_connection_abandoned(st, true); /* the server answered: its replies fail, counting nothing */
 }
 
 /* A real reply settles what its command started. */

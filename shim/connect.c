@@ -369,8 +369,9 @@ CK_EXPORT int redisReconnect(redisContext *c) {
  * that command failed (NOAUTH, or nothing at all for an AUTH to a server
  * without a password). A refused SELECT or HELLO is different: what
  * follows would run in another database or protocol than the program
- * chose, so the context reports the refusal as its error (unless it is a
- * NOAUTH, which Redis then answers everything with). */
+ * chose (also after the program authenticates again), so the context
+ * reports the refusal as its error until the program chooses again
+ * (context.h, refused_session). */
 static ck_connect_outcome replay(redisContext *c, ck_context_state *st, ck_session_kind kind) {
     const ck_session_command *cmd = &st->session.kept[kind];
     void *reply = NULL;
@@ -379,19 +380,18 @@ static ck_connect_outcome replay(redisContext *c, ck_context_state *st, ck_sessi
         return CK_CONNECT_FAILED;
     ck_connect_outcome outcome = CK_CONNECTED;
     if (ck_reply_type(reply) == REDIS_REPLY_ERROR) {
-        bool noauth = ck_reply_len(reply) >= 6 && strncmp(ck_reply_str(reply), "NOAUTH", 6) == 0;
-        bool fatal = (kind == CK_SESSION_SELECT || kind == CK_SESSION_HELLO) && !noauth;
+        bool fatal = kind == CK_SESSION_SELECT || kind == CK_SESSION_HELLO;
         char msg[160];
         snprintf(msg, sizeof msg, "cachekit: %s failed when replayed on connecting to %.60s: %.*s",
                  ck_session_kind_name(kind), st->endpoint->name,
                  (int)(ck_reply_len(reply) > 60 ? 60 : ck_reply_len(reply)), ck_reply_str(reply));
         ck_log(CK_LOG_WARN, "%s%s", msg + strlen("cachekit: "),
                fatal ? "; the context reports it as its error" : "; going on without it");
+        ck_session_forget(&st->session, kind);
         if (fatal) {
             ck_real.__redisSetError(c, REDIS_ERR_OTHER, msg);
+            st->refused_session = (uint8_t)(kind + 1);
             outcome = CK_SESSION_REFUSED;
-        } else {
-            ck_session_forget(&st->session, kind);
         }
     }
     ck_real.freeReplyObject(reply);

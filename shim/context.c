@@ -109,6 +109,7 @@ void ck_context_reset(ck_context_state *st) {
     forget_deferred(st);
     ck_context_release_probe(st);
     forget_connection_modes(st);
+    st->refused_session = 0;
     st->in_transaction = false;
     st->passthrough = false;
     st->db_uncertain = st->protocol_uncertain = st->subscribed = false;
@@ -135,9 +136,13 @@ void ck_context_connection_died(ck_context_state *st, const char *cause) {
     errno = saved_errno;
 }
 
-void ck_context_connection_abandoned(ck_context_state *st) {
+void ck_context_connection_abandoned(ck_context_state *st, bool server_answered) {
     uint32_t killed;
-    ck_endpoint_release(st->endpoint, ck_pending_kill_real(&st->pending, &killed));
+    ck_permit probe = ck_pending_kill_real(&st->pending, &killed);
+    if (server_answered && probe.gate == CK_PROBE)
+        ck_endpoint_record(st->endpoint, probe, true, NULL); /* Redis is there: what the probe asked */
+    else
+        ck_endpoint_release(st->endpoint, probe);
     forget_deferred(st);
     forget_connection_modes(st);
     st->failure_recorded = true; /* async: hiredis frees it; nothing for the breaker */

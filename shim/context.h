@@ -43,6 +43,12 @@ typedef struct {
     ck_permit held_probe; /* connected as the probe: the next command settles it */
     uint32_t probe_sent;  /* ticket of the probe this connection carries: what follows it rides along */
     bool told_down;       /* the program was refused a command: it was told the server is down */
+    /* A SELECT or HELLO the program was answered OK on a placeholder was
+     * refused when replayed (kind + 1): every command fails with that
+     * error, without reconnecting, until the program sends that kind of
+     * command itself or reconnects, so nothing runs in a database or
+     * protocol the program did not choose. */
+    uint8_t refused_session;
     /* The L1 keys a command by the database and protocol it will run in:
      * those of the commands appended before it, SELECT, HELLO and RESET
      * included, not yet those of the replies read. */
@@ -90,11 +96,12 @@ void ck_context_reset(ck_context_state *st);
  * flight, session commands awaiting their reply) is gone with it. Each
  * reply lost counts as a failed call (`cause`: the connection's error). */
 void ck_context_connection_died(ck_context_state *st, const char *cause);
-/* The shim failed a command as on a dead server (the circuit was open): the
- * program now sees the context dead, so the replies the connection still
- * owed are given up as DEAD too, without counting any failure (the server
- * did not fail them). */
-void ck_context_connection_abandoned(ck_context_state *st);
+/* The program now sees the context dead although the server did not fail:
+ * the shim refused a command (the circuit was open), or Redis refused a
+ * SELECT or HELLO the shim replayed (`server_answered`: a probe among the
+ * replies is then a success). The replies the connection still owed are
+ * given up as DEAD too, without counting any failure. */
+void ck_context_connection_abandoned(ck_context_state *st, bool server_answered);
 /* The held probe permit, if any, is given back. */
 void ck_context_release_probe(ck_context_state *st);
 

@@ -189,10 +189,11 @@ SCRIPT
 # authenticates and selects database 3 while the circuit is open, reads;
 # the server comes back; the next read connects for real, replaying.
 placeholder_session() {
-    local password=$1
+    local password=$1; shift
     start_redis --requirepass secret
     "$REDISCTL" kill "$REDIS_DIR"
-    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+    {
+        cat <<SCRIPT
 connect
 cmd AUTH $password
 cmd SELECT 3
@@ -202,6 +203,8 @@ sh redis-cli -p $PORT -a secret --no-auth-warning -n 3 set k in-db-3 > /dev/null
 sleep 300
 cmd GET k
 SCRIPT
+        printf '%s\n' "$@"
+    } > "$BATS_TEST_TMPDIR/script"
     THRESHOLD=1 COOLDOWN=0.2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
 }
@@ -212,11 +215,49 @@ SCRIPT
     [ "$(tail -n 1 <<< "$output")" = "str in-db-3" ]
 }
 
-@test "AUTH with a wrong password on a placeholder: nothing more is made up, Redis answers NOAUTH, the failure is logged" {
-    placeholder_session wrong
+@test "AUTH with a wrong password on a placeholder: logged, and the SELECT it voids fails the context until the program selects again; never the wrong database" {
+    placeholder_session wrong "cmd AUTH secret" "cmd SET x 1" "cmd SELECT 3" "cmd AUTH secret" "cmd SELECT 3" \
+        "cmd SET x 1"
     [ "$(head_of 4)" = "$(printf '%s\n' "connect ok" "status OK" "status OK" nil)" ]
-    [[ "$(tail -n 1 <<< "$output")" == "err NOAUTH"* ]]
     grep -q 'AUTH failed when replayed on connecting to 127.0.0.1:'"$PORT" "$BATS_TEST_TMPDIR/stderr"
+    local refused="NULL cachekit: SELECT failed when replayed on connecting to 127.0.0.1:$PORT: NOAUTH Authentication required."
+    # the read, the program's AUTH and SET: the context reports the voided
+    # SELECT (nothing sent); its own SELECT goes to Redis, which answers
+    # NOAUTH; then it authenticates, selects and writes in database 3
+    [ "$(tail -n 7 <<< "$output")" = "$(printf '%s\n' "$refused" "$refused" "$refused" "err NOAUTH Authentication required." \
+        "status OK" "status OK" "status OK")" ]
+    [ "$(rcli -a secret --no-auth-warning -n 0 exists x)" = 0 ]
+    [ "$(rcli -a secret --no-auth-warning -n 3 get x)" = 1 ]
+}
+
+@test "audit: a SELECT of a database Redis refuses, answered OK on a placeholder: the context reports it, without reconnecting per call, until the program selects again" {
+    start_redis
+    "$REDISCTL" kill "$REDIS_DIR"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SELECT 20
+sh $REDISCTL start $REDIS_DIR $PORT
+sh redis-cli -p $PORT set k db0 > /dev/null
+sleep 300
+cmd GET k
+sh redis-cli -p $PORT info stats | grep total_connections_received > $BATS_TEST_TMPDIR/connections.before
+cmd GET k
+cmd GET k
+sh redis-cli -p $PORT info stats | grep total_connections_received > $BATS_TEST_TMPDIR/connections.after
+cmd SELECT 0
+cmd GET k
+SCRIPT
+    THRESHOLD=1 COOLDOWN=0.2 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    local refused="NULL cachekit: SELECT failed when replayed on connecting to 127.0.0.1:$PORT: ERR DB index is out of range"
+    [ "$(tail -n 5 <<< "$output")" = "$(printf '%s\n' "$refused" "$refused" "$refused" "status OK" "str db0")" ]
+    # no connection per refused call (only redis-cli's own, between)
+    local before after
+    before=$(tr -dc 0-9 < "$BATS_TEST_TMPDIR/connections.before")
+    after=$(tr -dc 0-9 < "$BATS_TEST_TMPDIR/connections.after")
+    [ "$after" -eq $((before + 1)) ]
+    # the probe met a server that answered: the circuit closed
+    grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
 }
 
 @test "AUTH to a server without a password (sent and ignored by some programs) changes nothing when replayed" {
