@@ -12,6 +12,19 @@ load helpers
 # The first `n` lines of the output.
 head_of() { head -n "$1" <<< "$output"; }
 
+# A server holding a=cached; the script's first lines read it on a context
+# with a 300 ms timeout, then freeze the server. The test appends the rest.
+script_frozen_after_a_read() {
+    start_redis
+    rcli set a cached > /dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+timeout 300
+cmd GET a
+sh $REDISCTL freeze $REDIS_DIR
+SCRIPT
+}
+
 @test "appends never fail for I/O: on a broken context and on a placeholder the append buffers, the read reports the dead connection (control: plain hiredis)" {
     start_redis
     cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
@@ -76,13 +89,8 @@ SCRIPT
 }
 
 @test "a legacy program that checks only c->err sees every write while open as failed, at once and without traffic; reads keep the stale value (control: plain hiredis)" {
-    start_redis
-    rcli set a cached > /dev/null
-    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
-connect
-timeout 300
-cmd GET a
-sh $REDISCTL freeze $REDIS_DIR
+    script_frozen_after_a_read
+    cat >> "$BATS_TEST_TMPDIR/script" <<SCRIPT
 cmd GET a
 cmd SET a x
 cmd INCR n
@@ -133,13 +141,8 @@ SCRIPT
 }
 
 @test "a pipeline mixing reads and writes across OPEN: each reply once, in order; the writes fail, the reads get stale or nil" {
-    start_redis
-    rcli set a cached > /dev/null
-    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
-connect
-timeout 300
-cmd GET a
-sh $REDISCTL freeze $REDIS_DIR
+    script_frozen_after_a_read
+    cat >> "$BATS_TEST_TMPDIR/script" <<SCRIPT
 cmd GET a
 append GET a
 append SET b 1
