@@ -39,13 +39,24 @@ bool ck_buf_put(ck_buf *b, const void *bytes, size_t len, size_t limit) {
     return true;
 }
 
+/* Formatted straight into the buffer's free room; a line longer than that
+ * room grows the buffer (no fixed line length: names may be long). */
 bool ck_buf_printf(ck_buf *b, size_t limit, const char *fmt, ...) {
-    char line[512];
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_copy(again, ap);
+    size_t room = b->cap - b->len;
+    int n = vsnprintf(room > 0 ? b->bytes + b->len : NULL, room, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof line)
+    bool ok = n >= 0;
+    if (ok && (size_t)n >= room) {
+        ok = reserve(b, (size_t)n + 1, limit + 1); /* +1: the terminating NUL is not content */
+        if (ok)
+            vsnprintf(b->bytes + b->len, (size_t)n + 1, fmt, again);
+    }
+    va_end(again);
+    if (!ok || b->len + (size_t)n > limit)
         return false;
-    return ck_buf_put(b, line, (size_t)n, limit);
+    b->len += (size_t)n;
+    return true;
 }

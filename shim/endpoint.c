@@ -43,7 +43,7 @@ void ck_endpoint_configure(const ck_config *cfg) {
 
 ck_endpoint *ck_endpoint_get(const char *name) {
     pthread_once(&atfork_once, install_atfork);
-    ck_exporter_after_fork(); /* a connect is the first sign of life of a forked child */
+    ck_exporter_on_connect(); /* the first connect of a process starts its exporter */
     lock_registry();
     ck_endpoint *ep = atomic_load_explicit(&endpoints, memory_order_relaxed);
     while (ep != NULL && strcmp(ep->name, name) != 0)

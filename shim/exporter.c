@@ -40,15 +40,50 @@
 #define REQUEST_MAX 4096
 #define CLIENT_DEADLINE_MS 2000
 
-static char metrics_file[1024];
+/* A descriptor the exporter made, with what it was then: after a fork
+ * the program may have closed the number and reused it for one of its own
+ * (varnish does), so an inherited descriptor is used or closed only while
+ * it is still the same file. */
+typedef struct {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+} owned_fd;
+
+static char metrics_pattern[1024]; /* as configured: %p and %e expand per process */
+static char metrics_file[1100];
 static char listen_spec[128];
 static uint64_t interval_ns;
-static int listen_fd = -1;
-static int wake[2] = {-1, -1}; /* a byte on wake[1] stops the thread */
+static bool configured;
+static owned_fd listener = {.fd = -1};
+static owned_fd wake[2] = {{.fd = -1}, {.fd = -1}}; /* a byte on wake[1] stops the thread */
 static pthread_t thread;
-static bool running;
-static _Atomic bool restart_in_child;
-static ck_buf document; /* the thread's, reused for every document */
+static bool running;             /* the thread runs in this process */
+static _Atomic pid_t started_in; /* the process whose exporter was started (0: none yet) */
+static ck_buf document;          /* the thread's, reused for every document */
+
+static owned_fd own(int fd) {
+    owned_fd o = {.fd = fd};
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        o.dev = st.st_dev;
+        o.ino = st.st_ino;
+    }
+    return o;
+}
+
+/* Still the file the exporter made (not closed, nor its number reused). */
+static bool still_owned(const owned_fd *o) {
+    struct stat st;
+    return o->fd >= 0 && fstat(o->fd, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino;
+}
+
+/* Closes it if it is still the exporter's; forgets it either way. */
+static void let_go(owned_fd *o) {
+    if (still_owned(o))
+        close(o->fd);
+    o->fd = -1;
+}
 
 /* ------------------------------------------------------------------ file */
 
@@ -134,7 +169,9 @@ static int open_listener(const char *spec) {
         ck_log(CK_LOG_ERROR, "CACHEKIT_METRICS_LISTEN=\"%s\": %s; no metrics over HTTP", spec, gai_strerror(rc));
         return -1;
     }
-    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* non-blocking: a listener shared with a forked process may have its
+     * connection taken by the other exporter between poll and accept */
+    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 16) != 0) {
@@ -227,14 +264,14 @@ static void *run(void *unused) {
             }
             timeout_ms = (int)((next_write - now + 999999) / 1000000);
         }
-        struct pollfd fds[2] = {{.fd = wake[0], .events = POLLIN}, {.fd = listen_fd, .events = POLLIN}};
-        int n = poll(fds, listen_fd >= 0 ? 2 : 1, timeout_ms);
+        struct pollfd fds[2] = {{.fd = wake[0].fd, .events = POLLIN}, {.fd = listener.fd, .events = POLLIN}};
+        int n = poll(fds, listener.fd >= 0 ? 2 : 1, timeout_ms);
         if (n < 0 && errno != EINTR)
             break;
         if (fds[0].revents != 0)
             break;
-        if (listen_fd >= 0 && (fds[1].revents & POLLIN)) {
-            int client = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (listener.fd >= 0 && (fds[1].revents & POLLIN)) {
+            int client = accept4(listener.fd, NULL, NULL, SOCK_CLOEXEC);
             if (client >= 0) {
                 serve(client);
                 close(client);
@@ -245,10 +282,13 @@ static void *run(void *unused) {
 }
 
 static void launch(void) {
-    if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
         ck_log(CK_LOG_ERROR, "cannot start the metrics exporter (%s); no metrics", strerror(errno));
         return;
     }
+    wake[0] = own(fds[0]);
+    wake[1] = own(fds[1]);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the full mask */
@@ -257,50 +297,77 @@ static void launch(void) {
     running = rc == 0;
     if (!running) {
         ck_log(CK_LOG_ERROR, "cannot start the metrics exporter thread (%s); no metrics", strerror(rc));
-        close(wake[0]);
-        close(wake[1]);
-        wake[0] = wake[1] = -1;
+        let_go(&wake[0]);
+        let_go(&wake[1]);
     }
 }
 
-static void forked_child(void) {
-    if (running) { /* the thread stayed in the parent */
-        running = false;
-        atomic_store_explicit(&restart_in_child, true, memory_order_relaxed);
+static void forked_child(void) { running = false; /* the thread stayed in the parent */ }
+
+/* CACHEKIT_METRICS_FILE with %p (pid) and %e (program name) expanded, as
+ * in core_pattern, so that processes of one program do not overwrite each
+ * other's file. */
+static void expand_metrics_file(void) {
+    size_t n = 0;
+    for (const char *p = metrics_pattern; *p != '\0' && n + 1 < sizeof metrics_file; p++) {
+        int added = 0;
+        if (p[0] == '%' && p[1] == 'p')
+            added = snprintf(metrics_file + n, sizeof metrics_file - n, "%ld", (long)getpid());
+        else if (p[0] == '%' && p[1] == 'e')
+            added = snprintf(metrics_file + n, sizeof metrics_file - n, "%s", program_invocation_short_name);
+        else if (p[0] == '%' && p[1] == '%')
+            added = snprintf(metrics_file + n, sizeof metrics_file - n, "%%");
+        else
+            metrics_file[n++] = *p;
+        if (added > 0) {
+            n += (size_t)added < sizeof metrics_file - n ? (size_t)added : sizeof metrics_file - n - 1;
+            p++;
+        }
     }
+    metrics_file[n] = '\0';
 }
 
-void ck_exporter_start(const ck_config *cfg) {
-    if (cfg->metrics_file[0] == '\0' && cfg->metrics_listen[0] == '\0')
-        return;
-    snprintf(metrics_file, sizeof metrics_file, "%s", cfg->metrics_file);
+void ck_exporter_configure(const ck_config *cfg) {
+    snprintf(metrics_pattern, sizeof metrics_pattern, "%s", cfg->metrics_file);
     snprintf(listen_spec, sizeof listen_spec, "%s", cfg->metrics_listen);
     interval_ns = cfg->metrics_interval_ns;
-    ck_metrics_on = true;
-    if (listen_spec[0] != '\0')
-        listen_fd = open_listener(listen_spec);
-    if (metrics_file[0] == '\0' && listen_fd < 0)
-        return;
-    pthread_atfork(NULL, NULL, forked_child);
-    launch();
+    configured = metrics_pattern[0] != '\0' || listen_spec[0] != '\0';
+    ck_metrics_on = configured;
 }
 
-void ck_exporter_after_fork(void) {
-    if (!atomic_exchange_explicit(&restart_in_child, false, memory_order_relaxed))
+void ck_exporter_on_connect(void) {
+    if (!configured)
         return;
-    /* the pipe is shared with the parent's thread: this one gets its own;
-     * the listening socket is shared (whichever process accepts answers,
-     * with its own pid label) */
-    close(wake[0]);
-    close(wake[1]);
-    launch();
+    pid_t me = getpid();
+    pid_t before = atomic_load_explicit(&started_in, memory_order_acquire);
+    if (before == me || !atomic_compare_exchange_strong(&started_in, &before, me))
+        return; /* started in this process already (or by another thread just now) */
+    if (before != 0) {
+        /* a child of a process that exported: its thread stayed there. The
+         * wake pipe is closed if the program did not already; the listener
+         * is shared with the parent if it is still the one made there, else
+         * forgotten (never closed: the number may be the program's now). */
+        let_go(&wake[0]);
+        let_go(&wake[1]);
+        if (!still_owned(&listener))
+            listener.fd = -1;
+    } else {
+        pthread_atfork(NULL, NULL, forked_child);
+    }
+    if (listen_spec[0] != '\0' && listener.fd < 0)
+        listener = own(open_listener(listen_spec));
+    metrics_file[0] = '\0';
+    if (metrics_pattern[0] != '\0')
+        expand_metrics_file();
+    if (metrics_file[0] != '\0' || listener.fd >= 0)
+        launch();
 }
 
 void ck_exporter_stop(void) {
     if (!running)
         return;
     char byte = 0;
-    ssize_t ignored = write(wake[1], &byte, 1);
+    ssize_t ignored = write(wake[1].fd, &byte, 1);
     (void)ignored;
     pthread_join(thread, NULL);
     running = false;

@@ -8,11 +8,14 @@
 
 #include "config.h"
 
-/* At load time: starts the thread when an output is configured. */
-void ck_exporter_start(const ck_config *cfg);
-/* In a child forked from a process that exported: the thread did not
- * survive the fork; starts it again (called when the program connects). */
-void ck_exporter_after_fork(void);
+/* At load time: reads the settings; nothing is opened or started yet. */
+void ck_exporter_configure(const ck_config *cfg);
+/* The program connects: the first connect of each process starts its
+ * exporter (a process that never talks to Redis, such as a shell that
+ * inherited LD_PRELOAD, writes no file and takes no port). In a child
+ * forked from a process that exported, descriptors inherited from the
+ * parent are used or closed only if they are still the exporter's. */
+void ck_exporter_on_connect(void);
 /* At exit: stops the thread and writes the file one last time. */
 void ck_exporter_stop(void);
 

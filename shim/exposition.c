@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "endpoint.h"
 #include "l1.h"
+#include "log.h"
 
 #define DOCUMENT_LIMIT (4u << 20) /* bounded memory whatever the number of endpoints */
 
@@ -149,6 +150,11 @@ bool ck_exposition_metrics(ck_buf *out) {
         {"cachekit_l1_evictions_total", "counter", "Values evicted to stay within CACHEKIT_L1_MAX_SIZE_MB."},
     };
     const uint64_t l1_values[] = {l1.entries, l1.bytes, l1.hits, l1.misses, l1.evictions};
+    static const family dropped = {"cachekit_log_lines_dropped_total", "counter",
+                                   "Log lines not written: fd 2 was no longer the stderr the program started with."};
+    ok = ok && header(out, &dropped) &&
+         ck_buf_printf(out, DOCUMENT_LIMIT, "%s{%s} %llu\n", dropped.name, labels,
+                       (unsigned long long)atomic_load_explicit(&ck_log_lines_dropped, memory_order_relaxed));
     for (size_t i = 0; i < sizeof l1_values / sizeof l1_values[0] && ok; i++)
         ok = header(out, &l1_families[i]) && ck_buf_printf(out, DOCUMENT_LIMIT, "%s{%s} %llu\n", l1_families[i].name,
                                                            labels, (unsigned long long)l1_values[i]);

@@ -9,7 +9,9 @@
  * log: CACHEKIT_LOG_RATE_LIMIT lines per minute on average, in bursts of as
  * many. Lines over the limit are counted and the count is reported by the
  * next line that passes. syslog(3) is called without openlog(3): the
- * program's own ident and facility stay as the program set them. */
+ * program's own ident and facility stay as the program set them. A line
+ * goes to stderr only while fd 2 is the file it was when the shim loaded
+ * (else it is counted, not written). */
 #include "log.h"
 
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -29,6 +32,13 @@ static uint64_t line_interval_ns;  /* 0: no limit */
 static uint64_t burst_ns;          /* how far ahead of now the arrival time may run */
 static _Atomic uint64_t next_arrival_ns;
 static _Atomic uint64_t suppressed;
+/* What fd 2 was when the shim loaded: a daemon may close it and reuse the
+ * number (a socket, even the Redis connection), and then a line written
+ * there would land in the program's own data. */
+static bool stderr_known;
+static dev_t stderr_dev;
+static ino_t stderr_ino;
+_Atomic uint64_t ck_log_lines_dropped;
 
 static const char *const level_names[] = {"off", "error", "warn", "info", "debug"};
 static const int syslog_priorities[] = {LOG_ERR, LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -36,6 +46,10 @@ static const int syslog_priorities[] = {LOG_ERR, LOG_ERR, LOG_WARNING, LOG_INFO,
 void ck_log_set_level(ck_log_level level) { current_level = level; }
 
 void ck_log_configure(ck_log_destination to, unsigned lines_per_minute) {
+    struct stat st;
+    stderr_known = fstat(STDERR_FILENO, &st) == 0;
+    stderr_dev = stderr_known ? st.st_dev : 0;
+    stderr_ino = stderr_known ? st.st_ino : 0;
     destination = to;
     line_interval_ns = lines_per_minute == 0 ? 0 : 60000000000ull / lines_per_minute;
     burst_ns = line_interval_ns * (lines_per_minute > 1 ? lines_per_minute - 1 : 0);
@@ -72,6 +86,11 @@ static void emit(ck_log_level level, const char *text, size_t len) {
     size_t total = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     if (total > 0 && line[total - 1] != '\n')
         line[total - 1] = '\n';
+    struct stat st;
+    if (!stderr_known || fstat(STDERR_FILENO, &st) != 0 || st.st_dev != stderr_dev || st.st_ino != stderr_ino) {
+        atomic_fetch_add_explicit(&ck_log_lines_dropped, 1, memory_order_relaxed);
+        return; /* fd 2 is no longer the stderr the program started with: not ours to write to */
+    }
     ssize_t ignored = write(STDERR_FILENO, line, total);
     (void)ignored;
 }

@@ -4,6 +4,7 @@
 #define CACHEKIT_LOG_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 typedef enum {
     CK_LOG_OFF = 0,
@@ -21,6 +22,9 @@ void ck_log_set_level(ck_log_level level);
  * passes. */
 void ck_log_configure(ck_log_destination to, unsigned lines_per_minute);
 int ck_log_enabled(ck_log_level level);
+/* Lines not written because fd 2 was no longer the stderr of load time
+ * (closed, or its number reused by the program). */
+extern _Atomic uint64_t ck_log_lines_dropped;
 void ck_log(ck_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

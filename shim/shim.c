@@ -44,7 +44,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
     ck_call_configure(&cfg);
     ck_timeouts_configure(&cfg);
     ck_cache_configure(&cfg);
-    ck_exporter_start(&cfg);
+    ck_exporter_configure(&cfg);
     ck_log(CK_LOG_DEBUG, "loaded: breaker %s, failure threshold %u, recovery timeout %.3fs",
            cfg.breaker_enabled ? "enabled" : "disabled", (unsigned)cfg.failure_threshold,
            (double)cfg.recovery_timeout_ns / 1e9);

@@ -19,6 +19,7 @@
  *   echo <text>              print the text (marks a phase in the output)
  *   null-context             redisCommand(NULL, "PING"): a crash without the shim
  *   pid                      print "pid N"
+ *   reuse-stderr PATH        close fd 2 and open PATH on that number (a daemon's own file)
  *   daemonize                fork as daemon(3) does: the parent _exits at once,
  *                            the child runs the rest of the script
  *   health                   print cachekit_health()'s document, looked up with
@@ -41,6 +42,7 @@
  * With -T, each reply line ends with " [MS ms]", the time the call took;
  * with -A, reply and echo lines also end with " @MS", the time since start. */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -207,6 +209,11 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
     } else if (strcmp(op, "null-context") == 0) {
         redisReply *r = redisCommand(NULL, "PING");
         printf("null-context %s\n", r == NULL ? "NULL" : "reply");
+    } else if (strcmp(op, "reuse-stderr") == 0 && argc >= 1) {
+        /* a daemon that closed fd 2 and reused the number for a file of its own */
+        close(STDERR_FILENO);
+        int fd = open(argv[0], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        printf("reuse-stderr %s\n", fd == STDERR_FILENO ? "ok" : "failed");
     } else if (strcmp(op, "pid") == 0) {
         printf("pid %ld\n", (long)getpid());
     } else if (strcmp(op, "daemonize") == 0) {

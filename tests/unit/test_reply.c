@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
+#include "buf.h"
 #include "format.h"
 #include "real.h"
 #include "reply.h"
@@ -95,9 +96,31 @@ static void formats_like_hiredis(void **state) {
     assert_int_equal(ours(out, sizeof out, "GET k%"), -1);           /* a lone % at the end: hiredis's */
 }
 
+/* Issue 12, item 4: no fixed line length (a 299-character host and a
+ * 127-character program name made a metrics line over 512 bytes, and the
+ * whole document failed). */
+static void printf_has_no_line_limit(void **state) {
+    (void)state;
+    char host[1500];
+    memset(host, 'h', sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    char small[64];
+    ck_buf buf = CK_BUF_ON(small);
+    assert_true(ck_buf_printf(&buf, 1u << 20, "a{endpoint=\"%s\"} %d\n", host, 7));
+    assert_true(ck_buf_printf(&buf, 1u << 20, "b %d\n", 8));
+    assert_int_equal(buf.len, strlen("a{endpoint=\"\"} 7\n") + strlen(host) + strlen("b 8\n"));
+    assert_memory_equal(buf.bytes + buf.len - 4, "b 8\n", 4);
+    size_t before = buf.len;
+    assert_false(ck_buf_printf(&buf, before + 10, "%s", host)); /* over the limit: nothing appended */
+    assert_int_equal(buf.len, before);
+    assert_true(ck_buf_printf(&buf, before + 3, "%s", "abc")); /* exactly at the limit */
+    ck_buf_release(&buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(values_round_trip),
+        cmocka_unit_test(printf_has_no_line_limit),
         cmocka_unit_test(binary_and_limits),
         cmocka_unit_test(formats_like_hiredis),
     };

@@ -1,0 +1,132 @@
+/* A daemon-style hiredis program for the tests of descriptors the shim
+ * must not touch: it connects, forks, and the child either closes every
+ * descriptor from 3 up and opens files of its own on those numbers before
+ * it connects (as varnish's worker and many daemons do), or keeps what it
+ * inherited (both processes then share the shim's metrics port).
+ *
+ *   fd_daemon -p PORT -d DIR -m close|share [-t MS]
+ *
+ * The child, after connecting and a few commands, writes a line to each of
+ * its own files (fds 3-5), measures its CPU time over -t ms (default 1000)
+ * of sleep, and checks its files hold only its line. stdout: "fdN ok" or
+ * "fdN failed: ERROR", "files intact" or "file N: unexpected contents",
+ * "cpu_ms N", "child exit N". Exit status 0 when every check passed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char line[] = "the child's own line\n";
+
+static int talk(int port) {
+    redisContext *c = redisConnect("127.0.0.1", port);
+    if (c == NULL || c->err) {
+        printf("connect failed: %s\n", c != NULL ? c->errstr : "no context");
+        return 1;
+    }
+    for (int i = 0; i < 5; i++) {
+        redisReply *r = redisCommand(c, "INCR fd_daemon");
+        if (r == NULL) {
+            printf("command failed: %s\n", c->errstr);
+            redisFree(c);
+            return 1;
+        }
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return 0;
+}
+
+static double cpu_ms(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
+static int child(int port, const char *dir, int close_all, int wait_ms) {
+    int failures = 0;
+    if (close_all) {
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        for (int n = 3; n <= 5; n++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/own%d", dir, n);
+            int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+            if (fd != n) {
+                printf("could not open own file %d (got %d)\n", n, fd);
+                return 1;
+            }
+        }
+    }
+    failures += talk(port);
+    if (close_all) {
+        for (int fd = 3; fd <= 5; fd++) {
+            if (write(fd, line, sizeof line - 1) == (ssize_t)(sizeof line - 1)) {
+                printf("fd%d ok\n", fd);
+            } else {
+                printf("fd%d failed: %s\n", fd, strerror(errno));
+                failures++;
+            }
+        }
+    }
+    double before = cpu_ms();
+    struct timespec pause = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000};
+    nanosleep(&pause, NULL);
+    printf("cpu_ms %.0f\n", cpu_ms() - before);
+    if (close_all) {
+        int intact = 1;
+        for (int n = 3; n <= 5; n++) {
+            char path[4096], got[256];
+            snprintf(path, sizeof path, "%s/own%d", dir, n);
+            FILE *f = fopen(path, "r");
+            size_t len = f != NULL ? fread(got, 1, sizeof got, f) : 0;
+            if (f != NULL)
+                fclose(f);
+            if (len != sizeof line - 1 || memcmp(got, line, len) != 0) {
+                printf("file %d: unexpected contents (%zu bytes)\n", n, len);
+                intact = 0;
+                failures++;
+            }
+        }
+        if (intact)
+            printf("files intact\n");
+    }
+    return failures == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    int port = 6379, opt, close_all = 1, wait_ms = 1000;
+    const char *dir = ".";
+    while ((opt = getopt(argc, argv, "p:d:m:t:")) != -1) {
+        switch (opt) {
+        case 'p': port = atoi(optarg); break;
+        case 'd': dir = optarg; break;
+        case 'm': close_all = strcmp(optarg, "close") == 0; break;
+        case 't': wait_ms = atoi(optarg); break;
+        default: fprintf(stderr, "usage: %s -p PORT -d DIR -m close|share [-t MS]\n", argv[0]); return 2;
+        }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (talk(port) != 0)
+        return 1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0)
+        exit(child(port, dir, close_all, wait_ms) == 0 ? 0 : 1); /* exit: the shim stops its exporter */
+    if (!close_all) { /* both processes stay up, sharing what they inherited */
+        struct timespec pause = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    printf("child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
