@@ -380,7 +380,7 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
         ck_watch_arm(&st->watch, due > now + 100000000u ? due : now + 100000000u);
         return ac;
     }
-    st->program_timeout = ck_ctx_command_timeout(c) != NULL;
+    st->program_timeout = ck_timeouts_is_set(ck_ctx_command_timeout(c));
     st->connecting = !(ck_ctx_flags(c) & REDIS_CONNECTED);
     ck_connect_hold_probe(st, ep, permit);
     if (ck_timeouts_socket_ns() != 0 || ck_timeouts_connect_ns() != 0) {

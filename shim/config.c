@@ -41,6 +41,7 @@ static const config_row rows[] = {
     ROW("CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX", KIND_SECONDS, recovery_timeout_max_ns, 0.001, 86400),
     ROW("CACHEKIT_SOCKET_CONNECT_TIMEOUT", KIND_SECONDS, connect_timeout_ns, 0, 3600),
     ROW("CACHEKIT_SOCKET_TIMEOUT", KIND_SECONDS, socket_timeout_ns, 0, 3600),
+    ROW("CACHEKIT_SOCKET_TIMEOUT_MAX", KIND_SECONDS, socket_timeout_max_ns, 0, 3600),
     ROW("CACHEKIT_SLOW_CALL_THRESHOLD", KIND_SECONDS, slow_call_ns, 0, 3600),
     ROW("CACHEKIT_ADAPTIVE_TIMEOUT", KIND_BOOL, adaptive_timeout, 0, 0),
     ROW("CACHEKIT_LAZY_CONNECT", KIND_BOOL, lazy_connect, 0, 0),
@@ -68,6 +69,7 @@ void ck_config_defaults(ck_config *cfg) {
     cfg->recovery_timeout_max_ns = 300ull * 1000000000ull;
     cfg->connect_timeout_ns = 2ull * 1000000000ull;
     cfg->socket_timeout_ns = 5ull * 1000000000ull;
+    cfg->socket_timeout_max_ns = 0;
     cfg->slow_call_ns = 0;
     cfg->adaptive_timeout = false;
     cfg->lazy_connect = true;
@@ -122,7 +124,8 @@ static bool parse_seconds(const char *s, double min, double max, uint64_t *out_n
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (errno != 0 || *end != '\0' || !isfinite(v) || v < min || v > max)
+    /* below a microsecond a timeout would become {0, 0}: none at all */
+    if (errno != 0 || *end != '\0' || !isfinite(v) || v < min || v > max || (v > 0 && v < 1e-6))
         return false;
     *out_ns = (uint64_t)llround(v * 1e9);
     return true;

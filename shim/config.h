@@ -20,6 +20,7 @@ typedef struct {
     uint64_t recovery_timeout_max_ns; /* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX */
     uint64_t connect_timeout_ns; /* CACHEKIT_SOCKET_CONNECT_TIMEOUT, 0: none added */
     uint64_t socket_timeout_ns;  /* CACHEKIT_SOCKET_TIMEOUT, 0: none added */
+    uint64_t socket_timeout_max_ns; /* CACHEKIT_SOCKET_TIMEOUT_MAX: caps every timeout, the program's too; 0: off */
     uint64_t slow_call_ns;       /* CACHEKIT_SLOW_CALL_THRESHOLD, 0: off */
     bool adaptive_timeout;       /* CACHEKIT_ADAPTIVE_TIMEOUT */
     bool lazy_connect;           /* CACHEKIT_LAZY_CONNECT */

@@ -95,6 +95,8 @@ ck_endpoint *ck_connect_endpoint_of_recipe(const ck_connect_recipe *r) {
 static redisContext *connect_real(const ck_connect_recipe *r) {
     struct timeval tv = r->timeout;
     bool timed = r->has_timeout || ck_timeouts_connect_default(&tv);
+    if (r->has_timeout)
+        tv = ck_timeouts_capped(tv); /* CACHEKIT_SOCKET_TIMEOUT_MAX caps the program's own */
     if (r->is_unix)
         return timed ? CK_REAL_CALL(ck_real.redisConnectUnixWithTimeout(r->address, tv))
                      : CK_REAL_CALL(ck_real.redisConnectUnix(r->address));
@@ -209,7 +211,7 @@ static redisContext *adopt(redisContext *c) {
             ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_errstr(c));
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL) {
-            st->program_timeout = ck_ctx_command_timeout(c) != NULL;
+            st->program_timeout = ck_timeouts_is_set(ck_ctx_command_timeout(c));
             ck_timeouts_after_connect(c, st);
         }
     }
@@ -347,7 +349,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     st->protocol = st->protocol_appended = 2;
     int rc = CK_REAL_CALL(ck_real.redisReconnect(c));
     int saved_errno = errno;
-    if (st->program_timeout && ck_ctx_command_timeout(c) == NULL) {
+    if (st->program_timeout && !ck_timeouts_is_set(ck_ctx_command_timeout(c))) {
         /* hiredis 0.14 forgets the program's timeout when the program
          * reconnects (1.x puts it back): as without the shim, it is gone,
          * and the shim's own bounds the new socket instead */
@@ -439,17 +441,12 @@ CK_EXPORT int redisSetTimeout(redisContext *c, const struct timeval tv) {
     if (!ck_real_ready())
         return ck_hiredis_missing(__func__), REDIS_ERR;
     ck_context_state *st = c != NULL && !ck_in_real_call() ? ck_context_lookup(c) : NULL;
-    if (st != NULL) {
-        st->program_timeout = true; /* the program's own timeout wins from now on */
-        st->imposed_timeout_ns = 0;
-        /* kept for every socket the shim makes for this context later
-         * (hiredis 0.14 forgets it when it reconnects) */
-        st->recipe.has_command_timeout = true;
-        st->recipe.command_timeout = tv;
-    }
-    if (st == NULL || !st->placeholder)
-        return CK_REAL_CALL(ck_real.redisSetTimeout(c, tv));
-    return REDIS_OK;
+    int rc = st == NULL || !st->placeholder ? CK_REAL_CALL(ck_real.redisSetTimeout(c, tv)) : REDIS_OK;
+    /* the program's own timeout wins from now on, capped by
+     * CACHEKIT_SOCKET_TIMEOUT_MAX; a zero one is none: the shim's applies */
+    if (st != NULL && rc == REDIS_OK)
+        ck_timeouts_program_set(c, st, tv);
+    return rc;
 }
 
 CK_EXPORT int redisEnableKeepAlive(redisContext *c) {

@@ -51,7 +51,7 @@ typedef struct {
 } owned_fd;
 
 static char metrics_pattern[1024]; /* as configured: %p and %e expand per process */
-static char metrics_file[1100];
+static char metrics_file[4096];
 static char listen_spec[128];
 static uint64_t interval_ns;
 static bool configured;
@@ -60,6 +60,8 @@ static owned_fd wake[2] = {{.fd = -1}, {.fd = -1}}; /* a byte on wake[1] stops t
 static pthread_t thread;
 static bool running;             /* the thread runs in this process */
 static _Atomic pid_t started_in; /* the process whose exporter was started (0: none yet) */
+static _Atomic bool stop_requested;
+#define STOP_CHECK_MS 100 /* the longest the thread sleeps without looking at stop_requested */
 static ck_buf document;          /* the thread's, reused for every document */
 
 static owned_fd own(int fd) {
@@ -96,12 +98,12 @@ static void write_file(void) {
                     metrics_file);
         return;
     }
-    char tmp[1100];
+    char tmp[sizeof metrics_file + 48];
     static unsigned serial;
     const char *slash = strrchr(metrics_file, '/');
     int dir_len = slash == NULL ? 0 : (int)(slash - metrics_file + 1);
-    snprintf(tmp, sizeof tmp, "%.*s.%s.%ld.%u.tmp", dir_len, metrics_file, metrics_file + dir_len, (long)getpid(),
-             serial++);
+    /* short: the target's own name may already be at the file system's limit */
+    snprintf(tmp, sizeof tmp, "%.*s.cachekit.%ld.%u.tmp", dir_len, metrics_file, (long)getpid(), serial++);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         CK_LOG_ONCE(CK_LOG_ERROR, "CACHEKIT_METRICS_FILE=\"%s\": cannot create %s (%s); metrics file not written",
@@ -254,23 +256,34 @@ static void serve(int fd) {
 static void *run(void *unused) {
     (void)unused;
     uint64_t next_write = ck_clock_monotonic_ns();
-    for (;;) {
-        int timeout_ms = -1;
+    while (!atomic_load_explicit(&stop_requested, memory_order_acquire)) {
+        /* at most STOP_CHECK_MS asleep: the stop is seen even if the
+         * program took the wake descriptor */
+        int timeout_ms = STOP_CHECK_MS;
         if (metrics_file[0] != '\0') {
             uint64_t now = ck_clock_monotonic_ns();
             if (now >= next_write) {
                 write_file();
                 next_write = now + interval_ns;
             }
-            timeout_ms = (int)((next_write - now + 999999) / 1000000);
+            uint64_t until = (next_write - now + 999999) / 1000000;
+            timeout_ms = until < STOP_CHECK_MS ? (int)until : STOP_CHECK_MS;
+        }
+        /* the program may have closed either descriptor (and reused the
+         * number): then it is forgotten, never polled nor accepted on */
+        if (wake[0].fd >= 0 && !still_owned(&wake[0]))
+            wake[0].fd = -1;
+        if (listener.fd >= 0 && !still_owned(&listener)) {
+            CK_LOG_ONCE(CK_LOG_WARN, "the program closed the metrics listening socket; no metrics over HTTP");
+            listener.fd = -1;
         }
         struct pollfd fds[2] = {{.fd = wake[0].fd, .events = POLLIN}, {.fd = listener.fd, .events = POLLIN}};
-        int n = poll(fds, listener.fd >= 0 ? 2 : 1, timeout_ms);
+        int n = poll(fds, 2, timeout_ms); /* (a negative fd is skipped) */
         if (n < 0 && errno != EINTR)
             break;
-        if (fds[0].revents != 0)
+        if (fds[0].revents & POLLIN)
             break;
-        if (listener.fd >= 0 && (fds[1].revents & POLLIN)) {
+        if (listener.fd >= 0 && (fds[1].revents & POLLIN) && still_owned(&listener)) {
             int client = accept4(listener.fd, NULL, NULL, SOCK_CLOEXEC);
             if (client >= 0) {
                 serve(client);
@@ -283,7 +296,10 @@ static void *run(void *unused) {
 
 static void launch(void) {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    /* a socket pair, written with MSG_NOSIGNAL: no SIGPIPE at exit if the
+     * program closed the other end */
+    atomic_store_explicit(&stop_requested, false, memory_order_relaxed);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0) {
         ck_log(CK_LOG_ERROR, "cannot start the metrics exporter (%s); no metrics", strerror(errno));
         return;
     }
@@ -304,27 +320,42 @@ static void launch(void) {
 
 static void forked_child(void) { running = false; /* the thread stayed in the parent */ }
 
+/* The thread runs in this process (a child forked without the atfork
+ * handlers, by a raw clone, must not stop or join the parent's). */
+static bool running_here(void) {
+    return running && atomic_load_explicit(&started_in, memory_order_relaxed) == getpid();
+}
+
 /* CACHEKIT_METRICS_FILE with %p (pid) and %e (program name) expanded, as
  * in core_pattern, so that processes of one program do not overwrite each
  * other's file. */
-static void expand_metrics_file(void) {
+static bool expand_metrics_file(void) {
     size_t n = 0;
-    for (const char *p = metrics_pattern; *p != '\0' && n + 1 < sizeof metrics_file; p++) {
-        int added = 0;
-        if (p[0] == '%' && p[1] == 'p')
-            added = snprintf(metrics_file + n, sizeof metrics_file - n, "%ld", (long)getpid());
-        else if (p[0] == '%' && p[1] == 'e')
-            added = snprintf(metrics_file + n, sizeof metrics_file - n, "%s", program_invocation_short_name);
-        else if (p[0] == '%' && p[1] == '%')
-            added = snprintf(metrics_file + n, sizeof metrics_file - n, "%%");
-        else
-            metrics_file[n++] = *p;
-        if (added > 0) {
-            n += (size_t)added < sizeof metrics_file - n ? (size_t)added : sizeof metrics_file - n - 1;
-            p++;
+    bool fits = true;
+    for (const char *p = metrics_pattern; *p != '\0' && fits; p++) {
+        const char *part = NULL;
+        char pid[24];
+        if (p[0] == '%' && p[1] == 'p') {
+            snprintf(pid, sizeof pid, "%ld", (long)getpid());
+            part = pid;
+        } else if (p[0] == '%' && p[1] == 'e') {
+            part = program_invocation_short_name;
+        } else if (p[0] == '%' && p[1] == '%') {
+            part = "%";
         }
+        if (part != NULL)
+            p++;
+        size_t len = part != NULL ? strlen(part) : 1;
+        fits = n + len < sizeof metrics_file;
+        if (fits)
+            memcpy(metrics_file + n, part != NULL ? part : p, len);
+        n += fits ? len : 0;
     }
     metrics_file[n] = '\0';
+    if (!fits)
+        ck_log(CK_LOG_ERROR, "CACHEKIT_METRICS_FILE=\"%.200s\" is longer than %zu bytes once expanded; no metrics file",
+               metrics_pattern, sizeof metrics_file - 1);
+    return fits;
 }
 
 void ck_exporter_configure(const ck_config *cfg) {
@@ -357,18 +388,21 @@ void ck_exporter_on_connect(void) {
     if (listen_spec[0] != '\0' && listener.fd < 0)
         listener = own(open_listener(listen_spec));
     metrics_file[0] = '\0';
-    if (metrics_pattern[0] != '\0')
-        expand_metrics_file();
+    if (metrics_pattern[0] != '\0' && !expand_metrics_file())
+        metrics_file[0] = '\0';
     if (metrics_file[0] != '\0' || listener.fd >= 0)
         launch();
 }
 
 void ck_exporter_stop(void) {
-    if (!running)
+    if (!running_here())
         return;
+    atomic_store_explicit(&stop_requested, true, memory_order_release);
     char byte = 0;
-    ssize_t ignored = write(wake[1].fd, &byte, 1);
-    (void)ignored;
+    if (still_owned(&wake[1])) { /* else the thread sees the flag within STOP_CHECK_MS */
+        ssize_t ignored = send(wake[1].fd, &byte, 1, MSG_NOSIGNAL);
+        (void)ignored;
+    }
     pthread_join(thread, NULL);
     running = false;
     if (metrics_file[0] != '\0')

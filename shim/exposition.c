@@ -17,7 +17,18 @@
 
 static char program[128] = "unknown";
 
-void ck_exposition_set_program(const char *name) { snprintf(program, sizeof program, "%s", name); }
+/* Cut, if it must be, at a character boundary: a label value must stay
+ * valid UTF-8. */
+void ck_exposition_set_program(const char *name) {
+    size_t len = strlen(name);
+    if (len >= sizeof program) {
+        len = sizeof program - 1;
+        while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80)
+            len--; /* name[len] is where the cut falls: not inside a character */
+    }
+    memcpy(program, name, len);
+    program[len] = '\0';
+}
 
 /* `s` with \, " and newlines escaped (Prometheus label values; JSON adds
  * control characters, which become spaces). */

@@ -13,12 +13,18 @@
 
 static uint64_t connect_timeout_ns;
 static uint64_t socket_timeout_ns;
+static uint64_t socket_timeout_max_ns; /* 0: no cap */
 static uint64_t slow_call_ns;
 static bool adaptive; /* only on top of a socket timeout */
 
 void ck_timeouts_configure(const ck_config *cfg) {
     connect_timeout_ns = cfg->connect_timeout_ns;
     socket_timeout_ns = cfg->socket_timeout_ns;
+    socket_timeout_max_ns = cfg->socket_timeout_max_ns;
+    if (socket_timeout_max_ns != 0 && (socket_timeout_ns == 0 || socket_timeout_ns > socket_timeout_max_ns))
+        socket_timeout_ns = socket_timeout_max_ns;
+    if (socket_timeout_max_ns != 0 && (connect_timeout_ns == 0 || connect_timeout_ns > socket_timeout_max_ns))
+        connect_timeout_ns = socket_timeout_max_ns;
     slow_call_ns = cfg->slow_call_ns;
     adaptive = cfg->adaptive_timeout && cfg->socket_timeout_ns != 0;
     if (cfg->adaptive_timeout && !adaptive)
@@ -27,6 +33,13 @@ void ck_timeouts_configure(const ck_config *cfg) {
 
 static struct timeval to_timeval(uint64_t ns) {
     return (struct timeval){.tv_sec = (time_t)(ns / 1000000000u), .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u)};
+}
+
+struct timeval ck_timeouts_capped(struct timeval tv) {
+    if (socket_timeout_max_ns == 0)
+        return tv;
+    uint64_t ns = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+    return ns == 0 || ns > socket_timeout_max_ns || tv.tv_sec < 0 ? to_timeval(socket_timeout_max_ns) : tv;
 }
 
 bool ck_timeouts_connect_default(struct timeval *tv) {
@@ -54,13 +67,29 @@ static void set_socket_timeout(redisContext *c, uint64_t ns) {
 /* The program's own timeout, on a socket the shim (re)made: hiredis 0.14
  * does not carry it over a reconnect. */
 static void apply_program_timeout(redisContext *c, const ck_context_state *st) {
-    const struct timeval *tv = st->recipe.has_command_timeout ? &st->recipe.command_timeout : ck_ctx_command_timeout(c);
+    const struct timeval *set = st->recipe.has_command_timeout ? &st->recipe.command_timeout : ck_ctx_command_timeout(c);
     int fd = ck_ctx_fd(c);
-    if (tv == NULL || fd < 0)
+    if (set == NULL || fd < 0)
         return;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof *tv) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, sizeof *tv) != 0)
+    struct timeval tv = ck_timeouts_capped(*set);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
         CK_LOG_ONCE(CK_LOG_WARN, "could not put the program's timeout back on fd %d", fd);
+}
+
+void ck_timeouts_program_set(redisContext *c, ck_context_state *st, struct timeval tv) {
+    st->program_timeout = ck_timeouts_is_set(&tv);
+    st->imposed_timeout_ns = 0;
+    /* kept for every socket the shim makes for this context later
+     * (hiredis 0.14 forgets it when it reconnects) */
+    st->recipe.has_command_timeout = st->program_timeout;
+    st->recipe.command_timeout = tv;
+    if (st->placeholder)
+        return; /* applied when it connects */
+    if (!st->program_timeout)
+        ck_timeouts_after_connect(c, st); /* zero is none: the shim's own applies */
+    else if (socket_timeout_max_ns != 0)
+        apply_program_timeout(c, st); /* the program's, capped (hiredis just set it whole) */
 }
 
 void ck_timeouts_after_connect(redisContext *c, ck_context_state *st) {

@@ -21,6 +21,19 @@ void ck_timeouts_configure(const ck_config *cfg);
  * false when none is to be added. */
 bool ck_timeouts_connect_default(struct timeval *tv);
 
+/* A timeval of zero is no timeout at all (hiredis's meaning): a program
+ * that "sets" it has set none. */
+static inline bool ck_timeouts_is_set(const struct timeval *tv) {
+    return tv != NULL && (tv->tv_sec != 0 || tv->tv_usec != 0);
+}
+
+/* CACHEKIT_SOCKET_TIMEOUT_MAX applied to a timeout (the program's own
+ * included); a zero timeout (none) becomes the cap. */
+struct timeval ck_timeouts_capped(struct timeval tv);
+
+/* The program set (or cleared) its own timeout on a connected context. */
+void ck_timeouts_program_set(redisContext *c, ck_context_state *st, struct timeval tv);
+
 /* After the context connected (or reconnected): put the shim's socket
  * timeout on it unless the program set its own. */
 void ck_timeouts_after_connect(redisContext *c, ck_context_state *st);

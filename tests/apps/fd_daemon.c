@@ -4,10 +4,13 @@
  * it connects (as varnish's worker and many daemons do), or keeps what it
  * inherited (both processes then share the shim's metrics port).
  *
- *   fd_daemon -p PORT -d DIR -m close|share [-t MS]
+ *   fd_daemon -p PORT -d DIR -m close|share|same [-t MS]
+ *
+ * -m same: no fork; the process itself, after its first connect, closes
+ * fds 3-1023 and opens its own files on them (the checks as the child's).
  *
  * The child, after connecting and a few commands, writes a line to each of
- * its own files (fds 3-5), measures its CPU time over -t ms (default 1000)
+ * its own files (fds 3-8), measures its CPU time over -t ms (default 1000)
  * of sleep, and checks its files hold only its line. stdout: "fdN ok" or
  * "fdN failed: ERROR", "files intact" or "file N: unexpected contents",
  * "cpu_ms N", "child exit N". Exit status 0 when every check passed. */
@@ -23,6 +26,9 @@
 #include <unistd.h>
 
 static const char line[] = "the child's own line\n";
+
+/* the program's own files take fds 3 to 8: whatever numbers the shim had */
+#define LAST_OWN_FD 8
 
 static int talk(int port) {
     redisContext *c = redisConnect("127.0.0.1", port);
@@ -54,7 +60,7 @@ static int child(int port, const char *dir, int close_all, int wait_ms) {
     if (close_all) {
         for (int fd = 3; fd < 1024; fd++)
             close(fd);
-        for (int n = 3; n <= 5; n++) {
+        for (int n = 3; n <= LAST_OWN_FD; n++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/own%d", dir, n);
             int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -66,7 +72,7 @@ static int child(int port, const char *dir, int close_all, int wait_ms) {
     }
     failures += talk(port);
     if (close_all) {
-        for (int fd = 3; fd <= 5; fd++) {
+        for (int fd = 3; fd <= LAST_OWN_FD; fd++) {
             if (write(fd, line, sizeof line - 1) == (ssize_t)(sizeof line - 1)) {
                 printf("fd%d ok\n", fd);
             } else {
@@ -81,7 +87,7 @@ static int child(int port, const char *dir, int close_all, int wait_ms) {
     printf("cpu_ms %.0f\n", cpu_ms() - before);
     if (close_all) {
         int intact = 1;
-        for (int n = 3; n <= 5; n++) {
+        for (int n = 3; n <= LAST_OWN_FD; n++) {
             char path[4096], got[256];
             snprintf(path, sizeof path, "%s/own%d", dir, n);
             FILE *f = fopen(path, "r");
@@ -101,13 +107,16 @@ static int child(int port, const char *dir, int close_all, int wait_ms) {
 }
 
 int main(int argc, char **argv) {
-    int port = 6379, opt, close_all = 1, wait_ms = 1000;
+    int port = 6379, opt, close_all = 1, same = 0, wait_ms = 1000;
     const char *dir = ".";
     while ((opt = getopt(argc, argv, "p:d:m:t:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'd': dir = optarg; break;
-        case 'm': close_all = strcmp(optarg, "close") == 0; break;
+        case 'm':
+            close_all = strcmp(optarg, "share") != 0;
+            same = strcmp(optarg, "same") == 0;
+            break;
         case 't': wait_ms = atoi(optarg); break;
         default: fprintf(stderr, "usage: %s -p PORT -d DIR -m close|share [-t MS]\n", argv[0]); return 2;
         }
@@ -115,6 +124,8 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (talk(port) != 0)
         return 1;
+    if (same)
+        return child(port, dir, 1, wait_ms);
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)

@@ -46,7 +46,7 @@ port_answers() { curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$
         LD_PRELOAD="$SHIM" run "$FD_DAEMON" -p "$PORT" -d "$T" -m close -t 1000
     printf '%s\n' "$output" >&2
     [ "$status" -eq 0 ]
-    [ "$(grep -c '^fd[345] ok$' <<< "$output")" -eq 3 ]
+    [ "$(grep -c '^fd[3-8] ok$' <<< "$output")" -eq 6 ]
     grep -qx 'files intact' <<< "$output"
     # the exporter thread does not spin on a descriptor that is not its own
     local cpu; cpu=$(sed -n 's/^cpu_ms //p' <<< "$output")
@@ -107,4 +107,43 @@ SCRIPT
     [ ! -s "$T/own-file" ]
     awk '/^cachekit_log_lines_dropped_total/ {n += $NF} END {exit !(n >= 1)}' "$T/m.prom"
     grep -q 'cachekit_circuit_breaker_opens_total{.*} 1' "$T/m.prom"
+}
+
+@test "audit: the program closes the exporter's descriptors in its own process and reuses the numbers: its files untouched, also at exit; no spin; exit status 0" {
+    start_redis
+    local T=$BATS_TEST_TMPDIR mport
+    mport=$(ck_free_port)
+    CACHEKIT_METRICS_FILE="$T/m.prom" CACHEKIT_METRICS_INTERVAL=0.1 CACHEKIT_METRICS_LISTEN="127.0.0.1:$mport" \
+        LD_PRELOAD="$SHIM" run "$FD_DAEMON" -p "$PORT" -d "$T" -m same -t 1000
+    printf '%s\n' "$output" >&2
+    [ "$status" -eq 0 ] # (not killed by SIGPIPE at exit)
+    [ "$(grep -c '^fd[3-8] ok$' <<< "$output")" -eq 6 ]
+    [ "$(sed -n 's/^cpu_ms //p' <<< "$output")" -lt 200 ]
+    # after exit too: nothing of the shim's in the program's files
+    local n
+    printf "the child's own line\n" > "$T/expected"
+    for n in 3 4 5 6 7 8; do cmp "$T/expected" "$T/own$n"; done
+    # the HTTP port is gone with the socket the program closed, and nobody
+    # answers in the program's name
+    run port_answers "$mport"
+    [ "$status" -ne 0 ]
+}
+
+@test "audit: CACHEKIT_METRICS_FILE with %e of an empty or long program name, and a program name cut at a character boundary" {
+    start_redis
+    local T=$BATS_TEST_TMPDIR long
+    long=$(printf 'n%.0s' $(seq 1 240))
+    mkdir -p "$T/names" "$T/mf"
+    ln -s "$CLIENT" "$T/names/$long"
+    printf 'connect\ncmd PING\n' | CACHEKIT_METRICS_FILE="$T/mf/%e.prom" LD_PRELOAD="$SHIM" "$T/names/$long" -p "$PORT" \
+        > /dev/null 2> "$T/stderr"
+    [ -s "$T/mf/$long.prom" ]
+    printf 'connect\ncmd PING\n' | CACHEKIT_METRICS_FILE="$T/mf/[%e].prom" LD_PRELOAD="$SHIM" \
+        bash -c 'exec -a "" "$0" -p "$1"' "$CLIENT" "$PORT" > /dev/null 2>> "$T/stderr"
+    [ -s "$T/mf/[].prom" ]
+    local utf8; utf8="ab$(printf 'é%.0s' $(seq 1 100))"
+    ln -s "$CLIENT" "$T/names/$utf8"
+    printf 'connect\ncmd PING\n' | CACHEKIT_METRICS_FILE="$T/mf/u.prom" LD_PRELOAD="$SHIM" "$T/names/$utf8" -p "$PORT" \
+        > /dev/null 2>> "$T/stderr"
+    iconv -f UTF-8 -t UTF-8 "$T/mf/u.prom" > /dev/null
 }
