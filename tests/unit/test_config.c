@@ -227,6 +227,25 @@ static void open_writes(void **state) {
     assert_non_null(strstr(reports[0], "expected error or nil"));
 }
 
+/* Issue 12, item 6: the cap on every timeout, and no timeout below a
+ * microsecond (it would become {0, 0}: none at all). */
+static void timeout_cap_and_floor(void **state) {
+    (void)state;
+    ck_config cfg;
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.socket_timeout_max_ns, 0);
+    set_env("CACHEKIT_SOCKET_TIMEOUT_MAX", "0.25");
+    set_env("CACHEKIT_SOCKET_TIMEOUT", "0.000001");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.socket_timeout_max_ns, SEC / 4);
+    assert_int_equal(cfg.socket_timeout_ns, 1000);
+    env_count = 0;
+    set_env("CACHEKIT_SOCKET_TIMEOUT", "0.0000001");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 1);
+    assert_int_equal(cfg.socket_timeout_ns, 5 * SEC);
+    assert_non_null(strstr(reports[0], "CACHEKIT_SOCKET_TIMEOUT=\"0.0000001\""));
+}
+
 static void program_selection(void **state) {
     (void)state;
     assert_true(ck_config_program_selected("webdis", "", ""));
@@ -251,6 +270,7 @@ int main(void) {
         cmocka_unit_test_setup(cooldown_cap_below_the_cooldown, setup),
         cmocka_unit_test_setup(operator_settings, setup),
         cmocka_unit_test_setup(open_writes, setup),
+        cmocka_unit_test_setup(timeout_cap_and_floor, setup),
         cmocka_unit_test_setup(program_selection, setup),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
