@@ -31,6 +31,8 @@ static bool reserve(ck_buf *b, size_t more, size_t limit) {
     return true;
 }
 
+bool ck_buf_reserve(ck_buf *b, size_t cap) { return cap <= b->len || reserve(b, cap - b->len, cap); }
+
 bool ck_buf_put(ck_buf *b, const void *bytes, size_t len, size_t limit) {
     if (!reserve(b, len, limit))
         return false;

@@ -20,6 +20,9 @@ typedef struct {
 /* Frees only what the buffer allocated. */
 void ck_buf_release(ck_buf *b);
 
+/* Room for `cap` bytes in all, allocated now (false when memory is short). */
+bool ck_buf_reserve(ck_buf *b, size_t cap);
+
 /* Appends; false (and nothing appended) when memory is short or the
  * contents would pass `limit` bytes. */
 bool ck_buf_put(ck_buf *b, const void *bytes, size_t len, size_t limit);

@@ -62,6 +62,8 @@ static bool running;             /* the thread runs in this process */
 static _Atomic pid_t started_in; /* the process whose exporter was started (0: none yet) */
 static _Atomic bool stop_requested;
 #define STOP_CHECK_MS 100 /* the longest the thread sleeps without looking at stop_requested */
+#define DOCUMENT_ROOM (256u << 10)
+#define JOIN_WAIT_S 1 /* at exit: the longest the program waits for the thread */
 static ck_buf document;          /* the thread's, reused for every document */
 
 static owned_fd own(int fd) {
@@ -305,6 +307,11 @@ static void launch(void) {
     }
     wake[0] = own(fds[0]);
     wake[1] = own(fds[1]);
+    /* the document's room, taken here by the program's thread: the
+     * exporter thread then does not allocate for a usual document, so a
+     * fork while it works cannot leave it (or a child) waiting on an
+     * allocator lock (ASan's allocator is not fork-safe) */
+    ck_buf_reserve(&document, DOCUMENT_ROOM);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the full mask */
@@ -403,8 +410,17 @@ void ck_exporter_stop(void) {
         ssize_t ignored = send(wake[1].fd, &byte, 1, MSG_NOSIGNAL);
         (void)ignored;
     }
-    pthread_join(thread, NULL);
+    /* bounded: a thread stuck (on a lock a fork left held in an allocator
+     * that is not fork-safe) must not hold the program's exit */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += JOIN_WAIT_S;
+    bool joined = pthread_timedjoin_np(thread, NULL, &until) == 0;
     running = false;
+    if (!joined) {
+        ck_log(CK_LOG_WARN, "the metrics exporter did not stop within %d s; exiting without its last write", JOIN_WAIT_S);
+        return;
+    }
     if (metrics_file[0] != '\0')
         write_file(); /* the final counts, for a program that ends */
     ck_buf_release(&document);
