@@ -426,7 +426,6 @@ static int append_unfollowed(redisContext *c, const ck_context_state *st, const 
 static void heal_abandoned(redisContext *c, ck_context_state *st) {
     st->healing = false;
     ck_buf_release(&st->deferred); /* what waited for it is owed by a dead connection now */
-    st->deferred = CK_BUF_EMPTY;
     ck_real.__redisSetError(c, REDIS_ERR_IO, "cachekit: a reconnect was interrupted");
 }
 
@@ -599,7 +598,6 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
          * read: an append only buffers, and fails only as hiredis's would */
         if (!st->connect_owed) {
             ck_buf_release(&st->deferred);
-            st->deferred = CK_BUF_EMPTY;
             st->connect_owed = true;
         }
         __attribute__((fallthrough));
@@ -719,7 +717,6 @@ static void connect_owed(redisContext *c, ck_context_state *st) {
         CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, st->deferred.bytes, st->deferred.len)) != REDIS_OK)
         outcome = CK_CONNECT_FAILED;
     ck_buf_release(&st->deferred);
-    st->deferred = CK_BUF_EMPTY;
     if (outcome != CK_CONNECTED && ck_ctx_err(c) == 0)
         ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
     if (outcome == CK_SESSION_REFUSED)

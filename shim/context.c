@@ -101,7 +101,6 @@ static void forget_connection_modes(ck_context_state *st) {
 static void forget_deferred(ck_context_state *st) {
     st->connect_owed = false;
     ck_buf_release(&st->deferred);
-    st->deferred = CK_BUF_EMPTY;
 }
 
 void ck_context_reset(ck_context_state *st) {
