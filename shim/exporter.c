@@ -3,10 +3,11 @@
  * the program's calls need (endpoints are read without the registry lock,
  * the L1 statistics under the L1's own fork-safe locks), renders into one
  * buffer kept for its whole life (after the first document it does not
- * allocate: a fork while it works cannot leave an allocator lock held in
- * the child, whatever allocator the program runs on), serves one request
- * at a time with a 2 s deadline and a bounded request and response, sends
- * with MSG_NOSIGNAL, and is stopped and joined at exit.
+ * allocate for a usual document: a fork while it works cannot leave an
+ * allocator lock held in the child, whatever allocator the program runs
+ * on), serves HTTP without ever blocking (http_server.c), and is stopped
+ * and joined at exit, within STOP_CHECK_MS of the request whatever clients
+ * do.
  *
  * The metrics file is written to a fresh temporary file in the same
  * directory (O_EXCL | O_NOFOLLOW) and renamed over the target, so a reader
@@ -33,30 +34,21 @@
 
 #include "clock.h"
 #include "exposition.h"
+#include "http_parse.h"
+#include "http_server.h"
 #include "log.h"
 #include "metrics.h"
+#include "owned_fd.h"
 
 #define CK_EXPORT __attribute__((visibility("default")))
-#define REQUEST_MAX 4096
-#define CLIENT_DEADLINE_MS 2000
-
-/* A descriptor the exporter made, with what it was then: after a fork
- * the program may have closed the number and reused it for one of its own
- * (varnish does), so an inherited descriptor is used or closed only while
- * it is still the same file. */
-typedef struct {
-    int fd;
-    dev_t dev;
-    ino_t ino;
-} owned_fd;
 
 static char metrics_pattern[1024]; /* as configured: %p and %e expand per process */
 static char metrics_file[4096];
 static char listen_spec[128];
 static uint64_t interval_ns;
 static bool configured;
-static owned_fd listener = {.fd = -1};
-static owned_fd wake[2] = {{.fd = -1}, {.fd = -1}}; /* a byte on wake[1] stops the thread */
+static ck_owned_fd listener = {.fd = -1};
+static ck_owned_fd wake[2] = {{.fd = -1}, {.fd = -1}}; /* a byte on wake[1] stops the thread */
 static pthread_t thread;
 static bool running;             /* the thread runs in this process */
 static _Atomic pid_t started_in; /* the process whose exporter was started (0: none yet) */
@@ -65,29 +57,6 @@ static _Atomic bool stop_requested;
 #define DOCUMENT_ROOM (256u << 10)
 #define JOIN_WAIT_S 1 /* at exit: the longest the program waits for the thread */
 static ck_buf document;          /* the thread's, reused for every document */
-
-static owned_fd own(int fd) {
-    owned_fd o = {.fd = fd};
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0) {
-        o.dev = st.st_dev;
-        o.ino = st.st_ino;
-    }
-    return o;
-}
-
-/* Still the file the exporter made (not closed, nor its number reused). */
-static bool still_owned(const owned_fd *o) {
-    struct stat st;
-    return o->fd >= 0 && fstat(o->fd, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino;
-}
-
-/* Closes it if it is still the exporter's; forgets it either way. */
-static void let_go(owned_fd *o) {
-    if (still_owned(o))
-        close(o->fd);
-    o->fd = -1;
-}
 
 /* ------------------------------------------------------------------ file */
 
@@ -130,38 +99,9 @@ static void write_file(void) {
 
 /* ------------------------------------------------------------------ HTTP */
 
-/* Copies len bytes of src as a string; false when they do not fit. */
-static bool copy_part(char *dst, size_t cap, const char *src, size_t len) {
-    if (len >= cap)
-        return false;
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-    return true;
-}
-
-/* "PORT" (loopback), "HOST:PORT" or "[V6]:PORT"; false when malformed. */
-static bool split_listen(const char *spec, char *host, size_t host_cap, char *port, size_t port_cap) {
-    const char *colon = strrchr(spec, ':');
-    const char *port_text = colon == NULL ? spec : colon + 1;
-    bool ok;
-    if (colon == NULL) {
-        ok = copy_part(host, host_cap, "127.0.0.1", 9);
-    } else if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        ok = close != NULL && close + 1 == colon && copy_part(host, host_cap, spec + 1, (size_t)(close - spec - 1));
-    } else {
-        ok = copy_part(host, host_cap, spec, (size_t)(colon - spec));
-    }
-    if (!ok || !copy_part(port, port_cap, port_text, strlen(port_text)))
-        return false;
-    if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
-        return false;
-    return host[0] != '\0';
-}
-
 static int open_listener(const char *spec) {
     char host[128], port[16];
-    if (!split_listen(spec, host, sizeof host, port, sizeof port)) {
+    if (!ck_http_split_listen(spec, host, sizeof host, port, sizeof port)) {
         ck_log(CK_LOG_ERROR, "CACHEKIT_METRICS_LISTEN=\"%s\" is not PORT, HOST:PORT or [V6]:PORT; no metrics over HTTP",
                spec);
         return -1;
@@ -178,7 +118,7 @@ static int open_listener(const char *spec) {
     int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+        bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 64) != 0) {
         ck_log(CK_LOG_ERROR, "CACHEKIT_METRICS_LISTEN=\"%s\": cannot listen (%s); no metrics over HTTP, the program "
                              "runs on",
                spec, strerror(errno));
@@ -190,109 +130,50 @@ static int open_listener(const char *spec) {
     return fd;
 }
 
-static void send_all(int fd, const char *bytes, size_t len) {
-    while (len > 0) {
-        ssize_t n = send(fd, bytes, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        bytes += n;
-        len -= (size_t)n;
-    }
-}
-
-static void respond(int fd, const char *status, const char *type, const ck_buf *body, bool head_only) {
-    char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status,
-                     type, body->len);
-    send_all(fd, head, (size_t)n);
-    if (!head_only)
-        send_all(fd, body->bytes, body->len);
-}
-
-/* One request: the request line and headers, read within the deadline. */
-static void serve(int fd) {
-    struct timeval deadline = {.tv_sec = CLIENT_DEADLINE_MS / 1000, .tv_usec = CLIENT_DEADLINE_MS % 1000 * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof deadline);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &deadline, sizeof deadline);
-    char request[REQUEST_MAX + 1] = "";
-    size_t len = 0;
-    uint64_t give_up = ck_clock_monotonic_ns() + CLIENT_DEADLINE_MS * 1000000ull;
-    while (len < REQUEST_MAX && strstr(request, "\r\n\r\n") == NULL && ck_clock_monotonic_ns() < give_up) {
-        ssize_t n = recv(fd, request + len, REQUEST_MAX - len, 0);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        request[len] = '\0';
-    }
-    request[len] = '\0';
-    char method[8] = "", path[256] = "";
-    sscanf(request, "%7s %255s", method, path);
-    bool head_only = strcmp(method, "HEAD") == 0;
-    char *query = strchr(path, '?');
-    if (query != NULL)
-        *query = '\0';
-    ck_buf *body = &document;
-    body->len = 0;
-    if (strcmp(method, "GET") != 0 && !head_only) {
-        ck_buf_printf(body, 256, "only GET and HEAD\n");
-        respond(fd, "405 Method Not Allowed", "text/plain", body, false);
-    } else if (strcmp(path, "/metrics") == 0 && ck_exposition_metrics(body)) {
-        respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, head_only);
-    } else if (strcmp(path, "/health") == 0 && ck_exposition_health(body)) {
-        respond(fd, "200 OK", "application/json", body, head_only);
-    } else if (strcmp(path, "/metrics") == 0 || strcmp(path, "/health") == 0) {
-        body->len = 0;
-        ck_buf_printf(body, 256, "out of memory\n");
-        respond(fd, "503 Service Unavailable", "text/plain", body, head_only);
-    } else {
-        ck_buf_printf(body, 256, "cachekit: /metrics or /health\n");
-        respond(fd, "404 Not Found", "text/plain", body, head_only);
-    }
-}
-
 /* ---------------------------------------------------------------- thread */
 
 static void *run(void *unused) {
     (void)unused;
     uint64_t next_write = ck_clock_monotonic_ns();
+    uint64_t listener_rests_until = 0;
     while (!atomic_load_explicit(&stop_requested, memory_order_acquire)) {
+        uint64_t now = ck_clock_monotonic_ns();
+        if (metrics_file[0] != '\0' && now >= next_write) {
+            write_file();
+            next_write = now + interval_ns;
+        }
         /* at most STOP_CHECK_MS asleep: the stop is seen even if the
          * program took the wake descriptor */
-        int timeout_ms = STOP_CHECK_MS;
-        if (metrics_file[0] != '\0') {
-            uint64_t now = ck_clock_monotonic_ns();
-            if (now >= next_write) {
-                write_file();
-                next_write = now + interval_ns;
-            }
-            uint64_t until = (next_write - now + 999999) / 1000000;
-            timeout_ms = until < STOP_CHECK_MS ? (int)until : STOP_CHECK_MS;
-        }
+        uint64_t wake_ns = now + STOP_CHECK_MS * 1000000ull;
+        if (metrics_file[0] != '\0' && next_write < wake_ns)
+            wake_ns = next_write;
         /* the program may have closed either descriptor (and reused the
          * number): then it is forgotten, never polled nor accepted on */
-        if (wake[0].fd >= 0 && !still_owned(&wake[0]))
+        if (wake[0].fd >= 0 && !ck_still_owned(&wake[0]))
             wake[0].fd = -1;
-        if (listener.fd >= 0 && !still_owned(&listener)) {
+        if (listener.fd >= 0 && !ck_still_owned(&listener)) {
             CK_LOG_ONCE(CK_LOG_WARN, "the program closed the metrics listening socket; no metrics over HTTP");
             listener.fd = -1;
         }
-        struct pollfd fds[2] = {{.fd = wake[0].fd, .events = POLLIN}, {.fd = listener.fd, .events = POLLIN}};
-        int n = poll(fds, 2, timeout_ms); /* (a negative fd is skipped) */
+        struct pollfd fds[2 + CK_HTTP_CONNECTIONS] = {
+            {.fd = wake[0].fd, .events = POLLIN},
+            {.fd = now >= listener_rests_until ? listener.fd : -1, .events = POLLIN},
+        };
+        int clients = ck_http_poll_set(fds + 2, &wake_ns);
+        int timeout_ms = wake_ns > now ? (int)((wake_ns - now + 999999) / 1000000) : 0;
+        int n = poll(fds, 2 + (nfds_t)clients, timeout_ms); /* (a negative fd is skipped) */
         if (n < 0 && errno != EINTR)
             break;
+        if (n < 0)
+            continue;
         if (fds[0].revents & POLLIN)
             break;
-        if (listener.fd >= 0 && (fds[1].revents & POLLIN) && still_owned(&listener)) {
-            int client = accept4(listener.fd, NULL, NULL, SOCK_CLOEXEC);
-            if (client >= 0) {
-                serve(client);
-                close(client);
-            }
-        }
+        now = ck_clock_monotonic_ns();
+        ck_http_serve(fds + 2, clients, now, &document);
+        if ((fds[1].revents & POLLIN) && ck_still_owned(&listener) && !ck_http_accept(listener.fd, now))
+            listener_rests_until = now + STOP_CHECK_MS * 1000000ull; /* out of descriptors: no spin */
     }
+    ck_http_close_all();
     return NULL;
 }
 
@@ -305,8 +186,8 @@ static void launch(void) {
         ck_log(CK_LOG_ERROR, "cannot start the metrics exporter (%s); no metrics", strerror(errno));
         return;
     }
-    wake[0] = own(fds[0]);
-    wake[1] = own(fds[1]);
+    wake[0] = ck_own(fds[0]);
+    wake[1] = ck_own(fds[1]);
     /* the document's room, taken here by the program's thread: the
      * exporter thread then does not allocate for a usual document, so a
      * fork while it works cannot leave it (or a child) waiting on an
@@ -320,12 +201,18 @@ static void launch(void) {
     running = rc == 0;
     if (!running) {
         ck_log(CK_LOG_ERROR, "cannot start the metrics exporter thread (%s); no metrics", strerror(rc));
-        let_go(&wake[0]);
-        let_go(&wake[1]);
+        ck_let_go(&wake[0]);
+        ck_let_go(&wake[1]);
     }
 }
 
-static void forked_child(void) { running = false; /* the thread stayed in the parent */ }
+/* atfork, in the child: the thread stayed in the parent, and so do its
+ * clients (their descriptors are closed on this side, nothing else runs
+ * here yet) */
+static void forked_child(void) {
+    running = false;
+    ck_http_forget_inherited();
+}
 
 /* The thread runs in this process (a child forked without the atfork
  * handlers, by a raw clone, must not stop or join the parent's). */
@@ -385,15 +272,15 @@ void ck_exporter_on_connect(void) {
          * wake pipe is closed if the program did not already; the listener
          * is shared with the parent if it is still the one made there, else
          * forgotten (never closed: the number may be the program's now). */
-        let_go(&wake[0]);
-        let_go(&wake[1]);
-        if (!still_owned(&listener))
+        ck_let_go(&wake[0]);
+        ck_let_go(&wake[1]);
+        if (!ck_still_owned(&listener))
             listener.fd = -1;
     } else {
         pthread_atfork(NULL, NULL, forked_child);
     }
     if (listen_spec[0] != '\0' && listener.fd < 0)
-        listener = own(open_listener(listen_spec));
+        listener = ck_own(open_listener(listen_spec));
     metrics_file[0] = '\0';
     if (metrics_pattern[0] != '\0' && !expand_metrics_file())
         metrics_file[0] = '\0';
@@ -406,7 +293,7 @@ void ck_exporter_stop(void) {
         return;
     atomic_store_explicit(&stop_requested, true, memory_order_release);
     char byte = 0;
-    if (still_owned(&wake[1])) { /* else the thread sees the flag within STOP_CHECK_MS */
+    if (ck_still_owned(&wake[1])) { /* else the thread sees the flag within STOP_CHECK_MS */
         ssize_t ignored = send(wake[1].fd, &byte, 1, MSG_NOSIGNAL);
         (void)ignored;
     }

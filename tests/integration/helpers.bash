@@ -28,6 +28,7 @@ teardown() {
     [ -n "${REDIS_DIR:-}" ] && "$REDISCTL" thaw "$REDIS_DIR" 2>/dev/null
     [ -n "${REDIS_DIR:-}" ] && "$REDISCTL" kill "$REDIS_DIR"
     [ -n "${BACKGROUND_PID:-}" ] && kill "$BACKGROUND_PID" 2>/dev/null
+    [ -n "${TRICKLER:-}" ] && kill "$TRICKLER" 2>/dev/null
     return 0
 }
 
