@@ -4,6 +4,7 @@
 #ifndef CACHEKIT_ABI_H
 #define CACHEKIT_ABI_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -32,6 +33,15 @@ void ck_abi_select(bool v1);
 
 static inline int ck_ctx_err(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_err, int); }
 static inline const char *ck_ctx_errstr(const redisContext *c) { return (const char *)c + ck_abi.ctx_errstr; }
+/* The context's error for a log line: a read or write that ran out of
+ * time says "timed out" (hiredis reports the socket timeout's EAGAIN as
+ * "Resource temporarily unavailable", 1.x some as REDIS_ERR_TIMEOUT);
+ * anything else as hiredis put it. */
+static inline const char *ck_ctx_cause(const redisContext *c) {
+    if (ck_ctx_err(c) == REDIS_ERR_TIMEOUT || strcmp(ck_ctx_errstr(c), strerror(EAGAIN)) == 0)
+        return "timed out";
+    return ck_ctx_errstr(c);
+}
 static inline int ck_ctx_fd(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_fd, int); }
 static inline int ck_ctx_flags(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_flags, int); }
 static inline void ck_ctx_clear_flags(redisContext *c, int flags) { CK_FIELD(c, ck_abi.ctx_flags, int) &= ~flags; }

@@ -443,7 +443,7 @@ static redisAsyncContext *connect_gated(const async_target *t) {
     if (ac != NULL && ck_ctx_err(c) == 0) {
         track(ac, ep, permit, -1);
     } else if (ac != NULL && ck_connect_failed_for_unavailability(c, t->form == TO_UNIX)) {
-        ck_endpoint_record(ep, permit, false, ck_ctx_errstr(c));
+        ck_endpoint_record(ep, permit, false, ck_ctx_cause(c));
     } else {
         ck_endpoint_release(ep, permit); /* out of memory, or the program's mistake */
     }
@@ -487,7 +487,7 @@ CK_EXPORT redisAsyncContext *redisAsyncConnectWithOptions(const void *options) {
     if (ep != NULL && ck_ctx_err(c) == 0)
         track(ac, ep, CK_PERMIT_ALLOW, -1);
     else if (ep != NULL && ck_connect_failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
-        ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_errstr(c));
+        ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_cause(c));
     errno = saved_errno;
     return ac;
 }

@@ -63,8 +63,9 @@ static bool key_wanted(const char *key, size_t len) {
 const ck_command_spec *ck_cache_spec(const char *name, size_t len, bool *needs_resp) {
     const ck_command_spec *spec = ck_command_spec_of(name, len);
     if (spec == NULL) {
-        CK_LOG_ONCE(CK_LOG_WARN, "unknown command \"%.*s\" (reported once): treated as a write of unknown keys, "
-                    "every L1 entry is invalidated", (int)(len > 40 ? 40 : len), name);
+        char quoted[CK_LOG_DATA_ROOM];
+        CK_LOG_ONCE(CK_LOG_WARN, "unknown command \"%s\" (reported once): treated as a write of unknown keys, "
+                    "every L1 entry is invalidated", ck_log_data(quoted, name, len, 24));
         ck_l1_bump_epoch();
         *needs_resp = false;
         return NULL;

@@ -154,7 +154,7 @@ static int owe_refusal(redisContext *c, ck_context_state *st, const ck_call *cal
     bool owed = false;
     int rc = call->transport->file_unsent(c, call, true, &owed);
     ck_slot_cache named = {.nkeys = 0};
-    named.cmd_len = what_len < 20 ? what_len : 20;
+    named.cmd_len = what_len < 21 ? what_len : 21; /* 20 shown, "..." beyond */
     memcpy(named.inline_cmd, what, named.cmd_len);
     for (uint32_t i = 0; rc == REDIS_OK && owed && i < replies; i++)
         if (ck_pending_reserve(&st->pending))
@@ -291,7 +291,7 @@ static ck_conn_state connection_state(redisContext *c, ck_context_state *st, con
         return CK_CONN_PLACEHOLDER;
     if (!tr->can_connect || ck_ctx_err(c) == 0)
         return CK_CONN_LIVE; /* async: hiredis frees a context whose connection broke */
-    ck_context_connection_died(st, ck_ctx_errstr(c));
+    ck_context_connection_died(st, ck_ctx_cause(c));
     return CK_CONN_DEAD;
 }
 
@@ -646,7 +646,7 @@ void ck_call_before_command(redisContext *c, ck_context_state *st) {
      * connection's, and answers the shim owed on it): they are dropped, so
      * that the healed connection answers this command, and only this one. */
     if (st != NULL && !st->passthrough && ck_ctx_err(c) != 0 && !st->placeholder && !st->connect_owed) {
-        ck_context_connection_died(st, ck_ctx_errstr(c));
+        ck_context_connection_died(st, ck_ctx_cause(c));
         ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
     }
 }
@@ -695,9 +695,9 @@ static int answer_dead(redisContext *c, ck_context_state *st) {
  * up, and its next use heals it (or the program reconnects it). */
 static int answer_refused(redisContext *c, ck_context_state *st) {
     const ck_slot *owed = ck_pending_front(&st->pending);
-    char msg[128];
-    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s, %.*s not sent", st->endpoint->name,
-             (int)owed->cache.cmd_len, owed->cache.inline_cmd);
+    char msg[128], name[CK_LOG_DATA_ROOM]; /* the name of an unlisted command is the program's data */
+    ck_log_data(name, owed->cache.inline_cmd, owed->cache.cmd_len, 20);
+    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s, %s not sent", st->endpoint->name, name);
     ck_pending_pop(&st->pending);
     ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
     ck_context_connection_abandoned(st, false);
@@ -819,7 +819,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     } else {
         int saved_errno = errno;
         char slow_cause[48];
-        const char *cause = rc != REDIS_OK ? ck_ctx_errstr(c) : ck_reply_str(made);
+        const char *cause = rc != REDIS_OK ? ck_ctx_cause(c) : ck_reply_str(made);
         if (slow) {
             snprintf(slow_cause, sizeof slow_cause, "slow call: %.1f ms", (double)elapsed / 1e6);
             cause = slow_cause;
@@ -828,7 +828,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         errno = saved_errno;
     }
     if (rc != REDIS_OK)
-        ck_context_connection_died(st, ck_ctx_errstr(c)); /* what it still owed is owed by a dead connection */
+        ck_context_connection_died(st, ck_ctx_cause(c)); /* what it still owed is owed by a dead connection */
     if (stale != NULL) {
         ck_metrics_count(&st->endpoint->metrics.synth_stale);
         if (made != NULL)

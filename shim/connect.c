@@ -177,7 +177,7 @@ static redisContext *connect_gated(const ck_connect_recipe *r) {
     int saved_errno = errno;
     bool unavailable = c != NULL && !connected(c) && ck_connect_failed_for_unavailability(c, r->is_unix);
     if (unavailable)
-        ck_endpoint_record(ep, permit, false, ck_ctx_errstr(c));
+        ck_endpoint_record(ep, permit, false, ck_ctx_cause(c));
     else if (!connected(c))
         ck_endpoint_release(ep, permit); /* the program's mistake says nothing about the server */
     if (unavailable && lazy_connect && ep->breaker.enabled) {
@@ -208,7 +208,7 @@ static redisContext *adopt(redisContext *c) {
     ck_endpoint *ep = ck_endpoint_get(name);
     if (ep != NULL) {
         if (!connected(c) && ck_connect_failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
-            ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_errstr(c));
+            ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_cause(c));
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL) {
             st->program_timeout = ck_timeouts_is_set(ck_ctx_command_timeout(c));
@@ -341,7 +341,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
         else if (outcome == CK_SESSION_REFUSED)
             ck_endpoint_release(st->endpoint, permit); /* the server answered: nothing for the breaker */
         else
-            ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
+            ck_endpoint_record(st->endpoint, permit, false, ck_ctx_cause(c));
         return outcome == CK_CONNECTED ? REDIS_OK : REDIS_ERR;
     }
     ck_session_clear(&st->session); /* the program rebuilds its session itself */
@@ -359,7 +359,7 @@ CK_EXPORT int redisReconnect(redisContext *c) {
     if (rc == REDIS_OK && connected(c))
         ck_connect_hold_probe(st, st->endpoint, permit);
     else
-        ck_endpoint_record(st->endpoint, permit, false, ck_ctx_errstr(c));
+        ck_endpoint_record(st->endpoint, permit, false, ck_ctx_cause(c));
     ck_timeouts_after_connect(c, st);
     errno = saved_errno;
     return rc;
@@ -383,10 +383,10 @@ static ck_connect_outcome replay(redisContext *c, ck_context_state *st, ck_sessi
     ck_connect_outcome outcome = CK_CONNECTED;
     if (ck_reply_type(reply) == REDIS_REPLY_ERROR) {
         bool fatal = kind == CK_SESSION_SELECT || kind == CK_SESSION_HELLO;
-        char msg[160];
-        snprintf(msg, sizeof msg, "cachekit: %s failed when replayed on connecting to %.60s: %.*s",
-                 ck_session_kind_name(kind), st->endpoint->name,
-                 (int)(ck_reply_len(reply) > 60 ? 60 : ck_reply_len(reply)), ck_reply_str(reply));
+        char msg[128], quoted[CK_LOG_DATA_ROOM];
+        ck_log_data(quoted, ck_reply_str(reply), ck_reply_len(reply), 48);
+        snprintf(msg, sizeof msg, "cachekit: %s failed when replayed on connecting to %.40s: %s",
+                 ck_session_kind_name(kind), st->endpoint->name, quoted);
         ck_log(CK_LOG_WARN, "%s%s", msg + strlen("cachekit: "),
                fatal ? "; the context reports it as its error" : "; going on without it");
         ck_session_forget(&st->session, kind);

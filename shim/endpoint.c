@@ -81,8 +81,11 @@ static void log_transition(ck_endpoint *ep, const ck_transition *t, const char *
         snprintf(reason, sizeof reason, "%u consecutive failures", (unsigned)ep->breaker.threshold);
     else
         snprintf(reason, sizeof reason, "%s", t->reason);
+    char quoted[CK_LOG_DATA_ROOM] = ""; /* a server's error text may quote the program's data */
+    if (cause != NULL)
+        ck_log_data(quoted, cause, strlen(cause), CK_LOG_DATA_MAX);
     ck_log(CK_LOG_INFO, "circuit %s: %s -> %s (%s%s%s)", ep->name, ck_breaker_state_name(t->from),
-           ck_breaker_state_name(t->to), reason, cause != NULL ? "; last error: " : "", cause != NULL ? cause : "");
+           ck_breaker_state_name(t->to), reason, cause != NULL ? "; last error: " : "", quoted);
 }
 
 ck_permit ck_endpoint_acquire_slow(ck_endpoint *ep) {

@@ -33,11 +33,13 @@ typedef struct redisReader redisReader;
 #define REDIS_REPLY_PUSH 12 /* 1.x, RESP3: out of band, owed to no command */
 
 #define REDIS_ERR_OOM 5
-#define REDIS_ERR_TIMEOUT 6 /* 1.x */
 
 #define REDIS_CONN_TCP 0
 #define REDIS_CONN_UNIX 1
 #define REDIS_CONN_USERFD 2 /* 1.x; 0.14 has no such value and never reads it for async contexts */
+#endif
+#ifndef REDIS_ERR_TIMEOUT
+#define REDIS_ERR_TIMEOUT 6 /* 1.x only: 0.14's headers (seen by the ABI test) lack it */
 #endif
 
 #ifndef __HIREDIS_ASYNC_H

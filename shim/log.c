@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -114,4 +115,29 @@ void ck_log(ck_log_level level, const char *fmt, ...) {
         emit(level, text, m < 0 ? 0 : (size_t)m < sizeof text ? (size_t)m : sizeof text - 1);
     }
     errno = saved_errno;
+}
+
+const char *ck_log_data(char *dst, const void *data, size_t len, size_t max) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *bytes = data;
+    if (max > CK_LOG_DATA_MAX)
+        max = CK_LOG_DATA_MAX;
+    size_t shown = len > max ? max : len, n = 0;
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char b = bytes[i];
+        if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\') {
+            dst[n++] = (char)b;
+        } else {
+            dst[n++] = '\\';
+            dst[n++] = 'x';
+            dst[n++] = hex[b >> 4];
+            dst[n++] = hex[b & 15];
+        }
+    }
+    if (shown < len) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = '\0';
+    return dst;
 }

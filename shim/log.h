@@ -4,6 +4,7 @@
 #define CACHEKIT_LOG_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -27,6 +28,14 @@ int ck_log_enabled(ck_log_level level);
 extern _Atomic uint64_t ck_log_lines_dropped;
 void ck_log(ck_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Program or server data quoted in a log line: at most `max` (at most
+ * CK_LOG_DATA_MAX) bytes of it, printable ASCII as is (but '"' and '\\'), anything else as
+ * \xNN, "..." when cut; so a line stays one short line whatever the data.
+ * Returns dst, which needs CK_LOG_DATA_ROOM bytes. */
+#define CK_LOG_DATA_MAX 64
+#define CK_LOG_DATA_ROOM (CK_LOG_DATA_MAX * 4 + 4)
+const char *ck_log_data(char *dst, const void *data, size_t len, size_t max);
 
 /* Logs only the first time this call site is reached: for causes that
  * could repeat on every call of the program. */

@@ -71,3 +71,29 @@ load helpers
     grep -q 'debug: hiredis .* ABI found' "$BATS_TEST_TMPDIR/stderr"
     grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
 }
+
+@test "an unknown command's name reaches the log only as a short escaped prefix, on one line; the refusal's errstr holds none of it" {
+    start_redis
+    # a name of 70 bytes with a line feed and a terminal escape in it
+    local name='EVIL\nNAME\x1b[31m' i
+    for ((i = 0; i < 56; i++)); do name+=x; done
+    {
+        echo connect
+        echo "raw *2\\r\\n\$70\\r\\n$name\\r\\n\$1\\r\\nk\\r\\n"
+        echo get
+        echo "sh $REDISCTL kill $REDIS_DIR"
+        echo "cmd GET k"
+        echo "raw *2\\r\\n\$70\\r\\n$name\\r\\n\$1\\r\\nk\\r\\n"
+        echo get
+    } > "$BATS_TEST_TMPDIR/script"
+    THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    cat "$BATS_TEST_TMPDIR/stderr" >&2
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "${lines[2]}" == "err ERR unknown command"* ]] # Redis's own answer, untouched
+    grep -qF 'unknown command "EVIL\x0aNAME\x1b[31mxxxxxxxxxx..." (reported once)' "$BATS_TEST_TMPDIR/stderr"
+    none grep -a '^NAME' "$BATS_TEST_TMPDIR/stderr" # no line starts inside the name
+    none grep -a $'\x1b' "$BATS_TEST_TMPDIR/stderr"
+    # while open the unlisted command is refused as a write: a short, stable errstr
+    [ "${lines[5]}" = "NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent" ]
+}

@@ -54,3 +54,22 @@ SCRIPT
     grep -q 'CACHEKIT_SOCKET_TIMEOUT="0.0000001"' "$BATS_TEST_TMPDIR/stderr"
     grep -q 'using the default 5' "$BATS_TEST_TMPDIR/stderr"
 }
+
+@test "log lines say a call timed out (not \"Resource temporarily unavailable\"); the program's errstr stays hiredis's" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd PING
+sh $REDISCTL freeze $REDIS_DIR
+cmd GET a
+SCRIPT
+    CACHEKIT_SOCKET_TIMEOUT=0.2 THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    "$REDISCTL" thaw "$REDIS_DIR"
+    cat "$BATS_TEST_TMPDIR/stderr" >&2
+    [ "$status" -eq 0 ]
+    grep -q "circuit 127.0.0.1:$PORT: CLOSED -> OPEN (1 consecutive failures; last error: timed out)" \
+        "$BATS_TEST_TMPDIR/stderr"
+    none grep -i 'temporarily' "$BATS_TEST_TMPDIR/stderr"
+    # what the program reads is what hiredis itself reports for a timeout
+    [[ "$(tail -n 1 <<< "$output")" == "NULL Resource temporarily unavailable"* ]]
+}
