@@ -43,6 +43,8 @@ static inline const char *ck_ctx_cause(const redisContext *c) {
     return ck_ctx_errstr(c);
 }
 static inline int ck_ctx_fd(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_fd, int); }
+/* hiredis then closes no descriptor when the context is freed */
+static inline void ck_ctx_forget_fd(redisContext *c) { CK_FIELD(c, ck_abi.ctx_fd, int) = -1; }
 static inline int ck_ctx_flags(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_flags, int); }
 static inline void ck_ctx_clear_flags(redisContext *c, int flags) { CK_FIELD(c, ck_abi.ctx_flags, int) &= ~flags; }
 static inline void ck_ctx_clear_error(redisContext *c) {

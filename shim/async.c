@@ -111,7 +111,7 @@ static void confirm_channel(size_t index, const char *channel, size_t len, void 
  * real connection. */
 static bool async_refuse_otherwise(redisContext *c, const ck_context_state *st, const ck_call *call,
                                    const char *name, size_t name_len, int *rc) {
-    if (!st->placeholder || st->peer_fd < 0 || call->fn == NULL || call->form != CK_BY_FORMATTED ||
+    if (!st->placeholder || !ck_still_owned(&st->peer) || call->fn == NULL || call->form != CK_BY_FORMATTED ||
         ck_command_classify(name, name_len) != CK_CMD_SUBSCRIBE || (name_len == 7 && strncasecmp(name, "MONITOR", 7) == 0))
         return false;
     char kind[16];
@@ -123,9 +123,9 @@ static bool async_refuse_otherwise(redisContext *c, const ck_context_state *st, 
     if (*rc != REDIS_OK)
         return true;
     char sink[4096]; /* what hiredis wrote to the placeholder is read and dropped */
-    while (read(st->peer_fd, sink, sizeof sink) > 0) {
+    while (read(st->peer.fd, sink, sizeof sink) > 0) {
     }
-    confirmation to = {st->peer_fd, kind};
+    confirmation to = {st->peer.fd, kind};
     ck_command_each_resp_arg(call->cmd, call->len, confirm_channel, &to);
     return true;
 }
@@ -146,10 +146,8 @@ static ck_gate async_placeholder_gate(ck_context_state *st, bool gated) {
 }
 
 static void settle_placeholder(ck_context_state *st) {
-    if (st->placeholder && st->condemned && st->peer_fd >= 0 && ck_pending_empty(&st->pending)) {
-        close(st->peer_fd);
-        st->peer_fd = -1;
-    }
+    if (st->placeholder && st->condemned && st->peer.fd >= 0 && ck_pending_empty(&st->pending))
+        ck_let_go(&st->peer);
 }
 
 /* ------------------------------------------------------------ deadlines */
@@ -264,9 +262,11 @@ void ck_async_on_free(redisContext *c) {
         return;
     ck_watchdog_remove(&st->watch); /* before hiredis closes the descriptor */
     if (st->placeholder) {
-        if (st->peer_fd >= 0)
-            close(st->peer_fd);
-        st->peer_fd = -1;
+        /* both ends are closed by number only while still the pair's: a
+         * forked child may have closed them and reused the numbers */
+        ck_let_go(&st->peer);
+        if (!ck_still_owned(&st->own_end))
+            ck_ctx_forget_fd(c); /* else hiredis's free would close the program's file */
         return;
     }
     bool never_connected = !(ck_ctx_flags(c) & REDIS_CONNECTED);
@@ -365,7 +365,8 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
         return ac;
     }
     st->is_async = true;
-    st->peer_fd = peer_fd;
+    st->peer = ck_own(peer_fd);
+    st->own_end = ck_own(peer_fd >= 0 ? ck_ctx_fd(c) : -1);
     if (peer_fd >= 0) {
         st->placeholder = true;
         /* A program that only waits (a subscriber whose SUBSCRIBE was

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "endpoint.h"
 #include "hiredis_types.h"
+#include "owned_fd.h"
 #include "pending.h"
 #include "session.h"
 #include "watchdog.h"
@@ -77,7 +78,8 @@ typedef struct {
     bool failure_recorded; /* the breaker has heard of this connection's failure */
     uint32_t awaited;      /* replies awaited from the connection */
     uint32_t unbounded;    /* blocking commands among them: no deadline meanwhile */
-    int peer_fd;           /* placeholder: the other end of its socket pair */
+    ck_owned_fd peer;      /* placeholder: the other end of its socket pair */
+    ck_owned_fd own_end;   /* placeholder: hiredis's end of the pair, as made */
     ck_watch watch;        /* deadline of the oldest awaited reply or the connect */
 } ck_context_state;
 

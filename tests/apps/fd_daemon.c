@@ -9,6 +9,12 @@
  * -m same: no fork; the process itself, after its first connect, closes
  * fds 3-1023 and opens its own files on them (the checks as the child's).
  *
+ * -a DEADPORT: before the fork, a connect to a port nobody listens on (under
+ * the shim with a threshold of 1 it opens the circuit), then an async
+ * connect there: "async socket pair" (the shim's placeholder), "async
+ * connecting" or "async failed" (plain hiredis); the child frees the
+ * context it inherited after it opened its own files.
+ *
  * The child, after connecting and a few commands, writes a line to each of
  * its own files (fds 3-8), measures its CPU time over -t ms (default 1000)
  * of sleep, and checks its files hold only its line. stdout: "fdN ok" or
@@ -16,11 +22,13 @@
  * "cpu_ms N", "child exit N". Exit status 0 when every check passed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +63,22 @@ static double cpu_ms(void) {
     return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
 }
 
+static redisAsyncContext *inherited; /* -a */
+
+static void make_async(int dead_port) {
+    redisContext *refused = redisConnect("127.0.0.1", dead_port); /* under the shim (threshold 1): opens the circuit */
+    if (refused != NULL)
+        redisFree(refused);
+    inherited = redisAsyncConnect("127.0.0.1", dead_port);
+    int domain = 0;
+    socklen_t len = sizeof domain;
+    if (inherited == NULL || inherited->err != 0 ||
+        getsockopt(inherited->c.fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
+        printf("async failed\n");
+    else
+        printf("async %s\n", domain == AF_UNIX ? "socket pair" : "connecting");
+}
+
 static int child(int port, const char *dir, int close_all, int wait_ms) {
     int failures = 0;
     if (close_all) {
@@ -70,6 +94,8 @@ static int child(int port, const char *dir, int close_all, int wait_ms) {
             }
         }
     }
+    if (inherited != NULL)
+        redisAsyncFree(inherited);
     failures += talk(port);
     if (close_all) {
         for (int fd = 3; fd <= LAST_OWN_FD; fd++) {
@@ -107,9 +133,9 @@ static int child(int port, const char *dir, int close_all, int wait_ms) {
 }
 
 int main(int argc, char **argv) {
-    int port = 6379, opt, close_all = 1, same = 0, wait_ms = 1000;
+    int port = 6379, opt, close_all = 1, same = 0, wait_ms = 1000, dead_port = 0;
     const char *dir = ".";
-    while ((opt = getopt(argc, argv, "p:d:m:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:d:m:t:a:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'd': dir = optarg; break;
@@ -118,12 +144,15 @@ int main(int argc, char **argv) {
             same = strcmp(optarg, "same") == 0;
             break;
         case 't': wait_ms = atoi(optarg); break;
-        default: fprintf(stderr, "usage: %s -p PORT -d DIR -m close|share [-t MS]\n", argv[0]); return 2;
+        case 'a': dead_port = atoi(optarg); break;
+        default: fprintf(stderr, "usage: %s -p PORT -d DIR -m close|share|same [-t MS] [-a DEADPORT]\n", argv[0]); return 2;
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (talk(port) != 0)
         return 1;
+    if (dead_port != 0)
+        make_async(dead_port);
     if (same)
         return child(port, dir, 1, wait_ms);
     fflush(stdout);

@@ -55,6 +55,26 @@ port_answers() { curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$
     [ "$(find "$T" -name 'm-*.prom' | wc -l)" -eq 2 ]
 }
 
+@test "a child that closes fds wholesale, reuses the numbers, then frees an async placeholder it inherited: its files untouched (control: plain hiredis)" {
+    start_redis
+    local T=$BATS_TEST_TMPDIR dead plain_broken
+    dead=$(ck_free_port)
+    mkdir "$T/plain" "$T/shim"
+    run "$FD_DAEMON" -p "$PORT" -d "$T/plain" -m close -t 10 -a "$dead"
+    printf '%s\n' "$output" >&2
+    # plain hiredis closes the number of a context still connecting (its
+    # own descriptor): a program's bug, the same with or without the shim
+    plain_broken=$(grep -c '^fd[3-8] failed' <<< "$output" || true)
+    [ "$plain_broken" -le 1 ]
+    CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1 LD_PRELOAD="$SHIM" run "$FD_DAEMON" -p "$PORT" -d "$T/shim" -m close \
+        -t 10 -a "$dead"
+    printf '%s\n' "$output" >&2
+    [ "$status" -eq 0 ]
+    grep -qx 'async socket pair' <<< "$output" # the placeholder, inherited by the child
+    [ "$(grep -c '^fd[3-8] ok$' <<< "$output")" -eq 6 ]
+    grep -qx 'files intact' <<< "$output"
+}
+
 @test "two processes sharing the metrics port after a fork: requests are answered, and both exit at once" {
     start_redis
     local T=$BATS_TEST_TMPDIR mport
