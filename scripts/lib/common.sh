@@ -33,10 +33,16 @@ ck_install_missing() {
 
 # Configures (once) and compiles a build directory. Extra arguments go to
 # `meson setup`.
+# Everything is built (the programs are features that a plain `meson setup`
+# builds only when their dependencies are found): a missing dependency
+# fails the build instead of silently skipping tests.
 ck_build() {
     local dir=$1; shift
+    local all=(-Dtests=enabled -Dexamples=enabled -Dbench=enabled)
     if [ ! -f "$CK_ROOT/$dir/build.ninja" ]; then
-        meson setup "$CK_ROOT/$dir" "$CK_ROOT" "$@" >/dev/null
+        meson setup "$CK_ROOT/$dir" "$CK_ROOT" "${all[@]}" "$@" >/dev/null
+    else
+        meson configure "$CK_ROOT/$dir" "${all[@]}" >/dev/null
     fi
     meson compile -C "$CK_ROOT/$dir" >/dev/null
 }
