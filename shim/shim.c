@@ -1,25 +1,21 @@
-/* Load-time set-up of the shim: read the configuration, resolve hiredis,
- * and the process-wide pieces every wrapper shares (the reentrancy guard,
- * the diagnostics for a hiredis that cannot be found). Nothing here may
- * call into hiredis before it is resolved, nor print to stdout. */
+/* The shim's constructor and destructor: read the configuration, hand it
+ * to each part, resolve hiredis; at exit stop the exporter. Nothing here
+ * may call into hiredis before it is resolved, nor print to stdout. */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "cache.h"
 #include "call.h"
 #include "config.h"
-#include "connect.h"
 #include "endpoint.h"
 #include "exporter.h"
 #include "exposition.h"
 #include "guard.h"
 #include "log.h"
+#include "placeholder.h"
 #include "real.h"
 #include "reply.h"
 #include "timeouts.h"
-
-__thread ck_guard_state ck_guard __attribute__((tls_model("initial-exec")));
-bool ck_shim_active = true;
 
 static void report_config_problem(const char *line) { ck_log(CK_LOG_WARN, "%s", line); }
 
@@ -40,7 +36,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
         return;
     }
     ck_endpoint_configure(&cfg);
-    ck_connect_configure(&cfg);
+    ck_placeholder_configure(&cfg);
     ck_call_configure(&cfg);
     ck_timeouts_configure(&cfg);
     ck_cache_configure(&cfg);
@@ -57,22 +53,4 @@ __attribute__((destructor)) static void cachekit_fini(void) {
     ck_exporter_stop();
     if (ck_real_ready())
         ck_reply_thread_cleanup();
-}
-
-bool ck_hiredis_missing(const char *function) {
-    CK_LOG_ONCE(CK_LOG_ERROR, "%s: the real hiredis library was not found below the shim; failing the call",
-                function);
-    return true;
-}
-
-/* Not instrumented: the mark may sit in a frame that a non-local exit
- * left behind, which a sanitizer would rightly call dead. */
-__attribute__((noinline, no_sanitize_address)) bool ck_guard_held(uintptr_t asking_frame) {
-    if (asking_frame < ck_guard.frame && ck_guard.mark != NULL && *ck_guard.mark == ck_guard.token)
-        return true;
-    CK_LOG_ONCE(CK_LOG_DEBUG, "a hiredis call was left without returning (longjmp?); the shim applies again");
-    ck_guard.depth = 0;
-    ck_guard.frame = 0;
-    ck_guard.mark = NULL;
-    return false;
 }

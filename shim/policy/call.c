@@ -17,9 +17,11 @@
 #include "cache.h"
 #include "clock.h"
 #include "command.h"
-#include "connect.h"
 #include "decide.h"
+#include "errors.h"
 #include "format.h"
+#include "guard.h"
+#include "heal.h"
 #include "log.h"
 #include "real.h"
 #include "reply.h"
@@ -42,7 +44,7 @@ __attribute__((noinline)) static bool expand_format(ck_call *call, char **expand
         return name == NULL || ck_command_name_from_resp(call->cmd, call->len, name, len);
     }
     va_copy(copy, *call->ap);
-    n = ck_real.redisvFormatCommand(expanded, call->format, copy);
+    n = CK_REAL_CALL(redisvFormatCommand, expanded, call->format, copy);
     va_end(copy);
     if (n < 0) {
         call->format_error = (int)n; /* -2: an invalid format; the real append reports it */
@@ -79,7 +81,7 @@ static bool as_resp(ck_call *call, char **expanded) {
     case CK_BY_FORMAT:
         return *expanded != NULL || expand_format(call, expanded, NULL, NULL);
     case CK_BY_ARGV:
-        n = ck_real.redisFormatCommandArgv(expanded, call->argc, call->argv, call->argvlen);
+        n = CK_REAL_CALL(redisFormatCommandArgv, expanded, call->argc, call->argv, call->argvlen);
         if (n < 0)
             return false;
         call->form = CK_BY_FORMATTED;
@@ -426,7 +428,7 @@ static int append_unfollowed(redisContext *c, const ck_context_state *st, const 
 static void heal_abandoned(redisContext *c, ck_context_state *st) {
     st->healing = false;
     ck_buf_release(&st->deferred); /* what waited for it is owed by a dead connection now */
-    ck_real.__redisSetError(c, REDIS_ERR_IO, "cachekit: a reconnect was interrupted");
+    CK_REAL_CALL(__redisSetError, c, REDIS_ERR_IO, "cachekit: a reconnect was interrupted");
 }
 
 /* The probe this context's connect won, for this command to settle,
@@ -494,7 +496,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
             /* a command the shim cannot name: sent as it is (hiredis
              * refuses it or not, as it would), its reply owed in its place */
             if (expanded != NULL)
-                ck_real.redisFreeCommand(expanded);
+                CK_REAL_CALL(redisFreeCommand, expanded);
             int rc = ck_pending_reserve(&st->pending) ? tr->append(c, call) : (tr->no_memory(c), REDIS_ERR);
             if (rc == REDIS_OK)
                 ck_pending_push(&st->pending, CK_SLOT_REAL, CK_PERMIT_ALLOW, 0);
@@ -635,7 +637,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     if (l1 & CK_SLOT_L1_READ)
         ck_slot_cache_release(&cache); /* what was not handed to a slot */
     if (expanded != NULL)
-        ck_real.redisFreeCommand(expanded);
+        CK_REAL_CALL(redisFreeCommand, expanded);
     return rc;
 }
 
@@ -655,7 +657,7 @@ static void hand_over(void *made, void **reply) {
     if (reply != NULL)
         *reply = made;
     else if (made != NULL)
-        ck_real.freeReplyObject(made);
+        CK_REAL_CALL(freeReplyObject, made);
 }
 
 /* The shim's own answer: nil, the stale value, or a session command's
@@ -667,7 +669,7 @@ static int answer_synthesized(redisContext *c, ck_context_state *st, void **repl
         made = owed->kind != CK_SLOT_SYNTH_NIL ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
                                                : ck_reply_nil();
         if (made == NULL) {
-            ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
+            CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
             return REDIS_ERR;
         }
     }
@@ -684,7 +686,7 @@ static int answer_synthesized(redisContext *c, ck_context_state *st, void **repl
 static int answer_dead(redisContext *c, ck_context_state *st) {
     ck_pending_pop(&st->pending);
     if (ck_ctx_err(c) == 0) /* not expected: the connection is healed only once nothing dead is owed */
-        ck_real.__redisSetError(c, REDIS_ERR_IO, "cachekit: the connection that owed this reply was lost");
+        CK_REAL_CALL(__redisSetError, c, REDIS_ERR_IO, "cachekit: the connection that owed this reply was lost");
     return REDIS_ERR;
 }
 
@@ -699,7 +701,7 @@ static int answer_refused(redisContext *c, ck_context_state *st) {
     ck_log_data(name, owed->cache.inline_cmd, owed->cache.cmd_len, 20);
     snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s, %s not sent", st->endpoint->name, name);
     ck_pending_pop(&st->pending);
-    ck_real.__redisSetError(c, REDIS_ERR_IO, msg);
+    CK_REAL_CALL(__redisSetError, c, REDIS_ERR_IO, msg);
     ck_context_connection_abandoned(st, false);
     st->told_down = true;
     return REDIS_ERR;
@@ -712,13 +714,13 @@ static int answer_refused(redisContext *c, ck_context_state *st) {
  * reports a dead connection, one failed call per command lost. */
 static void connect_owed(redisContext *c, ck_context_state *st) {
     st->connect_owed = false;
-    ck_connect_outcome outcome = st->placeholder ? ck_connect_placeholder(c, st) : ck_context_heal(c, st);
+    ck_connect_outcome outcome = st->placeholder ? ck_heal_placeholder(c, st) : ck_heal_context(c, st);
     if (outcome == CK_CONNECTED && st->deferred.len > 0 &&
-        CK_REAL_CALL(ck_real.redisAppendFormattedCommand(c, st->deferred.bytes, st->deferred.len)) != REDIS_OK)
+        CK_REAL_CALL(redisAppendFormattedCommand, c, st->deferred.bytes, st->deferred.len) != REDIS_OK)
         outcome = CK_CONNECT_FAILED;
     ck_buf_release(&st->deferred);
     if (outcome != CK_CONNECTED && ck_ctx_err(c) == 0)
-        ck_real.__redisSetError(c, REDIS_ERR_OOM, "Out of memory");
+        CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
     if (outcome == CK_SESSION_REFUSED)
         ck_context_connection_abandoned(st, true); /* the server answered: its replies fail, counting nothing */
 }
@@ -758,7 +760,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         connect_owed(c, st);
     const ck_slot *front = st != NULL ? ck_pending_front(&st->pending) : NULL;
     if (front == NULL)
-        return CK_REAL_CALL(ck_real.redisGetReply(c, reply));
+        return CK_REAL_CALL(redisGetReply, c, reply);
     if (front->kind == CK_SLOT_DEAD)
         return answer_dead(c, st);
     if (front->kind == CK_SLOT_REFUSED)
@@ -773,7 +775,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     ck_slot_cache *cache = &ck_pending_at(&st->pending, 0)->cache;
     /* blocking commands are neither timed nor bounded; async replies are
      * read from memory (the deadline thread bounds their wait) */
-    const ck_transport *tr = st->is_async ? &ck_async_transport : &ck_sync_transport;
+    const ck_transport *tr = st->transport != NULL ? st->transport : &ck_sync_transport;
     bool reads_block = tr->reads_block;
     bool timed = reads_block && !(flags & CK_SLOT_UNBOUNDED) && ck_timeouts_time_calls();
     bool measured = timed || (reads_block && !(flags & CK_SLOT_UNBOUNDED) && ck_metrics_on);
@@ -783,7 +785,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         ck_timeouts_lift(c, st);
     else if (timed)
         ck_timeouts_before_read(c, st);
-    int rc = CK_REAL_CALL(ck_real.redisGetReply(c, &made));
+    int rc = CK_REAL_CALL(redisGetReply, c, &made);
     /* the call's latency: the read alone, not the shim's bookkeeping below */
     uint64_t elapsed = measured ? ck_clock_monotonic_ns() - started : 0;
     if (reads_block && (flags & CK_SLOT_UNBOUNDED))
@@ -832,20 +834,11 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     if (stale != NULL) {
         ck_metrics_count(&st->endpoint->metrics.synth_stale);
         if (made != NULL)
-            ck_real.freeReplyObject(made);
+            CK_REAL_CALL(freeReplyObject, made);
         hand_over(stale, reply);
         return REDIS_OK;
     }
     if (rc == REDIS_OK)
         hand_over(made, reply);
     return rc;
-}
-
-__attribute__((noinline, cold)) bool ck_call_unusable(const void *c, const char *function) {
-    if (!ck_real_ready())
-        return ck_hiredis_missing(function);
-    if (c == NULL)
-        CK_LOG_ONCE(CK_LOG_WARN, "%s called with a NULL context; returning an error instead of crashing (reported once)",
-                    function);
-    return c == NULL;
 }

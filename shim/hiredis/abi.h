@@ -4,7 +4,6 @@
 #ifndef CACHEKIT_ABI_H
 #define CACHEKIT_ABI_H
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -33,15 +32,6 @@ void ck_abi_select(bool v1);
 
 static inline int ck_ctx_err(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_err, int); }
 static inline const char *ck_ctx_errstr(const redisContext *c) { return (const char *)c + ck_abi.ctx_errstr; }
-/* The context's error for a log line: a read or write that ran out of
- * time says "timed out" (hiredis reports the socket timeout's EAGAIN as
- * "Resource temporarily unavailable", 1.x some as REDIS_ERR_TIMEOUT);
- * anything else as hiredis put it. */
-static inline const char *ck_ctx_cause(const redisContext *c) {
-    if (ck_ctx_err(c) == REDIS_ERR_TIMEOUT || strcmp(ck_ctx_errstr(c), strerror(EAGAIN)) == 0)
-        return "timed out";
-    return ck_ctx_errstr(c);
-}
 static inline int ck_ctx_fd(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_fd, int); }
 /* hiredis then closes no descriptor when the context is freed */
 static inline void ck_ctx_forget_fd(redisContext *c) { CK_FIELD(c, ck_abi.ctx_fd, int) = -1; }

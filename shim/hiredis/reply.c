@@ -2,7 +2,11 @@
  * per reply costs several allocations; one reader per thread, fed a
  * complete RESP2 value each time, turns a synthesized reply into one parse
  * and the reply's own allocation. The reader is freed when its thread ends
- * (pthread key destructor) or at process exit. */
+ * (pthread key destructor) or at process exit.
+ *
+ * The reader's functions are called without the guard (CK_REAL_CALL): they
+ * call nothing the shim wraps, and they are on the open path, where every
+ * instruction counts. */
 #include "reply.h"
 
 #include <pthread.h>

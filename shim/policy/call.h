@@ -66,7 +66,6 @@ extern const ck_transport ck_sync_transport;
 extern bool ck_open_writes_refused; /* CACHEKIT_OPEN_WRITES=error */
 
 void ck_call_configure(const ck_config *cfg);
-extern const ck_transport ck_async_transport;
 
 struct ck_call {
     ck_call_form form;
@@ -97,12 +96,5 @@ void ck_call_before_command(redisContext *c, ck_context_state *st);
 /* The state that applies to a call: NULL (plain hiredis behaviour) for
  * calls hiredis makes to itself and for contexts the shim does not manage. */
 #define ck_call_state(c) (!ck_in_real_call() ? ck_context_lookup(c) : NULL)
-
-bool ck_call_unusable(const void *c, const char *function);
-
-/* hiredis is there and the context is not NULL (else one diagnostic). */
-static inline bool ck_call_usable(const void *c, const char *function) {
-    return __builtin_expect(ck_real_ready() && c != NULL, 1) || !ck_call_unusable(c, function);
-}
 
 #endif

@@ -40,7 +40,6 @@
 #include "metrics.h"
 #include "owned_fd.h"
 
-#define CK_EXPORT __attribute__((visibility("default")))
 
 static char metrics_pattern[1024]; /* as configured: %p and %e expand per process */
 static char metrics_file[4096];
@@ -311,20 +310,4 @@ void ck_exporter_stop(void) {
     if (metrics_file[0] != '\0')
         write_file(); /* the final counts, for a program that ends */
     ck_buf_release(&document);
-}
-
-CK_EXPORT int cachekit_health(char *buf, size_t size) {
-    ck_buf doc = CK_BUF_EMPTY;
-    if (!ck_exposition_health(&doc)) {
-        ck_buf_release(&doc);
-        return -1;
-    }
-    if (buf != NULL && size > 0) {
-        size_t n = doc.len < size - 1 ? doc.len : size - 1;
-        memcpy(buf, doc.bytes, n);
-        buf[n] = '\0';
-    }
-    int len = (int)doc.len;
-    ck_buf_release(&doc);
-    return len;
 }

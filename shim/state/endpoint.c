@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "exporter.h"
 #include "log.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,7 +42,6 @@ void ck_endpoint_configure(const ck_config *cfg) {
 
 ck_endpoint *ck_endpoint_get(const char *name) {
     pthread_once(&atfork_once, install_atfork);
-    ck_exporter_on_connect(); /* the first connect of a process starts its exporter */
     lock_registry();
     ck_endpoint *ep = atomic_load_explicit(&endpoints, memory_order_relaxed);
     while (ep != NULL && strcmp(ep->name, name) != 0)

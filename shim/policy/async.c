@@ -41,11 +41,11 @@
 #include "clock.h"
 #include "command.h"
 #include "connect.h"
+#include "errors.h"
 #include "log.h"
+#include "placeholder.h"
 #include "real.h"
 #include "timeouts.h"
-
-#define CK_EXPORT __attribute__((visibility("default")))
 
 /* ---------------------------------------------------------------- calls */
 
@@ -53,12 +53,11 @@ static int async_append(redisContext *c, const ck_call *call) {
     redisAsyncContext *ac = (redisAsyncContext *)c;
     switch (call->form) {
     case CK_BY_FORMAT:
-        return CK_REAL_CALL(ck_real.redisvAsyncCommand(ac, call->fn, call->privdata, call->format, *call->ap));
+        return CK_REAL_CALL(redisvAsyncCommand, ac, call->fn, call->privdata, call->format, *call->ap);
     case CK_BY_ARGV:
-        return CK_REAL_CALL(
-            ck_real.redisAsyncCommandArgv(ac, call->fn, call->privdata, call->argc, call->argv, call->argvlen));
+        return CK_REAL_CALL(redisAsyncCommandArgv, ac, call->fn, call->privdata, call->argc, call->argv, call->argvlen);
     case CK_BY_FORMATTED:
-        return CK_REAL_CALL(ck_real.redisAsyncFormattedCommand(ac, call->fn, call->privdata, call->cmd, call->len));
+        return CK_REAL_CALL(redisAsyncFormattedCommand, ac, call->fn, call->privdata, call->cmd, call->len);
     }
     return REDIS_ERR;
 }
@@ -75,8 +74,7 @@ static int async_file_unsent(redisContext *c, const ck_call *call, bool failing,
     *owed = call->fn != NULL || failing;
     if (!*owed)
         return REDIS_OK;
-    return CK_REAL_CALL(
-        ck_real.redisAsyncFormattedCommand((redisAsyncContext *)c, call->fn, call->privdata, unsent_command, 0));
+    return CK_REAL_CALL(redisAsyncFormattedCommand, (redisAsyncContext *)c, call->fn, call->privdata, unsent_command, 0);
 }
 
 /* The confirmation Redis sends for each channel of a (P|S)SUBSCRIBE:
@@ -219,9 +217,7 @@ static bool run_watching(redisAsyncContext *ac, void (*fn)(redisAsyncContext *))
     return !f.freed;
 }
 
-static void handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext *), const char *function) {
-    if (!ck_call_usable(ac, function))
-        return;
+void ck_async_handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext *)) {
     redisContext *c = (redisContext *)ac;
     ck_context_state *st = ck_call_state(c);
     if (st == NULL || !st->is_async) {
@@ -245,12 +241,6 @@ static void handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext *
             return;
     }
     settle_placeholder(st);
-}
-
-CK_EXPORT void redisAsyncHandleRead(redisAsyncContext *ac) { handle_event(ac, ck_real.redisAsyncHandleRead, __func__); }
-
-CK_EXPORT void redisAsyncHandleWrite(redisAsyncContext *ac) {
-    handle_event(ac, ck_real.redisAsyncHandleWrite, __func__);
 }
 
 void ck_async_on_free(redisContext *c) {
@@ -281,73 +271,28 @@ void ck_async_on_free(redisContext *c) {
     }
     const char *cause = atomic_load_explicit(&st->watch.fired, memory_order_relaxed)
                             ? "no reply within CACHEKIT_SOCKET_TIMEOUT (async)"
-                            : ck_ctx_errstr(c);
+                            : ck_ctx_cause(c);
     ck_endpoint_record(st->endpoint, probe, false, cause);
     errno = saved_errno;
 }
 
 /* ------------------------------------------------------------- commands */
 
-static int async_call(redisAsyncContext *ac, ck_call *call, const char *function) {
-    if (!ck_call_usable(ac, function))
-        return REDIS_ERR;
+int ck_async_command(redisAsyncContext *ac, ck_call *call) {
     call->transport = &ck_async_transport;
     return ck_call_append((redisContext *)ac, ck_call_state((redisContext *)ac), call);
 }
 
-static int async_command_v(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, const char *format, va_list ap,
-                           const char *function) {
-    va_list copy;
-    va_copy(copy, ap);
-    ck_call call = {.form = CK_BY_FORMAT, .format = format, .ap = &copy, .fn = fn, .privdata = privdata};
-    int rc = async_call(ac, &call, function);
-    va_end(copy);
-    return rc;
-}
-
-CK_EXPORT int redisvAsyncCommand(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, const char *format,
-                                 va_list ap) {
-    return async_command_v(ac, fn, privdata, format, ap, __func__);
-}
-
-CK_EXPORT int redisAsyncCommand(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, const char *format, ...) {
-    va_list ap;
-    va_start(ap, format);
-    int rc = async_command_v(ac, fn, privdata, format, ap, __func__);
-    va_end(ap);
-    return rc;
-}
-
-CK_EXPORT int redisAsyncCommandArgv(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, int argc,
-                                    const char **argv, const size_t *argvlen) {
-    ck_call call = {.form = CK_BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen, .fn = fn, .privdata = privdata};
-    return async_call(ac, &call, __func__);
-}
-
-CK_EXPORT int redisAsyncFormattedCommand(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata, const char *cmd,
-                                         size_t len) {
-    ck_call call = {.form = CK_BY_FORMATTED, .cmd = cmd, .len = len, .fn = fn, .privdata = privdata};
-    return async_call(ac, &call, __func__);
-}
-
 /* ------------------------------------------------------------- connects */
 
-typedef enum { TO_TCP, TO_TCP_BIND, TO_TCP_BIND_REUSE, TO_UNIX } async_form;
-
-typedef struct {
-    async_form form;
-    ck_connect_recipe recipe;
-    const char *source; /* bind forms */
-} async_target;
-
-static redisAsyncContext *connect_real(const async_target *t) {
+static redisAsyncContext *connect_real(const ck_async_target *t) {
     const ck_connect_recipe *r = &t->recipe;
     switch (t->form) {
-    case TO_TCP: return CK_REAL_CALL(ck_real.redisAsyncConnect(r->address, r->port));
-    case TO_TCP_BIND: return CK_REAL_CALL(ck_real.redisAsyncConnectBind(r->address, r->port, t->source));
-    case TO_TCP_BIND_REUSE:
-        return CK_REAL_CALL(ck_real.redisAsyncConnectBindWithReuse(r->address, r->port, t->source));
-    case TO_UNIX: return CK_REAL_CALL(ck_real.redisAsyncConnectUnix(r->address));
+    case CK_ASYNC_TCP: return CK_REAL_CALL(redisAsyncConnect, r->address, r->port);
+    case CK_ASYNC_TCP_BIND: return CK_REAL_CALL(redisAsyncConnectBind, r->address, r->port, t->source);
+    case CK_ASYNC_TCP_BIND_REUSE:
+        return CK_REAL_CALL(redisAsyncConnectBindWithReuse, r->address, r->port, t->source);
+    case CK_ASYNC_UNIX: return CK_REAL_CALL(redisAsyncConnectUnix, r->address);
     }
     return NULL;
 }
@@ -365,6 +310,7 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
         return ac;
     }
     st->is_async = true;
+    st->transport = &ck_async_transport;
     st->peer = ck_own(peer_fd);
     st->own_end = ck_own(peer_fd >= 0 ? ck_ctx_fd(c) : -1);
     if (peer_fd >= 0) {
@@ -393,9 +339,9 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
 }
 
 /* hiredis's connect builds the context; the shim has it built on one end
- * of a socket pair instead (connect.c). *peer_fd is the other end, or -1
- * when that could not be done, and then the connect was a real one. */
-static redisAsyncContext *connect_placeholder(const async_target *t, int *peer_fd, bool *attempted) {
+ * of a socket pair instead (placeholder.h). *peer_fd is the other end, or
+ * -1 when that could not be done, and then the connect was a real one. */
+static redisAsyncContext *connect_placeholder(const ck_async_target *t, int *peer_fd, bool *attempted) {
     int fds[2];
     *peer_fd = -1;
     *attempted = false;
@@ -404,11 +350,9 @@ static redisAsyncContext *connect_placeholder(const async_target *t, int *peer_f
         return NULL;
     }
     *attempted = true;
-    ck_async_placeholder_fd = fds[0];
+    ck_placeholder_async_offer(fds[0]);
     redisAsyncContext *ac = connect_real(t);
-    bool substituted = ck_async_placeholder_fd < 0;
-    ck_async_placeholder_fd = -1;
-    if (!substituted) { /* this hiredis connected by itself */
+    if (!ck_placeholder_async_taken()) { /* this hiredis connected by itself */
         close(fds[0]);
         close(fds[1]);
         CK_LOG_ONCE(CK_LOG_WARN, "this hiredis builds async contexts without the shim; no async placeholders");
@@ -421,7 +365,7 @@ static redisAsyncContext *connect_placeholder(const async_target *t, int *peer_f
     return ac;
 }
 
-static redisAsyncContext *connect_gated(const async_target *t) {
+redisAsyncContext *ck_async_connect(const ck_async_target *t) {
     if (!ck_from_program())
         return connect_real(t);
     ck_endpoint *ep = ck_connect_endpoint_of_recipe(&t->recipe);
@@ -443,7 +387,7 @@ static redisAsyncContext *connect_gated(const async_target *t) {
     redisContext *c = (redisContext *)ac;
     if (ac != NULL && ck_ctx_err(c) == 0) {
         track(ac, ep, permit, -1);
-    } else if (ac != NULL && ck_connect_failed_for_unavailability(c, t->form == TO_UNIX)) {
+    } else if (ac != NULL && ck_ctx_unavailable(c, t->form == CK_ASYNC_UNIX)) {
         ck_endpoint_record(ep, permit, false, ck_ctx_cause(c));
     } else {
         ck_endpoint_release(ep, permit); /* out of memory, or the program's mistake */
@@ -452,56 +396,23 @@ static redisAsyncContext *connect_gated(const async_target *t) {
     return ac;
 }
 
-CK_EXPORT redisAsyncContext *redisAsyncConnect(const char *ip, int port) {
-    CK_REQUIRE_HIREDIS(redisAsyncConnect);
-    return connect_gated(&(async_target){.form = TO_TCP, .recipe = {.address = (char *)ip, .port = port}});
-}
-
-CK_EXPORT redisAsyncContext *redisAsyncConnectBind(const char *ip, int port, const char *source) {
-    CK_REQUIRE_HIREDIS(redisAsyncConnectBind);
-    return connect_gated(
-        &(async_target){.form = TO_TCP_BIND, .recipe = {.address = (char *)ip, .port = port}, .source = source});
-}
-
-CK_EXPORT redisAsyncContext *redisAsyncConnectBindWithReuse(const char *ip, int port, const char *source) {
-    CK_REQUIRE_HIREDIS(redisAsyncConnectBindWithReuse);
-    return connect_gated(
-        &(async_target){.form = TO_TCP_BIND_REUSE, .recipe = {.address = (char *)ip, .port = port}, .source = source});
-}
-
-CK_EXPORT redisAsyncContext *redisAsyncConnectUnix(const char *path) {
-    CK_REQUIRE_HIREDIS(redisAsyncConnectUnix);
-    return connect_gated(&(async_target){.form = TO_UNIX, .recipe = {.is_unix = true, .address = (char *)path}});
-}
-
-/* 1.x: the other connects build their async context through this one,
- * which the program may also call itself; such connects are tracked, not
- * gated (the options are opaque to the shim). */
-CK_EXPORT redisAsyncContext *redisAsyncConnectWithOptions(const void *options) {
-    CK_REQUIRE_HIREDIS(redisAsyncConnectWithOptions);
-    if (!ck_from_program())
-        return CK_REAL_CALL(ck_real.redisAsyncConnectWithOptions(options));
-    redisAsyncContext *ac = CK_REAL_CALL(ck_real.redisAsyncConnectWithOptions(options));
+redisAsyncContext *ck_async_adopt(redisAsyncContext *ac) {
     redisContext *c = (redisContext *)ac;
     int saved_errno = errno;
     ck_endpoint *ep = ac != NULL ? ck_connect_endpoint_of_context(c) : NULL;
     if (ep != NULL && ck_ctx_err(c) == 0)
         track(ac, ep, CK_PERMIT_ALLOW, -1);
-    else if (ep != NULL && ck_connect_failed_for_unavailability(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
+    else if (ep != NULL && ck_ctx_unavailable(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
         ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_cause(c));
     errno = saved_errno;
     return ac;
 }
 
-/* 1.x: a connect's readiness check. A placeholder's socket pair has no
- * address to check against, and is connected from birth. */
-CK_EXPORT int redisCheckConnectDone(redisContext *c, int *completed) {
-    if (!ck_real_ready() || ck_real.redisCheckConnectDone == NULL)
-        return ck_hiredis_missing(__func__), REDIS_ERR;
+int ck_async_check_connect_done(redisContext *c, int *completed) {
     ck_context_state *st = c != NULL ? ck_context_lookup(c) : NULL;
     if (st != NULL && st->is_async && st->placeholder) {
         *completed = 1;
         return REDIS_OK;
     }
-    return ck_real.redisCheckConnectDone(c, completed);
+    return CK_REAL_CALL(redisCheckConnectDone, c, completed);
 }

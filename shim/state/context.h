@@ -73,6 +73,7 @@ typedef struct {
     ck_buf deferred;
     /* async contexts (async.c) */
     bool is_async;
+    const struct ck_transport *transport; /* how its replies are read (policy/call.h); NULL: sync */
     bool connecting;       /* its connect is not seen to complete yet */
     bool condemned;        /* placeholder to close once it owes nothing */
     bool failure_recorded; /* the breaker has heard of this connection's failure */

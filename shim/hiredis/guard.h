@@ -62,35 +62,35 @@ static inline void ck_guard_leave(bool outermost, volatile uintptr_t *mark) {
         *mark = 0;
 }
 
-/* Evaluates a real hiredis call (of a non-void function) with the guard held. */
-#define CK_REAL_CALL(expr)                                                                           \
+/* Held for the scope of one real call: left when the scope ends, however
+ * the call's value is used (a non-local exit skips it; ck_guard_held then
+ * finds the guard stale). */
+typedef struct {
+    bool outermost;
+    volatile uintptr_t *mark;
+} ck_guard_scope;
+
+static inline void ck_guard_scope_end(ck_guard_scope *s) { ck_guard_leave(s->outermost, s->mark); }
+
+/* The one way the shim calls hiredis: CK_REAL_CALL(fn, args...) calls the
+ * real `fn` with the guard held and gives its value (or none, for a void
+ * function). Every call into hiredis goes through it, with two
+ * exceptions: the async event handlers (policy/async.c) run hiredis's
+ * handler and callback loop without the guard, because the program's
+ * callbacks run inside them and the commands they send are the program's
+ * own; and the reply reader's functions (hiredis/reply.c) skip it, since
+ * they call nothing the shim wraps and sit on the open path. */
+#define CK_REAL_CALL(fn, ...)                                                                        \
     ({                                                                                               \
         volatile uintptr_t ck_mark_ = 0;                                                             \
-        bool ck_outer_ = ck_guard_enter(&ck_mark_, (uintptr_t)__builtin_frame_address(0));           \
-        __typeof__(expr) ck_value_ = (expr);                                                         \
-        ck_guard_leave(ck_outer_, &ck_mark_);                                                        \
-        ck_value_;                                                                                   \
+        __attribute__((cleanup(ck_guard_scope_end))) ck_guard_scope ck_scope_ = {                    \
+            ck_guard_enter(&ck_mark_, (uintptr_t)__builtin_frame_address(0)), &ck_mark_};            \
+        (void)ck_scope_;                                                                             \
+        ck_real.fn(__VA_ARGS__);                                                                     \
     })
-
-/* The same for a real call that returns nothing. */
-#define CK_REAL_CALL_VOID(expr)                                                                      \
-    do {                                                                                             \
-        volatile uintptr_t ck_mark_ = 0;                                                             \
-        bool ck_outer_ = ck_guard_enter(&ck_mark_, (uintptr_t)__builtin_frame_address(0));           \
-        expr;                                                                                        \
-        ck_guard_leave(ck_outer_, &ck_mark_);                                                        \
-    } while (0)
 
 /* For a program call made before hiredis could be found: one diagnostic,
  * and the caller returns its error value. */
 bool ck_hiredis_missing(const char *function);
-
-/* First line of a wrapper that returns a pointer: NULL (with the
- * diagnostic) while the real `fn` is not known. */
-#define CK_REQUIRE_HIREDIS(fn)                                                                       \
-    if (!ck_real_ready() || ck_real.fn == NULL) {                                                    \
-        ck_hiredis_missing(#fn);                                                                     \
-        return NULL;                                                                                 \
-    }
 
 #endif

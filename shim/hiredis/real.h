@@ -1,6 +1,8 @@
-/* The real hiredis functions, found with dlsym(RTLD_NEXT) once. The list
- * below is the single source of truth: it generates the table of function
- * pointers and the resolver. */
+/* The real hiredis functions, found with dlsym(RTLD_NEXT) once: every
+ * function the shim exports (so that each wrapper can check that its real
+ * one is there, api.h) and every one it calls. The list below is the
+ * single source of truth: it generates the table of function pointers and
+ * the resolver. */
 #ifndef CACHEKIT_REAL_H
 #define CACHEKIT_REAL_H
 
@@ -26,6 +28,10 @@
     X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), true)                        \
     X(int, redisEnableKeepAlive, (redisContext * c), true)                                            \
     X(void, redisFree, (redisContext * c), true)                                                      \
+    X(void *, redisCommand, (redisContext * c, const char *format, ...), true)                        \
+    X(void *, redisvCommand, (redisContext * c, const char *format, va_list ap), true)                \
+    X(void *, redisCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true) \
+    X(int, redisAppendCommand, (redisContext * c, const char *format, ...), true)                     \
     X(int, redisvAppendCommand, (redisContext * c, const char *format, va_list ap), true)             \
     X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), \
       true)                                                                                             \
@@ -46,6 +52,8 @@
       false)                                                                                            \
     X(redisAsyncContext *, redisAsyncConnectUnix, (const char *path), true)                           \
     X(redisAsyncContext *, redisAsyncConnectWithOptions, (const void *options), false)                \
+    X(int, redisAsyncCommand, (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, ...), \
+      true)                                                                                             \
     X(int, redisvAsyncCommand,                                                                         \
       (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, va_list ap), true) \
     X(int, redisAsyncCommandArgv,                                                                      \

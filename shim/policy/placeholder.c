@@ -1,0 +1,99 @@
+/* Placeholders (see placeholder.h): made without network traffic,
+ * connected in place later. */
+#include "placeholder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "guard.h"
+#include "timeouts.h"
+
+static bool lazy_connect = true;
+
+void ck_placeholder_configure(const ck_config *cfg) { lazy_connect = cfg->lazy_connect; }
+
+bool ck_placeholder_lazy(void) { return lazy_connect; }
+
+redisContext *ck_placeholder_connect(const ck_connect_recipe *r) {
+    struct timeval tv = r->timeout;
+    bool timed = r->has_timeout || ck_timeouts_connect_default(&tv);
+    if (r->has_timeout)
+        tv = ck_timeouts_capped(tv); /* CACHEKIT_SOCKET_TIMEOUT_MAX caps the program's own */
+    if (r->is_unix)
+        return timed ? CK_REAL_CALL(redisConnectUnixWithTimeout, r->address, tv)
+                     : CK_REAL_CALL(redisConnectUnix, r->address);
+    return timed ? CK_REAL_CALL(redisConnectWithTimeout, r->address, r->port, tv)
+                 : CK_REAL_CALL(redisConnect, r->address, r->port);
+}
+
+void ck_placeholder_set_open_error(redisContext *c, const ck_endpoint *ep, const char *what) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s, %s", ep->name, what);
+    CK_REAL_CALL(__redisSetError, c, REDIS_ERR_IO, msg);
+}
+
+redisContext *ck_placeholder_make(const ck_connect_recipe *r, ck_endpoint *ep, bool usable) {
+    redisContext *c = CK_REAL_CALL(redisConnectFd, -1);
+    if (c == NULL)
+        return NULL;
+    ck_context_state *st = ck_context_register(c, ep);
+    char *address = st != NULL ? strdup(r->address) : NULL;
+    if (address == NULL) {
+        /* cannot connect it later: it can only be a failed context */
+        ck_placeholder_set_open_error(c, ep, "not connecting");
+        return c;
+    }
+    st->placeholder = true;
+    st->recipe = *r;
+    st->recipe.address = address;
+    if (!lazy_connect || !usable)
+        ck_placeholder_set_open_error(c, ep, "not connecting");
+    return c;
+}
+
+void ck_placeholder_swap_in(redisContext *mine, redisContext *fresh) {
+    unsigned char tmp[512];
+    size_t size = ck_abi.ctx_size;
+    memcpy(tmp, mine, size);
+    memcpy(mine, fresh, size);
+    memcpy(fresh, tmp, size);
+    for (size_t i = 0; i < ck_abi.ctx_app_field_count; i++) {
+        size_t off = ck_abi.ctx_app_fields[i];
+        void *kept;
+        memcpy(&kept, (char *)fresh + off, sizeof kept);
+        memcpy((char *)fresh + off, (char *)mine + off, sizeof kept);
+        memcpy((char *)mine + off, &kept, sizeof kept);
+    }
+}
+
+/* -------------------------------------------------- async substitution */
+
+static __thread int offered_fd __attribute__((tls_model("initial-exec"))) = -1;
+
+void ck_placeholder_async_offer(int fd) { offered_fd = fd; }
+
+bool ck_placeholder_async_offered(void) { return offered_fd >= 0; }
+
+/* The context, non-blocking as the async API needs, on the offered end. */
+redisContext *ck_placeholder_async_substitute(void) {
+    int fd = offered_fd;
+    offered_fd = -1;
+    redisContext *c = CK_REAL_CALL(redisConnectFd, fd);
+    if (c == NULL)
+        close(fd);
+    else {
+        ck_ctx_clear_flags(c, REDIS_BLOCK);
+        /* 1.x leaves it TCP and would set TCP_NODELAY on the socket pair */
+        ck_ctx_set_connection_type(c, REDIS_CONN_USERFD);
+    }
+    return c;
+}
+
+bool ck_placeholder_async_taken(void) {
+    bool taken = offered_fd < 0;
+    offered_fd = -1;
+    return taken;
+}

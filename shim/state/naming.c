@@ -1,0 +1,68 @@
+/* Endpoint names (see naming.h). A context made by a form the shim does
+ * not see the arguments of (a file descriptor, 1.x options) is named from
+ * its own fields, or from its socket's peer. */
+#include "naming.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "abi.h"
+
+#define ENDPOINT_NAME_MAX 300
+
+static void name_tcp(char *buf, const char *host, int port) {
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(buf, ENDPOINT_NAME_MAX, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+static void name_unix(char *buf, const char *path) { snprintf(buf, ENDPOINT_NAME_MAX, "unix:%s", path); }
+
+static bool name_peer(char *buf, int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return false;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        name_tcp(buf, inet_ntop(AF_INET, &in->sin_addr, host, sizeof host), ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        name_tcp(buf, inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host), ntohs(in6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        name_unix(buf, ((const struct sockaddr_un *)&ss)->sun_path);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* The endpoint a context reached, read from the context itself. */
+static bool name_of_context(char *buf, const redisContext *c) {
+    int type = ck_ctx_connection_type(c);
+    if (type == REDIS_CONN_TCP && ck_ctx_tcp_host(c) != NULL)
+        name_tcp(buf, ck_ctx_tcp_host(c), ck_ctx_tcp_port(c));
+    else if (type == REDIS_CONN_UNIX && ck_ctx_unix_path(c) != NULL)
+        name_unix(buf, ck_ctx_unix_path(c));
+    else
+        return name_peer(buf, ck_ctx_fd(c));
+    return true;
+}
+
+ck_endpoint *ck_endpoint_of_context(const redisContext *c) {
+    char name[ENDPOINT_NAME_MAX];
+    return name_of_context(name, c) ? ck_endpoint_get(name) : NULL;
+}
+
+ck_endpoint *ck_endpoint_of_recipe(const ck_connect_recipe *r) {
+    char name[ENDPOINT_NAME_MAX];
+    if (r->is_unix)
+        name_unix(name, r->address);
+    else
+        name_tcp(name, r->address, r->port);
+    return ck_endpoint_get(name);
+}
