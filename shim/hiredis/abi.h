@@ -32,6 +32,8 @@ void ck_abi_select(bool v1);
 
 static inline int ck_ctx_err(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_err, int); }
 static inline const char *ck_ctx_errstr(const redisContext *c) { return (const char *)c + ck_abi.ctx_errstr; }
+/* A context that exists and carries no error (connected, or connecting). */
+static inline bool ck_ctx_connected(const redisContext *c) { return c != NULL && ck_ctx_err(c) == 0; }
 static inline int ck_ctx_fd(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_fd, int); }
 /* hiredis then closes no descriptor when the context is freed */
 static inline void ck_ctx_forget_fd(redisContext *c) { CK_FIELD(c, ck_abi.ctx_fd, int) = -1; }

@@ -10,36 +10,54 @@
 #include <stddef.h>
 #include <sys/time.h>
 
+/* hiredis's constants as the shim knows them, under names of the shim's
+ * own so that the ABI test can compare each with hiredis's headers. */
+#define CK_REDIS_OK 0
+#define CK_REDIS_ERR -1
+#define CK_REDIS_ERR_IO 1
+#define CK_REDIS_ERR_OTHER 2
+#define CK_REDIS_ERR_OOM 5
+#define CK_REDIS_ERR_TIMEOUT 6 /* 1.x only */
+#define CK_REDIS_BLOCK 0x1
+#define CK_REDIS_CONNECTED 0x2
+#define CK_REDIS_IN_CALLBACK 0x10
+#define CK_REDIS_REPLY_STRING 1
+#define CK_REDIS_REPLY_ARRAY 2
+#define CK_REDIS_REPLY_INTEGER 3
+#define CK_REDIS_REPLY_NIL 4
+#define CK_REDIS_REPLY_STATUS 5
+#define CK_REDIS_REPLY_ERROR 6
+#define CK_REDIS_REPLY_PUSH 12 /* 1.x, RESP3: out of band, owed to no command */
+#define CK_REDIS_CONN_TCP 0
+#define CK_REDIS_CONN_UNIX 1
+#define CK_REDIS_CONN_USERFD 2 /* 1.x; 0.14 has no such value and never reads it for async contexts */
+
 #ifndef __HIREDIS_H /* hiredis.h itself is included only by the ABI test */
 typedef struct redisContext redisContext;
 typedef struct redisReader redisReader;
 
-#define REDIS_OK 0
-#define REDIS_ERR -1
-
-#define REDIS_ERR_IO 1
-#define REDIS_ERR_OTHER 2
-
-#define REDIS_BLOCK 0x1
-#define REDIS_CONNECTED 0x2
-#define REDIS_IN_CALLBACK 0x10
-
-#define REDIS_REPLY_STRING 1
-#define REDIS_REPLY_ARRAY 2
-#define REDIS_REPLY_INTEGER 3
-#define REDIS_REPLY_NIL 4
-#define REDIS_REPLY_STATUS 5
-#define REDIS_REPLY_ERROR 6
-#define REDIS_REPLY_PUSH 12 /* 1.x, RESP3: out of band, owed to no command */
-
-#define REDIS_ERR_OOM 5
-
-#define REDIS_CONN_TCP 0
-#define REDIS_CONN_UNIX 1
-#define REDIS_CONN_USERFD 2 /* 1.x; 0.14 has no such value and never reads it for async contexts */
+#define REDIS_OK CK_REDIS_OK
+#define REDIS_ERR CK_REDIS_ERR
+#define REDIS_ERR_IO CK_REDIS_ERR_IO
+#define REDIS_ERR_OTHER CK_REDIS_ERR_OTHER
+#define REDIS_ERR_OOM CK_REDIS_ERR_OOM
+#define REDIS_ERR_TIMEOUT CK_REDIS_ERR_TIMEOUT
+#define REDIS_BLOCK CK_REDIS_BLOCK
+#define REDIS_CONNECTED CK_REDIS_CONNECTED
+#define REDIS_IN_CALLBACK CK_REDIS_IN_CALLBACK
+#define REDIS_REPLY_STRING CK_REDIS_REPLY_STRING
+#define REDIS_REPLY_ARRAY CK_REDIS_REPLY_ARRAY
+#define REDIS_REPLY_INTEGER CK_REDIS_REPLY_INTEGER
+#define REDIS_REPLY_NIL CK_REDIS_REPLY_NIL
+#define REDIS_REPLY_STATUS CK_REDIS_REPLY_STATUS
+#define REDIS_REPLY_ERROR CK_REDIS_REPLY_ERROR
+#define REDIS_REPLY_PUSH CK_REDIS_REPLY_PUSH
+#define REDIS_CONN_TCP CK_REDIS_CONN_TCP
+#define REDIS_CONN_UNIX CK_REDIS_CONN_UNIX
+#define REDIS_CONN_USERFD CK_REDIS_CONN_USERFD
 #endif
 #ifndef REDIS_ERR_TIMEOUT
-#define REDIS_ERR_TIMEOUT 6 /* 1.x only: 0.14's headers (seen by the ABI test) lack it */
+#define REDIS_ERR_TIMEOUT CK_REDIS_ERR_TIMEOUT /* 0.14's headers (seen by the ABI test) lack it */
 #endif
 
 #ifndef __HIREDIS_ASYNC_H

@@ -165,12 +165,17 @@ static void *run(void *unused) {
             break;
         if (n < 0)
             continue;
-        if (fds[0].revents & POLLIN)
-            break;
+        if (fds[0].revents != 0) {
+            if (atomic_load_explicit(&stop_requested, memory_order_acquire))
+                break;
+            /* end of file: the program closed the other end (its number is
+             * the program's now); the stop flag alone is looked at from now */
+            ck_let_go(&wake[0]);
+        }
         now = ck_clock_monotonic_ns();
         ck_http_serve(fds + 2, clients, now, &document);
-        if ((fds[1].revents & POLLIN) && ck_still_owned(&listener) && !ck_http_accept(listener.fd, now))
-            listener_rests_until = now + STOP_CHECK_MS * 1000000ull; /* out of descriptors: no spin */
+        if ((fds[1].revents & POLLIN) && ck_still_owned(&listener) && !ck_http_accept(listener.fd, now, &document))
+            listener_rests_until = now + STOP_CHECK_MS * 1000000ull; /* cannot take more now: no spin */
     }
     ck_http_close_all();
     return NULL;

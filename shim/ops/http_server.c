@@ -12,8 +12,17 @@
  * close): closing with unread bytes would send an RST, which can destroy
  * the answer before the client reads it (the 431 to an oversized request).
  *
- * When every slot is taken, a new client evicts the slot that has waited
- * longest for a request: idle sockets cannot lock a scraper out. */
+ * A connection's request is read as soon as it is accepted, so a client
+ * that sends at once is answered in the same turn. When every slot is
+ * taken, a new client evicts a slot accepted in an earlier turn that is
+ * still waiting for its request (the one silent longest first), else one
+ * whose answer is sent: idle sockets cannot lock a scraper out, and no
+ * request that arrived is dropped unread for a newer one. When the process
+ * is out of descriptors, the same eviction frees one for the client.
+ *
+ * Every descriptor is checked before each use (owned_fd.h): a program that
+ * closed a connection's number and reused it never has the exporter read,
+ * write or shut down its file; the slot is then forgotten, not closed. */
 #include "http_server.h"
 
 #include <errno.h>
@@ -35,6 +44,7 @@
 #define DRAIN_DEADLINE_NS (1000 * MS)   /* to close after the answer */
 #define DRAIN_MAX (1u << 20)            /* bytes dropped after the answer before giving up */
 #define ANSWER_LIMIT (8u << 20)
+#define KEPT_ROOM (256u << 10) /* a slot's buffer is kept for reuse up to this size */
 
 typedef enum { SLOT_FREE, SLOT_READING, SLOT_SENDING, SLOT_DRAINING } slot_phase;
 
@@ -54,6 +64,18 @@ static int polled[CK_HTTP_CONNECTIONS]; /* the slot behind each pollfd of the la
 static void finish(connection *c) {
     ck_let_go(&c->sock);
     c->phase = SLOT_FREE;
+    if (c->unsent.cap > KEPT_ROOM)
+        ck_buf_release(&c->unsent); /* one huge answer does not stay resident */
+}
+
+/* The program closed the number (and may use it again): forgotten, never
+ * read, written, shut down nor closed. */
+static bool still_ours(connection *c) {
+    if (ck_still_owned(&c->sock))
+        return true;
+    c->sock.fd = -1;
+    c->phase = SLOT_FREE;
+    return false;
 }
 
 static void start_drain(connection *c, uint64_t now) {
@@ -186,7 +208,7 @@ int ck_http_poll_set(struct pollfd *fds, uint64_t *wake_ns) {
     int n = 0;
     for (int i = 0; i < CK_HTTP_CONNECTIONS; i++) {
         connection *c = &slots[i];
-        if (c->phase == SLOT_FREE)
+        if (c->phase == SLOT_FREE || !still_ours(c))
             continue;
         fds[n] = (struct pollfd){.fd = c->sock.fd, .events = c->phase == SLOT_SENDING ? POLLOUT : POLLIN};
         polled[n++] = i;
@@ -199,7 +221,7 @@ int ck_http_poll_set(struct pollfd *fds, uint64_t *wake_ns) {
 void ck_http_serve(const struct pollfd *fds, int n, uint64_t now_ns, ck_buf *scratch) {
     for (int i = 0; i < n; i++) {
         connection *c = &slots[polled[i]];
-        if (fds[i].revents == 0 || c->phase == SLOT_FREE)
+        if (fds[i].revents == 0 || c->phase == SLOT_FREE || !still_ours(c))
             continue;
         if (c->phase == SLOT_READING)
             read_request(c, now_ns, scratch);
@@ -213,41 +235,57 @@ void ck_http_serve(const struct pollfd *fds, int n, uint64_t now_ns, ck_buf *scr
             finish(&slots[i]);
 }
 
-/* A free slot, or the one to evict: the longest waiting for its request,
- * else the oldest. */
-static connection *slot_for_new_client(void) {
-    connection *oldest_reader = NULL, *oldest = NULL;
+static connection *free_slot(void) {
+    for (int i = 0; i < CK_HTTP_CONNECTIONS; i++)
+        if (slots[i].phase == SLOT_FREE)
+            return &slots[i];
+    return NULL;
+}
+
+/* The slot to give up for a new client (see the top of the file), let go;
+ * NULL when every slot is busy with a client of this turn or an answer in
+ * flight. */
+static connection *evict(uint64_t now_ns) {
+    connection *idle = NULL, *reading = NULL, *draining = NULL;
     for (int i = 0; i < CK_HTTP_CONNECTIONS; i++) {
         connection *c = &slots[i];
-        if (c->phase == SLOT_FREE)
-            return c;
-        if (c->phase == SLOT_READING && (oldest_reader == NULL || c->accepted_ns < oldest_reader->accepted_ns))
-            oldest_reader = c;
-        if (oldest == NULL || c->accepted_ns < oldest->accepted_ns)
-            oldest = c;
+        if (c->phase == SLOT_FREE || c->phase == SLOT_SENDING || c->accepted_ns >= now_ns)
+            continue;
+        connection **best = c->phase == SLOT_DRAINING ? &draining : c->len == 0 ? &idle : &reading;
+        if (*best == NULL || c->accepted_ns < (*best)->accepted_ns)
+            *best = c;
     }
-    connection *victim = oldest_reader != NULL ? oldest_reader : oldest;
-    finish(victim);
+    connection *victim = idle != NULL ? idle : reading != NULL ? reading : draining;
+    if (victim != NULL)
+        finish(victim);
     return victim;
 }
 
-bool ck_http_accept(int listener, uint64_t now_ns) {
+static int take(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+
+bool ck_http_accept(int listener, uint64_t now_ns, ck_buf *scratch) {
     /* a bounded round: a flood of connects cannot keep the thread here */
     for (int round = 0; round < CK_HTTP_CONNECTIONS; round++) {
-        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) /* EAGAIN: taken by another process sharing the listener */
+        /* a slot first: without one the client waits in the backlog
+         * rather than being taken and dropped */
+        connection *c = free_slot();
+        if (c == NULL && (c = evict(now_ns)) == NULL)
+            return false; /* every slot busy with this turn's clients or answers in flight */
+        int fd = take(listener);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && evict(now_ns) != NULL)
+            fd = take(listener); /* the process was out of descriptors: one was let go */
+        if (fd < 0) /* EAGAIN: none waiting, or taken by another process sharing the listener */
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED;
-        ck_owned_fd sock = ck_own(fd);
-        if (sock.fd < 0) {
+        c->sock = ck_own(fd);
+        if (c->sock.fd < 0) {
             close(fd);
             continue;
         }
-        connection *c = slot_for_new_client();
-        c->sock = sock;
         c->phase = SLOT_READING;
         c->accepted_ns = now_ns;
         c->deadline_ns = now_ns + REQUEST_DEADLINE_NS;
         c->len = 0;
+        read_request(c, now_ns, scratch); /* most clients send at once: answered this turn */
     }
     return true;
 }

@@ -17,10 +17,11 @@
 /* Fills fds (room for CK_HTTP_CONNECTIONS) with the connections to wait
  * on and returns how many; lowers *wake_ns to the earliest deadline. */
 int ck_http_poll_set(struct pollfd *fds, uint64_t *wake_ns);
-/* Takes the connections waiting on the listener; false when accept fails
- * for want of descriptors or memory (the listener stays readable: the
- * caller rests before polling it again rather than spin). */
-bool ck_http_accept(int listener, uint64_t now_ns);
+/* Takes the connections waiting on the listener and reads their requests;
+ * false when no more can be taken now (every slot busy, or accept failing
+ * for want of descriptors or memory): the listener stays readable, so the
+ * caller rests before polling it again rather than spin. */
+bool ck_http_accept(int listener, uint64_t now_ns, ck_buf *scratch);
 /* After poll, before ck_http_accept (which may reuse a slot): reads,
  * answers, drains; closes what is done or late. The answers are rendered
  * in `scratch`, which holds no state between calls. */

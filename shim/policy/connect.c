@@ -25,8 +25,6 @@
 #include "placeholder.h"
 #include "timeouts.h"
 
-static bool connected(const redisContext *c) { return c != NULL && ck_ctx_err(c) == 0; }
-
 /* The first connect of a process starts its exporter. */
 ck_endpoint *ck_connect_endpoint_of_recipe(const ck_connect_recipe *r) {
     ck_exporter_on_connect();
@@ -64,10 +62,10 @@ redisContext *ck_connect_gated(const ck_connect_recipe *r) {
     atomic_store_explicit(&ep->program_gave_up, false, memory_order_relaxed);
     redisContext *c = ck_placeholder_connect(r);
     int saved_errno = errno;
-    bool unavailable = c != NULL && !connected(c) && ck_ctx_unavailable(c, r->is_unix);
+    bool unavailable = c != NULL && !ck_ctx_connected(c) && ck_ctx_unavailable(c, r->is_unix);
     if (unavailable)
         ck_endpoint_record(ep, permit, false, ck_ctx_cause(c));
-    else if (!connected(c))
+    else if (!ck_ctx_connected(c))
         ck_endpoint_release(ep, permit); /* the program's mistake says nothing about the server */
     if (unavailable && ck_placeholder_lazy() && ep->breaker.enabled) {
         /* Lazy: the program gets a context that will connect when it can,
@@ -79,7 +77,7 @@ redisContext *ck_connect_gated(const ck_connect_recipe *r) {
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL)
             ck_timeouts_after_connect(c, st);
-        if (connected(c))
+        if (ck_ctx_connected(c))
             ck_connect_hold_probe(st, ep, permit);
     }
     errno = saved_errno;
@@ -95,7 +93,7 @@ redisContext *ck_connect_adopt(redisContext *c) {
     int saved_errno = errno;
     ck_endpoint *ep = ck_connect_endpoint_of_context(c);
     if (ep != NULL) {
-        if (!connected(c) && ck_ctx_unavailable(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
+        if (!ck_ctx_connected(c) && ck_ctx_unavailable(c, ck_ctx_connection_type(c) == REDIS_CONN_UNIX))
             ck_endpoint_record(ep, CK_PERMIT_ALLOW, false, ck_ctx_cause(c));
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL) {

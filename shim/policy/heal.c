@@ -17,8 +17,6 @@
 #include "reply.h"
 #include "timeouts.h"
 
-static bool connected(const redisContext *c) { return c != NULL && ck_ctx_err(c) == 0; }
-
 static ck_connect_outcome replay_session(redisContext *c, ck_context_state *st);
 
 ck_connect_outcome ck_heal_placeholder(redisContext *c, ck_context_state *st) {
@@ -30,12 +28,12 @@ ck_connect_outcome ck_heal_placeholder(redisContext *c, ck_context_state *st) {
     ck_placeholder_swap_in(c, fresh);
     CK_REAL_CALL(redisFree, fresh);
     st->placeholder = false;
-    if (connected(c) && st->recipe.has_command_timeout)
+    if (ck_ctx_connected(c) && st->recipe.has_command_timeout)
         CK_REAL_CALL(redisSetTimeout, c, st->recipe.command_timeout);
-    if (connected(c) && st->recipe.keepalive)
+    if (ck_ctx_connected(c) && st->recipe.keepalive)
         CK_REAL_CALL(redisEnableKeepAlive, c);
     ck_timeouts_after_connect(c, st);
-    ck_connect_outcome outcome = connected(c) ? replay_session(c, st) : CK_CONNECT_FAILED;
+    ck_connect_outcome outcome = ck_ctx_connected(c) ? replay_session(c, st) : CK_CONNECT_FAILED;
     if (outcome == CK_CONNECTED)
         ck_metrics_count(&st->endpoint->metrics.reconnects);
     return outcome;
@@ -75,7 +73,7 @@ int ck_heal_reconnect(redisContext *c, ck_context_state *st) {
         st->program_timeout = false;
         st->recipe.has_command_timeout = false;
     }
-    if (rc == REDIS_OK && connected(c))
+    if (rc == REDIS_OK && ck_ctx_connected(c))
         ck_connect_hold_probe(st, st->endpoint, permit);
     else
         ck_endpoint_record(st->endpoint, permit, false, ck_ctx_cause(c));

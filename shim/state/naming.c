@@ -4,6 +4,7 @@
 #include "naming.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,12 +15,40 @@
 
 #define ENDPOINT_NAME_MAX 300
 
-static void name_tcp(char *buf, const char *host, int port) {
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(buf, ENDPOINT_NAME_MAX, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+/* A host or path as it goes into a name: printable ASCII as is (but '\\'),
+ * any other byte as \xNN, so that a name is one safe line in a log, an
+ * errstr or a metric label whatever the program passed; cut to fit. */
+static void escaped(char *dst, size_t cap, const char *src) {
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
+        bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\';
+        if (n + (plain ? 1 : 4) >= cap)
+            break;
+        if (plain) {
+            dst[n++] = (char)*p;
+        } else {
+            dst[n++] = '\\';
+            dst[n++] = 'x';
+            dst[n++] = hex[*p >> 4];
+            dst[n++] = hex[*p & 15];
+        }
+    }
+    dst[n] = '\0';
 }
 
-static void name_unix(char *buf, const char *path) { snprintf(buf, ENDPOINT_NAME_MAX, "unix:%s", path); }
+static void name_tcp(char *buf, const char *host, int port) {
+    char safe[ENDPOINT_NAME_MAX];
+    escaped(safe, sizeof safe - 16, host);
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(buf, ENDPOINT_NAME_MAX, "%s%s%s:%d", v6 ? "[" : "", safe, v6 ? "]" : "", port);
+}
+
+static void name_unix(char *buf, const char *path) {
+    char safe[ENDPOINT_NAME_MAX];
+    escaped(safe, sizeof safe - 8, path);
+    snprintf(buf, ENDPOINT_NAME_MAX, "unix:%s", safe);
+}
 
 static bool name_peer(char *buf, int fd) {
     struct sockaddr_storage ss;

@@ -1,6 +1,9 @@
 /* The deadline thread (see watchdog.h). It only ever calls shutdown(2) on
  * a descriptor that is still listed, and unlisting takes the same lock, so
- * a descriptor closed and reused by the program is never touched. It
+ * a descriptor closed and reused by the program is never touched; in a
+ * forked child, whose watches are inherited from the parent, a descriptor
+ * is shut down only while it is still the socket it was (fstat identity):
+ * a child that closed its descriptors wholesale keeps its own. It
  * blocks every signal (the program's handlers never run on it), sleeps on
  * a condition variable while nothing is watched, and is restarted lazily in
  * a forked child. */
@@ -50,14 +53,15 @@ static uint64_t expire(uint64_t now) {
         /* the owner may have re-armed it meanwhile: only an unchanged
          * deadline is overdue */
         if (atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed,
-                                                    memory_order_relaxed)) {
+                                                    memory_order_relaxed) &&
+            ck_still_owned(&w->sock)) {
             if (w->placeholder)
                 ck_log(CK_LOG_DEBUG, "%s may be reachable again: closing an async placeholder so the program "
                        "reconnects", w->what);
             else
                 ck_log(CK_LOG_WARN, "%s: no reply within the deadline on an async connection; closing it", w->what);
             atomic_store_explicit(&w->fired, true, memory_order_relaxed);
-            shutdown(w->fd, SHUT_RDWR);
+            shutdown(w->sock.fd, SHUT_RDWR);
         }
     }
     return earliest;
@@ -102,8 +106,9 @@ static void start(void) {
 
 void ck_watchdog_add(ck_watch *w, int fd, const char *what) {
     pthread_once(&once, init_once);
+    ck_owned_fd sock = ck_own(fd);
     pthread_mutex_lock(&lock);
-    w->fd = fd;
+    w->sock = sock;
     w->what = what;
     w->prev = NULL;
     w->next = watched;

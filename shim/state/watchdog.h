@@ -14,9 +14,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "owned_fd.h"
+
 typedef struct ck_watch {
     struct ck_watch *prev, *next; /* the watchdog's list, under its lock */
-    int fd;
+    ck_owned_fd sock;             /* shut down only while still this socket (a forked child may reuse the number) */
     bool listed;
     _Atomic uint64_t deadline_ns; /* monotonic; 0: nothing awaited */
     _Atomic bool fired;           /* the watchdog shut the socket down */

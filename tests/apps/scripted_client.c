@@ -20,6 +20,7 @@
  *   null-context             redisCommand(NULL, "PING"): a crash without the shim
  *   pid                      print "pid N"
  *   reuse-stderr PATH        close fd 2 and open PATH on that number (a daemon's own file)
+ *   close-last-unix-socket   close the highest-numbered AF_UNIX socket (a descriptor of the shim's)
  *   daemonize                fork as daemon(3) does: the parent _exits at once,
  *                            the child runs the rest of the script
  *   health                   print cachekit_health()'s document, looked up with
@@ -50,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -214,6 +216,16 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         close(STDERR_FILENO);
         int fd = open(argv[0], O_WRONLY | O_CREAT | O_TRUNC, 0600);
         printf("reuse-stderr %s\n", fd == STDERR_FILENO ? "ok" : "failed");
+    } else if (strcmp(op, "close-last-unix-socket") == 0) {
+        /* a program closing a descriptor it does not know (the shim's) */
+        int last = -1;
+        for (int fd = 3; fd < 1024; fd++) {
+            int domain = 0;
+            socklen_t len = sizeof domain;
+            if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX)
+                last = fd;
+        }
+        printf("closed %s\n", last >= 0 && close(last) == 0 ? "a unix socket" : "nothing");
     } else if (strcmp(op, "pid") == 0) {
         printf("pid %ld\n", (long)getpid());
     } else if (strcmp(op, "daemonize") == 0) {

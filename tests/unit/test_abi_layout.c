@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include "abi.h"
@@ -38,17 +39,43 @@ static void layout_matches_the_headers(void **state) {
     assert_int_equal(ck_abi.ctx_command_timeout, offsetof(redisContext, command_timeout));
 #endif
     assert_int_equal(0, offsetof(redisReply, type));
-    assert_int_equal(REDIS_REPLY_NIL, 4);
-    assert_int_equal(REDIS_REPLY_ERROR, 6);
-    assert_int_equal(REDIS_BLOCK, 0x1);
-    assert_int_equal(REDIS_CONN_TCP, 0);
-    assert_int_equal(REDIS_CONN_UNIX, 1);
+    /* every (redisContext *)ac cast of the shim relies on it */
+    assert_int_equal(0, offsetof(redisAsyncContext, c));
+}
+
+/* The constants the shim declares itself (hiredis_types.h) are hiredis's. */
+static void constants_match_the_headers(void **state) {
+    (void)state;
+    assert_int_equal(CK_REDIS_OK, REDIS_OK);
+    assert_int_equal(CK_REDIS_ERR, REDIS_ERR);
+    assert_int_equal(CK_REDIS_ERR_IO, REDIS_ERR_IO);
+    assert_int_equal(CK_REDIS_ERR_OTHER, REDIS_ERR_OTHER);
+    assert_int_equal(CK_REDIS_ERR_OOM, REDIS_ERR_OOM);
+    assert_int_equal(CK_REDIS_BLOCK, REDIS_BLOCK);
+    assert_int_equal(CK_REDIS_CONNECTED, REDIS_CONNECTED);
+    assert_int_equal(CK_REDIS_IN_CALLBACK, REDIS_IN_CALLBACK);
+    assert_int_equal(CK_REDIS_REPLY_STRING, REDIS_REPLY_STRING);
+    assert_int_equal(CK_REDIS_REPLY_ARRAY, REDIS_REPLY_ARRAY);
+    assert_int_equal(CK_REDIS_REPLY_INTEGER, REDIS_REPLY_INTEGER);
+    assert_int_equal(CK_REDIS_REPLY_NIL, REDIS_REPLY_NIL);
+    assert_int_equal(CK_REDIS_REPLY_STATUS, REDIS_REPLY_STATUS);
+    assert_int_equal(CK_REDIS_REPLY_ERROR, REDIS_REPLY_ERROR);
+    assert_int_equal(CK_REDIS_CONN_TCP, REDIS_CONN_TCP);
+    assert_int_equal(CK_REDIS_CONN_UNIX, REDIS_CONN_UNIX);
+#if HIREDIS_MAJOR >= 1
+    assert_int_equal(CK_REDIS_ERR_TIMEOUT, REDIS_ERR_TIMEOUT);
+    assert_int_equal(CK_REDIS_REPLY_PUSH, REDIS_REPLY_PUSH);
+    assert_int_equal(CK_REDIS_CONN_USERFD, REDIS_CONN_USERFD);
+#endif
 }
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(layout_matches_the_headers)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(layout_matches_the_headers),
+        cmocka_unit_test(constants_match_the_headers),
+    };
     return cmocka_run_group_tests_name("abi layout (hiredis " STR(HIREDIS_MAJOR) "." STR(HIREDIS_MINOR) "." STR(HIREDIS_PATCH) ")", tests, NULL, NULL);
 }
