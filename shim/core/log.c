@@ -26,12 +26,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "rate_limit.h"
 
 static ck_log_level current_level = CK_LOG_INFO;
 static ck_log_destination destination = CK_LOG_TO_STDERR;
-static uint64_t line_interval_ns;  /* 0: no limit */
-static uint64_t burst_ns;          /* how far ahead of now the arrival time may run */
-static _Atomic uint64_t next_arrival_ns;
+static ck_rate_limit lines;
 static _Atomic uint64_t suppressed;
 /* What fd 2 was when the shim loaded: a daemon may close it and reuse the
  * number (a socket, even the Redis connection), and then a line written
@@ -52,28 +51,17 @@ void ck_log_configure(ck_log_destination to, unsigned lines_per_minute) {
     stderr_dev = stderr_known ? st.st_dev : 0;
     stderr_ino = stderr_known ? st.st_ino : 0;
     destination = to;
-    line_interval_ns = lines_per_minute == 0 ? 0 : 60000000000ull / lines_per_minute;
-    burst_ns = line_interval_ns * (lines_per_minute > 1 ? lines_per_minute - 1 : 0);
+    ck_rate_limit_init(&lines, lines_per_minute);
 }
 
 int ck_log_enabled(ck_log_level level) { return level != CK_LOG_OFF && level <= current_level; }
 
 /* Takes a place for one line, or counts it as suppressed. */
 static bool admitted(void) {
-    if (line_interval_ns == 0)
+    if (lines.interval_ns == 0 || ck_rate_limit_admit(&lines, ck_clock_coarse_ns()))
         return true;
-    uint64_t now = ck_clock_coarse_ns();
-    uint64_t arrival = atomic_load_explicit(&next_arrival_ns, memory_order_relaxed);
-    for (;;) {
-        uint64_t base = arrival > now ? arrival : now;
-        if (base - now > burst_ns) {
-            atomic_fetch_add_explicit(&suppressed, 1, memory_order_relaxed);
-            return false;
-        }
-        if (atomic_compare_exchange_weak_explicit(&next_arrival_ns, &arrival, base + line_interval_ns,
-                                                  memory_order_relaxed, memory_order_relaxed))
-            return true;
-    }
+    atomic_fetch_add_explicit(&suppressed, 1, memory_order_relaxed);
+    return false;
 }
 
 static void emit(ck_log_level level, const char *text, size_t len) {

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "endpoint.h"
 #include "l1.h"
+#include "label_escape.h"
 #include "log.h"
 
 #define DOCUMENT_LIMIT (4u << 20) /* bounded memory whatever the number of endpoints */
@@ -28,25 +29,6 @@ void ck_exposition_set_program(const char *name) {
     }
     memcpy(program, name, len);
     program[len] = '\0';
-}
-
-/* `s` with \, " and newlines escaped (Prometheus label values; JSON adds
- * control characters, which become spaces). */
-static void escape(char *out, size_t cap, const char *s) {
-    size_t n = 0;
-    for (; *s != '\0' && n + 3 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '\\' || ch == '"') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch == '\n') {
-            out[n++] = '\\';
-            out[n++] = 'n';
-        } else {
-            out[n++] = ch < 0x20 ? ' ' : (char)ch;
-        }
-    }
-    out[n] = '\0';
 }
 
 static uint64_t load(_Atomic uint64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
@@ -67,7 +49,7 @@ static bool per_endpoint(ck_buf *out, const char *name, const char *extra, value
     bool ok = true;
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL && ok; ep = ep->next) {
         char endpoint[600];
-        escape(endpoint, sizeof endpoint, ep->name);
+        ck_label_escape(endpoint, sizeof endpoint, ep->name);
         ok = ck_buf_printf(out, DOCUMENT_LIMIT, "%s{endpoint=\"%s\",%s%s} %llu\n", name, endpoint, labels, extra,
                            (unsigned long long)value(ep));
     }
@@ -93,7 +75,7 @@ static bool histogram(ck_buf *out, const char *labels) {
     bool ok = header(out, &f);
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL && ok; ep = ep->next) {
         char endpoint[600];
-        escape(endpoint, sizeof endpoint, ep->name);
+        ck_label_escape(endpoint, sizeof endpoint, ep->name);
         uint64_t cumulative = 0;
         for (unsigned i = 0; i <= CK_LATENCY_BOUNDS && ok; i++) {
             cumulative += load(&ep->metrics.latency_bucket[i]);
@@ -115,7 +97,7 @@ static bool histogram(ck_buf *out, const char *labels) {
 
 bool ck_exposition_metrics(ck_buf *out) {
     char name[300], labels[400];
-    escape(name, sizeof name, program);
+    ck_label_escape(name, sizeof name, program);
     snprintf(labels, sizeof labels, "program=\"%s\",pid=\"%ld\"", name, (long)getpid());
 
     /* a row without help text adds series to the family of the row above */
@@ -174,13 +156,13 @@ bool ck_exposition_metrics(ck_buf *out) {
 
 bool ck_exposition_health(ck_buf *out) {
     char name[300];
-    escape(name, sizeof name, program);
+    ck_label_escape(name, sizeof name, program);
     uint64_t now = ck_clock_monotonic_ns();
     bool ok = ck_buf_printf(out, DOCUMENT_LIMIT, "{\"program\":\"%s\",\"pid\":%ld,\"endpoints\":[", name,
                             (long)getpid());
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL && ok; ep = ep->next) {
         char endpoint[600];
-        escape(endpoint, sizeof endpoint, ep->name);
+        ck_label_escape(endpoint, sizeof endpoint, ep->name);
         ck_breaker_state s = ck_breaker_state_of(&ep->breaker);
         uint64_t changed = load(&ep->metrics.transition_ns);
         uint64_t probe_at = load(&ep->breaker.probe_after_ns);

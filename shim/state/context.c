@@ -14,7 +14,10 @@
 
 #include "log.h"
 
-#define TABLE_BITS 16
+#ifndef CK_CONTEXT_TABLE_BITS /* the unit test builds a small table to fill it */
+#define CK_CONTEXT_TABLE_BITS 16
+#endif
+#define TABLE_BITS CK_CONTEXT_TABLE_BITS
 #define TABLE_SIZE (1u << TABLE_BITS)
 #define KEY_EMPTY ((uintptr_t)0)
 #define KEY_DELETED ((uintptr_t)1)
