@@ -21,11 +21,11 @@
 /* The diagnostic; always true (the caller returns its error value). */
 bool ck_api_refused(const char *function, bool hiredis_found);
 
-#define CK_ENTRY(fn, context, failed)                                                                \
-    do {                                                                                             \
-        bool ck_found_ = ck_real_ready() && ck_real.fn != NULL;                                      \
-        if (__builtin_expect(!ck_found_ || (context) == NULL, 0) && ck_api_refused(#fn, ck_found_)) \
-            return failed;                                                                           \
+#define CK_ENTRY(fn, context, failed)                                                                                  \
+    do {                                                                                                               \
+        bool ck_found_ = ck_real_ready() && ck_real.fn != NULL;                                                        \
+        if (__builtin_expect(!ck_found_ || (context) == NULL, 0) && ck_api_refused(#fn, ck_found_))                    \
+            return failed;                                                                                             \
     } while (0)
 
 #endif

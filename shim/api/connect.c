@@ -15,7 +15,8 @@ CK_EXPORT redisContext *redisConnect(const char *ip, int port) {
 
 CK_EXPORT redisContext *redisConnectWithTimeout(const char *ip, int port, const struct timeval tv) {
     CK_ENTRY(redisConnectWithTimeout, CK_NO_CONTEXT, NULL);
-    return ck_connect_gated(&(ck_connect_recipe){.address = (char *)ip, .port = port, .has_timeout = true, .timeout = tv});
+    return ck_connect_gated(
+        &(ck_connect_recipe){.address = (char *)ip, .port = port, .has_timeout = true, .timeout = tv});
 }
 
 CK_EXPORT redisContext *redisConnectUnix(const char *path) {
@@ -33,8 +34,8 @@ CK_EXPORT redisContext *redisConnectUnixWithTimeout(const char *path, const stru
  * connects build their context with one of them: while the async policy
  * offers a placeholder's socket-pair end, the context is built on it
  * instead (policy/placeholder.h). */
-#define ADOPTED(fn, ...)                                                                             \
-    (ck_placeholder_async_offered() ? ck_placeholder_async_substitute()                             \
+#define ADOPTED(fn, ...)                                                                                               \
+    (ck_placeholder_async_offered() ? ck_placeholder_async_substitute()                                                \
                                     : ck_connect_adopt(CK_REAL_CALL(fn, __VA_ARGS__)))
 
 CK_EXPORT redisContext *redisConnectNonBlock(const char *ip, int port) {

@@ -42,8 +42,8 @@ static int append_v(redisContext *c, const char *format, va_list ap) {
 }
 
 static ck_call by_argv(int argc, const char **argv, const size_t *argvlen) {
-    return (ck_call){.form = CK_BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen,
-                     .transport = &ck_sync_transport};
+    return (ck_call){
+        .form = CK_BY_ARGV, .argc = argc, .argv = argv, .argvlen = argvlen, .transport = &ck_sync_transport};
 }
 
 CK_EXPORT void *redisvCommand(redisContext *c, const char *format, va_list ap) {

@@ -103,8 +103,7 @@ static bool settle_ticket(ck_breaker *b, uint32_t ticket) {
 }
 
 static void open_circuit(ck_breaker *b, ck_clock_fn now, uint32_t probe_failures) {
-    atomic_store_explicit(&b->probe_after_ns, now() + ck_breaker_cooldown(b, probe_failures),
-                          memory_order_relaxed);
+    atomic_store_explicit(&b->probe_after_ns, now() + ck_breaker_cooldown(b, probe_failures), memory_order_relaxed);
 }
 
 void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now, ck_transition *t) {

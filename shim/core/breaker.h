@@ -64,10 +64,10 @@ typedef struct {
 
 typedef struct {
     bool enabled;
-    uint32_t threshold;      /* consecutive failures that open the circuit */
-    uint64_t cooldown_ns;    /* first cooldown */
-    uint64_t cooldown_max_ns;/* cap of the growing cooldown (>= cooldown_ns) */
-    uint64_t (*random)(void);/* jitter source; NULL: no jitter */
+    uint32_t threshold;        /* consecutive failures that open the circuit */
+    uint64_t cooldown_ns;      /* first cooldown */
+    uint64_t cooldown_max_ns;  /* cap of the growing cooldown (>= cooldown_ns) */
+    uint64_t (*random)(void);  /* jitter source; NULL: no jitter */
     uint64_t probe_timeout_ns; /* a probe not settled by then is taken over; 0: the first cooldown */
 } ck_breaker_settings;
 

@@ -14,28 +14,24 @@ typedef struct {
     ck_command_class cls;
 } class_row;
 
-#define ROW(n, c) {n, sizeof(n) - 1, c}
+#define ROW(n, c)                                                                                                      \
+    { n, sizeof(n) - 1, c }
 static const class_row class_rows[] = {
-    ROW("AUTH", CK_CMD_CONNECTION),     ROW("SELECT", CK_CMD_CONNECTION),
-    ROW("HELLO", CK_CMD_CONNECTION),    ROW("CLIENT", CK_CMD_CONNECTION),
-    ROW("READONLY", CK_CMD_CONNECTION), ROW("READWRITE", CK_CMD_CONNECTION),
-    ROW("RESET", CK_CMD_CONNECTION),    ROW("QUIT", CK_CMD_CONNECTION),
-    ROW("ASKING", CK_CMD_CONNECTION),   ROW("MULTI", CK_CMD_TXN_BEGIN),
-    ROW("EXEC", CK_CMD_TXN_END),        ROW("DISCARD", CK_CMD_TXN_END),
-    ROW("WATCH", CK_CMD_TXN_WATCH),     ROW("UNWATCH", CK_CMD_TXN_WATCH),
-    ROW("SUBSCRIBE", CK_CMD_SUBSCRIBE), ROW("PSUBSCRIBE", CK_CMD_SUBSCRIBE),
-    ROW("SSUBSCRIBE", CK_CMD_SUBSCRIBE), ROW("MONITOR", CK_CMD_SUBSCRIBE),
-    ROW("BLPOP", CK_CMD_BLOCKING),      ROW("BRPOP", CK_CMD_BLOCKING),
-    ROW("BRPOPLPUSH", CK_CMD_BLOCKING), ROW("BLMOVE", CK_CMD_BLOCKING),
-    ROW("BLMPOP", CK_CMD_BLOCKING),     ROW("BZPOPMIN", CK_CMD_BLOCKING),
-    ROW("BZPOPMAX", CK_CMD_BLOCKING),   ROW("BZMPOP", CK_CMD_BLOCKING),
-    ROW("XREAD", CK_CMD_BLOCKING),      ROW("XREADGROUP", CK_CMD_BLOCKING),
-    ROW("WAIT", CK_CMD_BLOCKING),       ROW("WAITAOF", CK_CMD_BLOCKING),
+    ROW("AUTH", CK_CMD_CONNECTION),      ROW("SELECT", CK_CMD_CONNECTION),    ROW("HELLO", CK_CMD_CONNECTION),
+    ROW("CLIENT", CK_CMD_CONNECTION),    ROW("READONLY", CK_CMD_CONNECTION),  ROW("READWRITE", CK_CMD_CONNECTION),
+    ROW("RESET", CK_CMD_CONNECTION),     ROW("QUIT", CK_CMD_CONNECTION),      ROW("ASKING", CK_CMD_CONNECTION),
+    ROW("MULTI", CK_CMD_TXN_BEGIN),      ROW("EXEC", CK_CMD_TXN_END),         ROW("DISCARD", CK_CMD_TXN_END),
+    ROW("WATCH", CK_CMD_TXN_WATCH),      ROW("UNWATCH", CK_CMD_TXN_WATCH),    ROW("SUBSCRIBE", CK_CMD_SUBSCRIBE),
+    ROW("PSUBSCRIBE", CK_CMD_SUBSCRIBE), ROW("SSUBSCRIBE", CK_CMD_SUBSCRIBE), ROW("MONITOR", CK_CMD_SUBSCRIBE),
+    ROW("BLPOP", CK_CMD_BLOCKING),       ROW("BRPOP", CK_CMD_BLOCKING),       ROW("BRPOPLPUSH", CK_CMD_BLOCKING),
+    ROW("BLMOVE", CK_CMD_BLOCKING),      ROW("BLMPOP", CK_CMD_BLOCKING),      ROW("BZPOPMIN", CK_CMD_BLOCKING),
+    ROW("BZPOPMAX", CK_CMD_BLOCKING),    ROW("BZMPOP", CK_CMD_BLOCKING),      ROW("XREAD", CK_CMD_BLOCKING),
+    ROW("XREADGROUP", CK_CMD_BLOCKING),  ROW("WAIT", CK_CMD_BLOCKING),        ROW("WAITAOF", CK_CMD_BLOCKING),
 };
 
 static const class_row availability_rows[] = {
-    ROW("LOADING", 0),  ROW("BUSY", 0),     ROW("MASTERDOWN", 0), ROW("CLUSTERDOWN", 0),
-    ROW("TRYAGAIN", 0), ROW("MISCONF", 0),  ROW("NOREPLICAS", 0),
+    ROW("LOADING", 0),  ROW("BUSY", 0),    ROW("MASTERDOWN", 0), ROW("CLUSTERDOWN", 0),
+    ROW("TRYAGAIN", 0), ROW("MISCONF", 0), ROW("NOREPLICAS", 0),
 };
 #undef ROW
 
@@ -59,8 +55,7 @@ static bool find(const class_row *rows, size_t n, const char *name, size_t len, 
 /* Reads "<digits>\r\n" at *p (before end) into *n, at most `max`; false
  * when malformed or too large. At most 10 digits are read, so the value
  * cannot wrap before it is compared. */
-static inline __attribute__((always_inline)) bool read_length(const char **p, const char *end, size_t max,
-                                                               size_t *n) {
+static inline __attribute__((always_inline)) bool read_length(const char **p, const char *end, size_t max, size_t *n) {
     const char *q = *p;
     unsigned digit;
     if (end - q >= 3 && (digit = (unsigned)(unsigned char)*q - '0') <= 9 && q[1] == '\r' &&
@@ -84,7 +79,7 @@ static inline __attribute__((always_inline)) bool read_length(const char **p, co
 
 /* One bulk string "$<len>\r\n<bytes>\r\n" at *p: its bytes. */
 static inline __attribute__((always_inline)) bool read_bulk(const char **p, const char *end, const char **arg,
-                                                             size_t *len) {
+                                                            size_t *len) {
     const char *q = *p;
     size_t n;
     if (q >= end || *q != '$')

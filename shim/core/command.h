@@ -7,13 +7,13 @@
 #include <stddef.h>
 
 typedef enum {
-    CK_CMD_DATA = 0,     /* everything else: gated by the breaker, nil while open */
-    CK_CMD_CONNECTION,   /* AUTH, SELECT, HELLO, CLIENT...: never faked, never gated */
-    CK_CMD_TXN_BEGIN,    /* MULTI: the context passes through until EXEC/DISCARD */
-    CK_CMD_TXN_END,      /* EXEC, DISCARD */
-    CK_CMD_TXN_WATCH,    /* WATCH, UNWATCH: part of a transaction, never faked */
-    CK_CMD_SUBSCRIBE,    /* SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR: pass-through for good */
-    CK_CMD_BLOCKING,     /* BLPOP, XREAD, WAIT...: data, but may wait as long as they ask */
+    CK_CMD_DATA = 0,   /* everything else: gated by the breaker, nil while open */
+    CK_CMD_CONNECTION, /* AUTH, SELECT, HELLO, CLIENT...: never faked, never gated */
+    CK_CMD_TXN_BEGIN,  /* MULTI: the context passes through until EXEC/DISCARD */
+    CK_CMD_TXN_END,    /* EXEC, DISCARD */
+    CK_CMD_TXN_WATCH,  /* WATCH, UNWATCH: part of a transaction, never faked */
+    CK_CMD_SUBSCRIBE,  /* SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR: pass-through for good */
+    CK_CMD_BLOCKING,   /* BLPOP, XREAD, WAIT...: data, but may wait as long as they ask */
 } ck_command_class;
 
 /* argv[0] of a hiredis format string when it can be read without
@@ -57,11 +57,10 @@ bool ck_command_batch(const char *buf, size_t len, size_t *count, bool *all_data
  * most data commands (GET, SET, HGET...) fail one of these two bit tests
  * and are classified without a string comparison. */
 #define CK_SPECIAL_LENGTHS 0x7f0u /* 4 to 10 */
-#define CK_SPECIAL_LETTERS                                                                           \
-    ((1u << ('A' - 'A')) | (1u << ('B' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |        \
-     (1u << ('E' - 'A')) | (1u << ('H' - 'A')) | (1u << ('M' - 'A')) | (1u << ('P' - 'A')) |        \
-     (1u << ('Q' - 'A')) | (1u << ('R' - 'A')) | (1u << ('S' - 'A')) | (1u << ('U' - 'A')) |        \
-     (1u << ('W' - 'A')) | (1u << ('X' - 'A')))
+#define CK_SPECIAL_LETTERS                                                                                             \
+    ((1u << ('A' - 'A')) | (1u << ('B' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) | (1u << ('E' - 'A')) |     \
+     (1u << ('H' - 'A')) | (1u << ('M' - 'A')) | (1u << ('P' - 'A')) | (1u << ('Q' - 'A')) | (1u << ('R' - 'A')) |     \
+     (1u << ('S' - 'A')) | (1u << ('U' - 'A')) | (1u << ('W' - 'A')) | (1u << ('X' - 'A')))
 
 ck_command_class ck_command_classify_special(const char *name, size_t len);
 

@@ -30,9 +30,12 @@ typedef struct {
 
 #define TEXT_MAX(field) (sizeof(((ck_config *)0)->field) - 1)
 
-#define ROW(name, kind, field, min, max) {name, kind, offsetof(ck_config, field), min, max, NULL}
-#define CHOICE_ROW(name, field, choices) {name, KIND_CHOICE, offsetof(ck_config, field), 0, 0, choices}
-#define TEXT_ROW(name, field) {name, KIND_TEXT, offsetof(ck_config, field), 0, TEXT_MAX(field), NULL}
+#define ROW(name, kind, field, min, max)                                                                               \
+    { name, kind, offsetof(ck_config, field), min, max, NULL }
+#define CHOICE_ROW(name, field, choices)                                                                               \
+    { name, KIND_CHOICE, offsetof(ck_config, field), 0, 0, choices }
+#define TEXT_ROW(name, field)                                                                                          \
+    { name, KIND_TEXT, offsetof(ck_config, field), 0, TEXT_MAX(field), NULL }
 
 static const config_row rows[] = {
     ROW("CACHEKIT_CIRCUIT_BREAKER_ENABLED", KIND_BOOL, breaker_enabled, 0, 0),
@@ -180,7 +183,10 @@ static const char *expected(const config_row *row, char *buf, size_t len) {
     case KIND_CHOICE: {
         size_t used = 0;
         for (int i = 0; row->choices[i] != NULL && used < len; i++)
-            used += (size_t)snprintf(buf + used, len - used, "%s%s", i == 0 ? "" : row->choices[i + 1] ? ", " : " or ",
+            used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                     i == 0                ? ""
+                                     : row->choices[i + 1] ? ", "
+                                                           : " or ",
                                      row->choices[i]);
         return buf;
     }
@@ -208,8 +214,8 @@ int ck_config_load(ck_config *cfg, ck_getenv_fn getenv_fn, ck_config_report_fn r
         if (report != NULL) {
             char def[32], range[96], line[400];
             describe_default(&rows[i], &defaults, def, sizeof def);
-            snprintf(line, sizeof line, "%s=\"%.80s\" is not valid (expected %s); using the default %s",
-                     rows[i].name, value, expected(&rows[i], range, sizeof range), def);
+            snprintf(line, sizeof line, "%s=\"%.80s\" is not valid (expected %s); using the default %s", rows[i].name,
+                     value, expected(&rows[i], range, sizeof range), def);
             report(line);
         }
     }

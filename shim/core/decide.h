@@ -26,14 +26,14 @@ typedef enum {
 typedef struct {
     ck_command_class cls;
     ck_conn_state conn;
-    bool in_transaction;  /* between MULTI and EXEC/DISCARD on this connection */
-    bool owes_dead;       /* replies that end the connection for the program are still owed: a dead
+    bool in_transaction; /* between MULTI and EXEC/DISCARD on this connection */
+    bool owes_dead;      /* replies that end the connection for the program are still owed: a dead
                            * connection's, or a refusal (a dead server's error while open) */
     bool breaker_enabled;
-    bool can_connect;     /* the transport connects in place (sync); async programs reconnect themselves */
-    bool writes;          /* the command may write (or is unknown, or a script) */
-    bool refuse_writes;   /* CACHEKIT_OPEN_WRITES=error: a write while open fails as on a dead server */
-    bool session;         /* AUTH, HELLO, SELECT, CLIENT SETNAME: a placeholder remembers them */
+    bool can_connect;   /* the transport connects in place (sync); async programs reconnect themselves */
+    bool writes;        /* the command may write (or is unknown, or a script) */
+    bool refuse_writes; /* CACHEKIT_OPEN_WRITES=error: a write while open fails as on a dead server */
+    bool session;       /* AUTH, HELLO, SELECT, CLIENT SETNAME: a placeholder remembers them */
 } ck_situation;
 
 typedef enum {
@@ -91,8 +91,7 @@ static inline ck_action ck_decide(const ck_situation *s, ck_gate gate) {
         if (!ck_decide_must_connect(s) || open)
             return CK_ACT_FAIL_DEAD;
         return CK_ACT_CONNECT_SEND;
-    case CK_CONN_LIVE:
-        break;
+    case CK_CONN_LIVE: break;
     }
     return CK_ACT_SEND;
 }

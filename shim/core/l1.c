@@ -10,8 +10,8 @@
 #define MALLOC_OVERHEAD 16 /* what glibc adds to each chunk, counted against the bound */
 
 typedef struct entry {
-    struct entry *chain;           /* next in the bucket */
-    struct entry *newer, *older;   /* LRU list */
+    struct entry *chain;         /* next in the bucket */
+    struct entry *newer, *older; /* LRU list */
     ck_hash128 hash;
     uint64_t snapshot, epoch, stored_at;
     size_t cmd_len; /* the command's bytes, then the reply's */
@@ -134,14 +134,23 @@ static entry **link_of(shard *s, const entry *target) {
 }
 
 static void lru_unlink(shard *s, entry *e) {
-    if (e->newer) e->newer->older = e->older; else s->newest = e->older;
-    if (e->older) e->older->newer = e->newer; else s->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        s->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        s->oldest = e->newer;
 }
 
 static void lru_push(shard *s, entry *e) {
     e->newer = NULL;
     e->older = s->newest;
-    if (s->newest) s->newest->newer = e; else s->oldest = e;
+    if (s->newest)
+        s->newest->newer = e;
+    else
+        s->oldest = e;
     s->newest = e;
 }
 

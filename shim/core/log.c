@@ -70,8 +70,8 @@ static void emit(ck_log_level level, const char *text, size_t len) {
         return;
     }
     char line[600];
-    int n = snprintf(line, sizeof line, "cachekit[%ld]: %s: %.*s\n", (long)getpid(), level_names[level], (int)len,
-                     text);
+    int n =
+        snprintf(line, sizeof line, "cachekit[%ld]: %s: %.*s\n", (long)getpid(), level_names[level], (int)len, text);
     size_t total = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     if (total > 0 && line[total - 1] != '\n')
         line[total - 1] = '\n';

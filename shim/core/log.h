@@ -26,8 +26,7 @@ int ck_log_enabled(ck_log_level level);
 /* Lines not written because fd 2 was no longer the stderr of load time
  * (closed, or its number reused by the program). */
 extern _Atomic uint64_t ck_log_lines_dropped;
-void ck_log(ck_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void ck_log(ck_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Program or server data quoted in a log line: at most `max` (at most
  * CK_LOG_DATA_MAX) bytes of it, printable ASCII as is (but '"' and '\\'), anything else as
@@ -39,11 +38,11 @@ const char *ck_log_data(char *dst, const void *data, size_t len, size_t max);
 
 /* Logs only the first time this call site is reached: for causes that
  * could repeat on every call of the program. */
-#define CK_LOG_ONCE(level, ...)                                                                      \
-    do {                                                                                             \
-        static atomic_int ck_logged_;                                                                \
-        if (!atomic_exchange_explicit(&ck_logged_, 1, memory_order_relaxed))                         \
-            ck_log(level, __VA_ARGS__);                                                              \
+#define CK_LOG_ONCE(level, ...)                                                                                        \
+    do {                                                                                                               \
+        static atomic_int ck_logged_;                                                                                  \
+        if (!atomic_exchange_explicit(&ck_logged_, 1, memory_order_relaxed))                                           \
+            ck_log(level, __VA_ARGS__);                                                                                \
     } while (0)
 
 #endif

@@ -7,8 +7,8 @@ bool ck_metrics_on;
 const double ck_latency_bounds_s[CK_LATENCY_BOUNDS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                        0.1,    0.25,  0.5,    1,     2.5,  5};
 
-static const uint64_t bounds_ns[CK_LATENCY_BOUNDS] = {500000,    1000000,   2500000,   5000000,    10000000,
-                                                      25000000,  50000000,  100000000, 250000000,  500000000,
+static const uint64_t bounds_ns[CK_LATENCY_BOUNDS] = {500000,     1000000,    2500000,   5000000,   10000000,
+                                                      25000000,   50000000,   100000000, 250000000, 500000000,
                                                       1000000000, 2500000000, 5000000000};
 
 void ck_metrics_observe(ck_metrics *m, uint64_t ns) {

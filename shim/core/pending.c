@@ -23,8 +23,7 @@ bool ck_pending_grow(ck_pending *q) {
     return true;
 }
 
-void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t flags,
-                          const ck_slot_cache *cache) {
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t flags, const ck_slot_cache *cache) {
     ck_slot *s = ck_pending_at(q, q->len);
     s->kind = (uint8_t)kind;
     s->gate = (uint8_t)p.gate;

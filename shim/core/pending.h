@@ -31,10 +31,10 @@ typedef enum {
 
 /* What the reply of a REAL slot needs besides being read. */
 enum {
-    CK_SLOT_UNBOUNDED = 1, /* a blocking command: read it without the shim's socket timeout */
-    CK_SLOT_SESSION = 2,   /* AUTH, SELECT...: on success the session to replay changes */
-    CK_SLOT_L1_READ = 4,   /* a read the L1 keeps: store its reply, or serve stale on failure */
-    CK_SLOT_L1_WRITE = 8,  /* a write: invalidate its keys again when it completes */
+    CK_SLOT_UNBOUNDED = 1,  /* a blocking command: read it without the shim's socket timeout */
+    CK_SLOT_SESSION = 2,    /* AUTH, SELECT...: on success the session to replay changes */
+    CK_SLOT_L1_READ = 4,    /* a read the L1 keeps: store its reply, or serve stale on failure */
+    CK_SLOT_L1_WRITE = 8,   /* a write: invalidate its keys again when it completes */
     CK_SLOT_DB_CHANGE = 16, /* SELECT, RESET, HELLO: the keys of what follows are uncertain until it is answered */
 };
 
@@ -52,10 +52,10 @@ typedef struct {
     uint64_t snapshot; /* reads: sum of the keys' generations when sent */
     uint64_t epoch;    /* reads: the epoch when sent */
     uint16_t generation_slots[CK_SLOT_MAX_KEYS];
-    uint8_t nkeys;     /* or CK_SLOT_ALL_KEYS */
-    char *stale;       /* SYNTH_STALE: RESP bytes, owned by the slot */
+    uint8_t nkeys; /* or CK_SLOT_ALL_KEYS */
+    char *stale;   /* SYNTH_STALE: RESP bytes, owned by the slot */
     size_t stale_len;
-    char *cmd_heap;    /* reads: the command's bytes when longer than inline_cmd (malloc'd) */
+    char *cmd_heap; /* reads: the command's bytes when longer than inline_cmd (malloc'd) */
     size_t cmd_len;
     char inline_cmd[CK_SLOT_INLINE_CMD];
 } ck_slot_cache;
@@ -81,13 +81,10 @@ typedef struct {
 
 void ck_pending_init(ck_pending *q);
 bool ck_pending_grow(ck_pending *q);
-void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t flags,
-                          const ck_slot_cache *cache);
+void ck_pending_push_slot(ck_pending *q, ck_slot_kind kind, ck_permit p, uint8_t flags, const ck_slot_cache *cache);
 void ck_pending_pop_slot(ck_pending *q);
 
-static inline ck_slot *ck_pending_at(const ck_pending *q, uint32_t i) {
-    return &q->ring[(q->head + i) & (q->cap - 1)];
-}
+static inline ck_slot *ck_pending_at(const ck_pending *q, uint32_t i) { return &q->ring[(q->head + i) & (q->cap - 1)]; }
 
 /* Makes room for one more push; false when memory is short. */
 static inline bool ck_pending_reserve(ck_pending *q) { return q->len < q->cap || ck_pending_grow(q); }
@@ -117,9 +114,7 @@ static inline ck_permit ck_slot_permit(const ck_slot *s) { return (ck_permit){(c
 
 static inline bool ck_pending_empty(const ck_pending *q) { return q->len == 0; }
 
-static inline const ck_slot *ck_pending_front(const ck_pending *q) {
-    return q->len == 0 ? NULL : ck_pending_at(q, 0);
-}
+static inline const ck_slot *ck_pending_front(const ck_pending *q) { return q->len == 0 ? NULL : ck_pending_at(q, 0); }
 
 /* Frees what a slot's L1 bookkeeping owns (a long command's copy, stale
  * bytes not taken). */

@@ -25,8 +25,8 @@ bool ck_session_kind_of(const char *resp, size_t len, ck_session_kind *kind) {
         const char *sub;
         ck_session_kind kind;
     } kinds[] = {
-        {"AUTH", NULL, CK_SESSION_AUTH},          {"HELLO", NULL, CK_SESSION_HELLO},
-        {"SELECT", NULL, CK_SESSION_SELECT},      {"CLIENT", "SETNAME", CK_SESSION_SETNAME},
+        {"AUTH", NULL, CK_SESSION_AUTH},     {"HELLO", NULL, CK_SESSION_HELLO},
+        {"SELECT", NULL, CK_SESSION_SELECT}, {"CLIENT", "SETNAME", CK_SESSION_SETNAME},
         {"RESET", NULL, CK_SESSION_RESET},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {

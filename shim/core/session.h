@@ -31,7 +31,7 @@ typedef struct {
     struct {
         ck_session_command cmd;
         uint8_t kind;
-    } *proposed;
+    } * proposed;
     uint32_t proposed_len, proposed_cap;
 } ck_session;
 

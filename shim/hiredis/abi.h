@@ -43,9 +43,7 @@ static inline void ck_ctx_clear_error(redisContext *c) {
     CK_FIELD(c, ck_abi.ctx_err, int) = 0;
     *((char *)c + ck_abi.ctx_errstr) = '\0';
 }
-static inline int ck_ctx_connection_type(const redisContext *c) {
-    return CK_FIELD(c, ck_abi.ctx_connection_type, int);
-}
+static inline int ck_ctx_connection_type(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_connection_type, int); }
 static inline void ck_ctx_set_connection_type(redisContext *c, int type) {
     CK_FIELD(c, ck_abi.ctx_connection_type, int) = type;
 }
@@ -53,8 +51,7 @@ static inline const char *ck_ctx_tcp_host(const redisContext *c) { return CK_FIE
 /* The command timeout the program gave hiredis 1.x (options or
  * redisSetTimeout), or NULL. */
 static inline const struct timeval *ck_ctx_command_timeout(const redisContext *c) {
-    return ck_abi.ctx_command_timeout == CK_NO_FIELD ? NULL
-                                                     : CK_FIELD(c, ck_abi.ctx_command_timeout, struct timeval *);
+    return ck_abi.ctx_command_timeout == CK_NO_FIELD ? NULL : CK_FIELD(c, ck_abi.ctx_command_timeout, struct timeval *);
 }
 static inline int ck_ctx_tcp_port(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_tcp_port, int); }
 static inline const char *ck_ctx_unix_path(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_unix_path, char *); }

@@ -8,8 +8,7 @@ __thread ck_guard_state ck_guard __attribute__((tls_model("initial-exec")));
 bool ck_shim_active = true;
 
 bool ck_hiredis_missing(const char *function) {
-    CK_LOG_ONCE(CK_LOG_ERROR, "%s: the real hiredis library was not found below the shim; failing the call",
-                function);
+    CK_LOG_ONCE(CK_LOG_ERROR, "%s: the real hiredis library was not found below the shim; failing the call", function);
     return true;
 }
 

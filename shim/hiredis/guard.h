@@ -30,7 +30,7 @@ extern __thread ck_guard_state ck_guard __attribute__((tls_model("initial-exec")
 bool ck_guard_held(uintptr_t asking_frame);
 
 /* True while this thread is inside a real hiredis call made by the shim. */
-#define ck_in_real_call()                                                                            \
+#define ck_in_real_call()                                                                                              \
     (__builtin_expect(ck_guard.depth != 0, 0) && ck_guard_held((uintptr_t)__builtin_frame_address(0)))
 
 /* False in a program that CACHEKIT_ONLY_CMDS / CACHEKIT_SKIP_CMDS leave
@@ -80,13 +80,13 @@ static inline void ck_guard_scope_end(ck_guard_scope *s) { ck_guard_leave(s->out
  * callbacks run inside them and the commands they send are the program's
  * own; and the reply reader's functions (hiredis/reply.c) skip it, since
  * they call nothing the shim wraps and sit on the open path. */
-#define CK_REAL_CALL(fn, ...)                                                                        \
-    ({                                                                                               \
-        volatile uintptr_t ck_mark_ = 0;                                                             \
-        __attribute__((cleanup(ck_guard_scope_end))) ck_guard_scope ck_scope_ = {                    \
-            ck_guard_enter(&ck_mark_, (uintptr_t)__builtin_frame_address(0)), &ck_mark_};            \
-        (void)ck_scope_;                                                                             \
-        ck_real.fn(__VA_ARGS__);                                                                     \
+#define CK_REAL_CALL(fn, ...)                                                                                          \
+    ({                                                                                                                 \
+        volatile uintptr_t ck_mark_ = 0;                                                                               \
+        __attribute__((cleanup(ck_guard_scope_end)))                                                                   \
+        ck_guard_scope ck_scope_ = {ck_guard_enter(&ck_mark_, (uintptr_t)__builtin_frame_address(0)), &ck_mark_};      \
+        (void)ck_scope_;                                                                                               \
+        ck_real.fn(__VA_ARGS__);                                                                                       \
     })
 
 /* For a program call made before hiredis could be found: one diagnostic,

@@ -54,12 +54,12 @@ static void *loaded_hiredis(void) {
 static bool resolve_from(void *handle) {
     bool complete = true;
     void *fn;
-#define CK_REAL_RESOLVE(ret, name, params, required)                                 \
-    fn = dlsym(handle, #name);                                                       \
-    if (is_inside_shim(fn))                                                          \
-        fn = NULL;                                                                   \
-    memcpy(&ck_real.name, &fn, sizeof fn);                                           \
-    if (fn == NULL && (required))                                                    \
+#define CK_REAL_RESOLVE(ret, name, params, required)                                                                   \
+    fn = dlsym(handle, #name);                                                                                         \
+    if (is_inside_shim(fn))                                                                                            \
+        fn = NULL;                                                                                                     \
+    memcpy(&ck_real.name, &fn, sizeof fn);                                                                             \
+    if (fn == NULL && (required))                                                                                      \
         complete = false;
     CK_REAL_SYMBOLS(CK_REAL_RESOLVE)
 #undef CK_REAL_RESOLVE

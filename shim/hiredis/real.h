@@ -12,59 +12,56 @@
 #include "hiredis_types.h"
 
 /* X(return type, name, parameter list, required) */
-#define CK_REAL_SYMBOLS(X)                                                                              \
-    X(redisContext *, redisConnect, (const char *ip, int port), true)                                 \
-    X(redisContext *, redisConnectWithTimeout, (const char *ip, int port, const struct timeval tv), true) \
-    X(redisContext *, redisConnectNonBlock, (const char *ip, int port), true)                         \
-    X(redisContext *, redisConnectBindNonBlock, (const char *ip, int port, const char *src), true)   \
-    X(redisContext *, redisConnectBindNonBlockWithReuse, (const char *ip, int port, const char *src), \
-      false)                                                                                            \
-    X(redisContext *, redisConnectUnix, (const char *path), true)                                     \
-    X(redisContext *, redisConnectUnixWithTimeout, (const char *path, const struct timeval tv), true) \
-    X(redisContext *, redisConnectUnixNonBlock, (const char *path), true)                             \
-    X(redisContext *, redisConnectFd, (int fd), true)                                                 \
-    X(redisContext *, redisConnectWithOptions, (const void *options), false)                \
-    X(int, redisReconnect, (redisContext * c), true)                                                  \
-    X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), true)                        \
-    X(int, redisEnableKeepAlive, (redisContext * c), true)                                            \
-    X(void, redisFree, (redisContext * c), true)                                                      \
-    X(void *, redisCommand, (redisContext * c, const char *format, ...), true)                        \
-    X(void *, redisvCommand, (redisContext * c, const char *format, va_list ap), true)                \
-    X(void *, redisCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true) \
-    X(int, redisAppendCommand, (redisContext * c, const char *format, ...), true)                     \
-    X(int, redisvAppendCommand, (redisContext * c, const char *format, va_list ap), true)             \
-    X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), \
-      true)                                                                                             \
-    X(int, redisAppendFormattedCommand, (redisContext * c, const char *cmd, size_t len), true)        \
-    X(int, redisGetReply, (redisContext * c, void **reply), true)                                     \
-    X(int, redisvFormatCommand, (char **target, const char *format, va_list ap), true)                \
-    X(int, redisFormatCommandArgv, (char **target, int argc, const char **argv, const size_t *argvlen), true) \
-    X(void, redisFreeCommand, (char *cmd), true)                                                      \
-    X(void, __redisSetError, (redisContext * c, int type, const char *str), true)                     \
-    X(redisReader *, redisReaderCreate, (void), true)                                                 \
-    X(int, redisReaderFeed, (redisReader * r, const char *buf, size_t len), true)                     \
-    X(int, redisReaderGetReply, (redisReader * r, void **reply), true)                                \
-    X(void, redisReaderFree, (redisReader * r), true)                                                 \
-    X(void, freeReplyObject, (void *reply), true)                                                    \
-    X(redisAsyncContext *, redisAsyncConnect, (const char *ip, int port), true)                       \
-    X(redisAsyncContext *, redisAsyncConnectBind, (const char *ip, int port, const char *src), true)  \
-    X(redisAsyncContext *, redisAsyncConnectBindWithReuse, (const char *ip, int port, const char *src), \
-      false)                                                                                            \
-    X(redisAsyncContext *, redisAsyncConnectUnix, (const char *path), true)                           \
-    X(redisAsyncContext *, redisAsyncConnectWithOptions, (const void *options), false)                \
+#define CK_REAL_SYMBOLS(X)                                                                                             \
+    X(redisContext *, redisConnect, (const char *ip, int port), true)                                                  \
+    X(redisContext *, redisConnectWithTimeout, (const char *ip, int port, const struct timeval tv), true)              \
+    X(redisContext *, redisConnectNonBlock, (const char *ip, int port), true)                                          \
+    X(redisContext *, redisConnectBindNonBlock, (const char *ip, int port, const char *src), true)                     \
+    X(redisContext *, redisConnectBindNonBlockWithReuse, (const char *ip, int port, const char *src), false)           \
+    X(redisContext *, redisConnectUnix, (const char *path), true)                                                      \
+    X(redisContext *, redisConnectUnixWithTimeout, (const char *path, const struct timeval tv), true)                  \
+    X(redisContext *, redisConnectUnixNonBlock, (const char *path), true)                                              \
+    X(redisContext *, redisConnectFd, (int fd), true)                                                                  \
+    X(redisContext *, redisConnectWithOptions, (const void *options), false)                                           \
+    X(int, redisReconnect, (redisContext * c), true)                                                                   \
+    X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), true)                                         \
+    X(int, redisEnableKeepAlive, (redisContext * c), true)                                                             \
+    X(void, redisFree, (redisContext * c), true)                                                                       \
+    X(void *, redisCommand, (redisContext * c, const char *format, ...), true)                                         \
+    X(void *, redisvCommand, (redisContext * c, const char *format, va_list ap), true)                                 \
+    X(void *, redisCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true)          \
+    X(int, redisAppendCommand, (redisContext * c, const char *format, ...), true)                                      \
+    X(int, redisvAppendCommand, (redisContext * c, const char *format, va_list ap), true)                              \
+    X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true)       \
+    X(int, redisAppendFormattedCommand, (redisContext * c, const char *cmd, size_t len), true)                         \
+    X(int, redisGetReply, (redisContext * c, void **reply), true)                                                      \
+    X(int, redisvFormatCommand, (char **target, const char *format, va_list ap), true)                                 \
+    X(int, redisFormatCommandArgv, (char **target, int argc, const char **argv, const size_t *argvlen), true)          \
+    X(void, redisFreeCommand, (char *cmd), true)                                                                       \
+    X(void, __redisSetError, (redisContext * c, int type, const char *str), true)                                      \
+    X(redisReader *, redisReaderCreate, (void), true)                                                                  \
+    X(int, redisReaderFeed, (redisReader * r, const char *buf, size_t len), true)                                      \
+    X(int, redisReaderGetReply, (redisReader * r, void **reply), true)                                                 \
+    X(void, redisReaderFree, (redisReader * r), true)                                                                  \
+    X(void, freeReplyObject, (void *reply), true)                                                                      \
+    X(redisAsyncContext *, redisAsyncConnect, (const char *ip, int port), true)                                        \
+    X(redisAsyncContext *, redisAsyncConnectBind, (const char *ip, int port, const char *src), true)                   \
+    X(redisAsyncContext *, redisAsyncConnectBindWithReuse, (const char *ip, int port, const char *src), false)         \
+    X(redisAsyncContext *, redisAsyncConnectUnix, (const char *path), true)                                            \
+    X(redisAsyncContext *, redisAsyncConnectWithOptions, (const void *options), false)                                 \
     X(int, redisAsyncCommand, (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, ...), \
-      true)                                                                                             \
-    X(int, redisvAsyncCommand,                                                                         \
-      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, va_list ap), true) \
-    X(int, redisAsyncCommandArgv,                                                                      \
-      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, int argc, const char **argv,       \
-       const size_t *argvlen),                                                                          \
-      true)                                                                                             \
-    X(int, redisAsyncFormattedCommand,                                                                 \
-      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *cmd, size_t len), true) \
-    X(void, redisAsyncHandleRead, (redisAsyncContext * ac), true)                                      \
-    X(void, redisAsyncHandleWrite, (redisAsyncContext * ac), true)                                     \
-    X(void, redisProcessCallbacks, (redisAsyncContext * ac), true)                                     \
+      true)                                                                                                            \
+    X(int, redisvAsyncCommand,                                                                                         \
+      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, va_list ap), true)            \
+    X(int, redisAsyncCommandArgv,                                                                                      \
+      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, int argc, const char **argv,                      \
+       const size_t *argvlen),                                                                                         \
+      true)                                                                                                            \
+    X(int, redisAsyncFormattedCommand,                                                                                 \
+      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *cmd, size_t len), true)               \
+    X(void, redisAsyncHandleRead, (redisAsyncContext * ac), true)                                                      \
+    X(void, redisAsyncHandleWrite, (redisAsyncContext * ac), true)                                                     \
+    X(void, redisProcessCallbacks, (redisAsyncContext * ac), true)                                                     \
     X(int, redisCheckConnectDone, (redisContext * c, int *completed), false)
 
 typedef struct {

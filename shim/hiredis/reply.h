@@ -17,7 +17,6 @@ void *ck_reply_nil(void);
 /* A fresh reply decoded from one complete RESP2 value, or NULL. */
 void *ck_reply_from_resp(const char *resp, size_t len);
 
-
 /* Appends the RESP2 encoding of a reply; false when the reply holds a
  * RESP3-only type (it cannot be replayed as it was), or memory is short,
  * or the encoding would pass `limit` bytes. */

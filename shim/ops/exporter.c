@@ -40,7 +40,6 @@
 #include "metrics.h"
 #include "owned_fd.h"
 
-
 static char metrics_pattern[1024]; /* as configured: %p and %e expand per process */
 static char metrics_file[4096];
 static char listen_spec[128];
@@ -54,8 +53,8 @@ static _Atomic pid_t started_in; /* the process whose exporter was started (0: n
 static _Atomic bool stop_requested;
 #define STOP_CHECK_MS 100 /* the longest the thread sleeps without looking at stop_requested */
 #define DOCUMENT_ROOM (256u << 10)
-#define JOIN_WAIT_S 1 /* at exit: the longest the program waits for the thread */
-static ck_buf document;          /* the thread's, reused for every document */
+#define JOIN_WAIT_S 1   /* at exit: the longest the program waits for the thread */
+static ck_buf document; /* the thread's, reused for every document */
 
 /* ------------------------------------------------------------------ file */
 
@@ -118,8 +117,9 @@ static int open_listener(const char *spec) {
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-        ck_log(CK_LOG_ERROR, "CACHEKIT_METRICS_LISTEN=\"%s\": cannot listen (%s); no metrics over HTTP, the program "
-                             "runs on",
+        ck_log(CK_LOG_ERROR,
+               "CACHEKIT_METRICS_LISTEN=\"%s\": cannot listen (%s); no metrics over HTTP, the program "
+               "runs on",
                spec, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -309,7 +309,8 @@ void ck_exporter_stop(void) {
     bool joined = pthread_timedjoin_np(thread, NULL, &until) == 0;
     running = false;
     if (!joined) {
-        ck_log(CK_LOG_WARN, "the metrics exporter did not stop within %d s; exiting without its last write", JOIN_WAIT_S);
+        ck_log(CK_LOG_WARN, "the metrics exporter did not stop within %d s; exiting without its last write",
+               JOIN_WAIT_S);
         return;
     }
     if (metrics_file[0] != '\0')

@@ -57,7 +57,9 @@ static bool per_endpoint(ck_buf *out, const char *name, const char *extra, value
 }
 
 static uint64_t state(ck_endpoint *ep) { return (uint64_t)ck_breaker_state_of(&ep->breaker); }
-static uint64_t consecutive(ck_endpoint *ep) { return atomic_load_explicit(&ep->breaker.consecutive_failures, memory_order_relaxed); }
+static uint64_t consecutive(ck_endpoint *ep) {
+    return atomic_load_explicit(&ep->breaker.consecutive_failures, memory_order_relaxed);
+}
 static uint64_t failures(ck_endpoint *ep) { return load(&ep->breaker.failures_total); }
 static uint64_t recoveries(ck_endpoint *ep) { return load(&ep->breaker.recoveries_total); }
 static uint64_t opens(ck_endpoint *ep) { return load(&ep->breaker.opens_total); }
@@ -108,24 +110,30 @@ bool ck_exposition_metrics(ck_buf *out) {
     } series[] = {
         {{"cachekit_circuit_breaker_state", "gauge", "Circuit state: 0 CLOSED, 1 OPEN, 2 HALF_OPEN."}, "", state},
         {{"cachekit_circuit_breaker_consecutive_failures", "gauge", "Failures in a row counted toward opening."},
-         "", consecutive},
+         "",
+         consecutive},
         {{"cachekit_circuit_breaker_failures_total", "counter", "Failed calls and connects seen by the breaker."},
-         "", failures},
+         "",
+         failures},
         {{"cachekit_circuit_breaker_recoveries_total", "counter", "Probes that closed the circuit."}, "", recoveries},
         {{"cachekit_circuit_breaker_opens_total", "counter", "Times the circuit opened."}, "", opens},
         {{"cachekit_calls_total", "counter",
           "Calls by outcome: passed and failed reached Redis, short_circuited were answered by the shim."},
-         ",outcome=\"passed\"", passed},
+         ",outcome=\"passed\"",
+         passed},
         {{"cachekit_calls_total", NULL, NULL}, ",outcome=\"failed\"", failed},
         {{"cachekit_calls_total", NULL, NULL}, ",outcome=\"short_circuited\"", rejected},
         {{"cachekit_synthesized_replies_total", "counter", "Replies made up by the shim, by kind."},
-         ",kind=\"nil\"", synth_nil},
+         ",kind=\"nil\"",
+         synth_nil},
         {{"cachekit_synthesized_replies_total", NULL, NULL}, ",kind=\"stale\"", synth_stale},
-        {{"cachekit_writes_not_sent_total", "counter", "Writes not sent because the circuit was open (failed, or nil with CACHEKIT_OPEN_WRITES=nil)."}, "",
+        {{"cachekit_writes_not_sent_total", "counter",
+          "Writes not sent because the circuit was open (failed, or nil with CACHEKIT_OPEN_WRITES=nil)."},
+         "",
          writes_unsent},
-        {{"cachekit_reconnects_total", "counter",
-          "Connections the shim made for the program (healing, placeholders)."},
-         "", reconnects},
+        {{"cachekit_reconnects_total", "counter", "Connections the shim made for the program (healing, placeholders)."},
+         "",
+         reconnects},
     };
     bool ok = true;
     for (size_t i = 0; i < sizeof series / sizeof series[0] && ok; i++)
@@ -158,8 +166,8 @@ bool ck_exposition_health(ck_buf *out) {
     char name[300];
     ck_label_escape(name, sizeof name, program);
     uint64_t now = ck_clock_monotonic_ns();
-    bool ok = ck_buf_printf(out, DOCUMENT_LIMIT, "{\"program\":\"%s\",\"pid\":%ld,\"endpoints\":[", name,
-                            (long)getpid());
+    bool ok =
+        ck_buf_printf(out, DOCUMENT_LIMIT, "{\"program\":\"%s\",\"pid\":%ld,\"endpoints\":[", name, (long)getpid());
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL && ok; ep = ep->next) {
         char endpoint[600];
         ck_label_escape(endpoint, sizeof endpoint, ep->name);
@@ -178,10 +186,10 @@ bool ck_exposition_health(ck_buf *out) {
     }
     ck_l1_stats l1;
     ck_l1_stats_get(&l1);
-    return ok && ck_buf_printf(out, DOCUMENT_LIMIT,
-                               "],\"l1\":{\"entries\":%llu,\"bytes\":%llu,\"hits\":%llu,\"misses\":%llu,"
-                               "\"evictions\":%llu}}\n",
-                               (unsigned long long)l1.entries, (unsigned long long)l1.bytes,
-                               (unsigned long long)l1.hits, (unsigned long long)l1.misses,
-                               (unsigned long long)l1.evictions);
+    return ok &&
+           ck_buf_printf(out, DOCUMENT_LIMIT,
+                         "],\"l1\":{\"entries\":%llu,\"bytes\":%llu,\"hits\":%llu,\"misses\":%llu,"
+                         "\"evictions\":%llu}}\n",
+                         (unsigned long long)l1.entries, (unsigned long long)l1.bytes, (unsigned long long)l1.hits,
+                         (unsigned long long)l1.misses, (unsigned long long)l1.evictions);
 }

@@ -130,9 +130,7 @@ static void answer_request(connection *c, uint64_t now, ck_buf *scratch) {
     case CK_HTTP_BAD_REQUEST:
         answer_text(c, "400 Bad Request", "cachekit: a request line is METHOD PATH VERSION\n", false, now);
         return;
-    case CK_HTTP_BAD_METHOD:
-        answer_text(c, "405 Method Not Allowed", "only GET and HEAD\n", false, now);
-        return;
+    case CK_HTTP_BAD_METHOD: answer_text(c, "405 Method Not Allowed", "only GET and HEAD\n", false, now); return;
     case CK_HTTP_NOT_FOUND:
         answer_text(c, "404 Not Found", "cachekit: /metrics or /health\n", t.head_only, now);
         return;
@@ -162,11 +160,8 @@ static void read_request(connection *c, uint64_t now, ck_buf *scratch) {
     }
     c->len += (size_t)n;
     switch (ck_http_request_state_of(c->request, c->len, REQUEST_MAX)) {
-    case CK_HTTP_PARTIAL:
-        return;
-    case CK_HTTP_COMPLETE:
-        answer_request(c, now, scratch);
-        return;
+    case CK_HTTP_PARTIAL: return;
+    case CK_HTTP_COMPLETE: answer_request(c, now, scratch); return;
     case CK_HTTP_MALFORMED:
         answer_text(c, "400 Bad Request", "cachekit: lines end in CRLF and hold no NUL\n", false, now);
         return;
@@ -274,7 +269,7 @@ bool ck_http_accept(int listener, uint64_t now_ns, ck_buf *scratch) {
         int fd = take(listener);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE) && evict(now_ns) != NULL)
             fd = take(listener); /* the process was out of descriptors: one was let go */
-        if (fd < 0) /* EAGAIN: none waiting, or taken by another process sharing the listener */
+        if (fd < 0)              /* EAGAIN: none waiting, or taken by another process sharing the listener */
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED;
         c->sock = ck_own(fd);
         if (c->sock.fd < 0) {

@@ -52,8 +52,7 @@
 static int async_append(redisContext *c, const ck_call *call) {
     redisAsyncContext *ac = (redisAsyncContext *)c;
     switch (call->form) {
-    case CK_BY_FORMAT:
-        return CK_REAL_CALL(redisvAsyncCommand, ac, call->fn, call->privdata, call->format, *call->ap);
+    case CK_BY_FORMAT: return CK_REAL_CALL(redisvAsyncCommand, ac, call->fn, call->privdata, call->format, *call->ap);
     case CK_BY_ARGV:
         return CK_REAL_CALL(redisAsyncCommandArgv, ac, call->fn, call->privdata, call->argc, call->argv, call->argvlen);
     case CK_BY_FORMATTED:
@@ -74,7 +73,8 @@ static int async_file_unsent(redisContext *c, const ck_call *call, bool failing,
     *owed = call->fn != NULL || failing;
     if (!*owed)
         return REDIS_OK;
-    return CK_REAL_CALL(redisAsyncFormattedCommand, (redisAsyncContext *)c, call->fn, call->privdata, unsent_command, 0);
+    return CK_REAL_CALL(redisAsyncFormattedCommand, (redisAsyncContext *)c, call->fn, call->privdata, unsent_command,
+                        0);
 }
 
 /* The confirmation Redis sends for each channel of a (P|S)SUBSCRIBE:
@@ -107,10 +107,11 @@ static void confirm_channel(size_t index, const char *channel, size_t len, void 
  * is published while Redis is down, and once a call may be let through
  * the placeholder ends (watchdog) and the program subscribes again on a
  * real connection. */
-static bool async_refuse_otherwise(redisContext *c, const ck_context_state *st, const ck_call *call,
-                                   const char *name, size_t name_len, int *rc) {
+static bool async_refuse_otherwise(redisContext *c, const ck_context_state *st, const ck_call *call, const char *name,
+                                   size_t name_len, int *rc) {
     if (!st->placeholder || !ck_still_owned(&st->peer) || call->fn == NULL || call->form != CK_BY_FORMATTED ||
-        ck_command_classify(name, name_len) != CK_CMD_SUBSCRIBE || (name_len == 7 && strncasecmp(name, "MONITOR", 7) == 0))
+        ck_command_classify(name, name_len) != CK_CMD_SUBSCRIBE ||
+        (name_len == 7 && strncasecmp(name, "MONITOR", 7) == 0))
         return false;
     char kind[16];
     size_t k = name_len < sizeof kind - 1 ? name_len : sizeof kind - 1;
@@ -290,8 +291,7 @@ static redisAsyncContext *connect_real(const ck_async_target *t) {
     switch (t->form) {
     case CK_ASYNC_TCP: return CK_REAL_CALL(redisAsyncConnect, r->address, r->port);
     case CK_ASYNC_TCP_BIND: return CK_REAL_CALL(redisAsyncConnectBind, r->address, r->port, t->source);
-    case CK_ASYNC_TCP_BIND_REUSE:
-        return CK_REAL_CALL(redisAsyncConnectBindWithReuse, r->address, r->port, t->source);
+    case CK_ASYNC_TCP_BIND_REUSE: return CK_REAL_CALL(redisAsyncConnectBindWithReuse, r->address, r->port, t->source);
     case CK_ASYNC_UNIX: return CK_REAL_CALL(redisAsyncConnectUnix, r->address);
     }
     return NULL;

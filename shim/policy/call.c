@@ -31,8 +31,7 @@
  * here; the expansion then replaces the format (*expanded is set, for the
  * caller to free). The name is read from it only when asked (name not
  * NULL). */
-__attribute__((noinline)) static bool expand_format(ck_call *call, char **expanded, const char **name,
-                                                    size_t *len) {
+__attribute__((noinline)) static bool expand_format(ck_call *call, char **expanded, const char **name, size_t *len) {
     va_list copy;
     va_copy(copy, *call->ap);
     long n = call->local != NULL ? ck_format_command(call->local, call->local_cap, call->format, copy) : -1;
@@ -78,8 +77,7 @@ static bool as_resp(ck_call *call, char **expanded) {
     int n;
     switch (call->form) {
     case CK_BY_FORMATTED: return true;
-    case CK_BY_FORMAT:
-        return *expanded != NULL || expand_format(call, expanded, NULL, NULL);
+    case CK_BY_FORMAT: return *expanded != NULL || expand_format(call, expanded, NULL, NULL);
     case CK_BY_ARGV:
         n = CK_REAL_CALL(redisFormatCommandArgv, expanded, call->argc, call->argv, call->argvlen);
         if (n < 0)
@@ -137,8 +135,8 @@ static void note_batch_write(const char *cmd, size_t len, bool is_inline, void *
         cmd = n > 0 ? resp : NULL;
         len = n > 0 ? (size_t)n : 0;
     }
-    *writes = cmd == NULL || !ck_command_name_from_resp(cmd, len, &name, &name_len) ||
-              command_may_write(name, name_len);
+    *writes =
+        cmd == NULL || !ck_command_name_from_resp(cmd, len, &name, &name_len) || command_may_write(name, name_len);
 }
 
 /* Whether any command of a preformatted buffer of several may write. */
@@ -151,8 +149,8 @@ static bool batch_may_write(const ck_call *call) {
 /* Owes, for each reply of the command, the error of a server that is down
  * (answer_refused): the program learns that it was not done. `what` is
  * "write" or the command's name, for the message. */
-static int owe_refusal(redisContext *c, ck_context_state *st, const ck_call *call, const char *what,
-                       size_t what_len, uint32_t replies) {
+static int owe_refusal(redisContext *c, ck_context_state *st, const ck_call *call, const char *what, size_t what_len,
+                       uint32_t replies) {
     bool owed = false;
     int rc = call->transport->file_unsent(c, call, true, &owed);
     ck_slot_cache named = {.nkeys = 0};
@@ -188,7 +186,8 @@ static int remember_session(redisContext *c, ck_context_state *st, const ck_call
     if (rc != REDIS_OK || !owed)
         return rc;
     char reply[256];
-    int n = kind == CK_SESSION_HELLO ? hello_reply(reply, sizeof reply, st->protocol) : snprintf(reply, sizeof reply, "+OK\r\n");
+    int n = kind == CK_SESSION_HELLO ? hello_reply(reply, sizeof reply, st->protocol)
+                                     : snprintf(reply, sizeof reply, "+OK\r\n");
     ck_slot_cache answer = {.nkeys = 0};
     answer.stale = malloc((size_t)n);
     if (answer.stale == NULL) { /* the answer cannot be kept: owed as a nil */
@@ -242,8 +241,8 @@ static int defer_append(redisContext *c, ck_context_state *st, const ck_call *ca
  * (also inside MULTI, where only invalidation applies: the replies are
  * QUEUED, and EXEC's reply invalidates everything the transaction may have
  * touched). Returns the slot's L1 flags and fills `cache`. */
-static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, ck_call *call, char **expanded,
-                          const char *name, size_t name_len, ck_slot_cache *cache) {
+static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, ck_call *call, char **expanded, const char *name,
+                          size_t name_len, ck_slot_cache *cache) {
     uint8_t l1 = 0;
     if (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING) {
         bool needs_resp;
@@ -309,8 +308,10 @@ static uint32_t replies_of_buffer(ck_context_state *st, const ck_call *call, ck_
         /* incomplete (the rest may follow in another buffer) or malformed
          * (Redis answers a protocol error and closes): the commands can no
          * longer be counted */
-        CK_LOG_ONCE(CK_LOG_WARN, "a preformatted buffer that is not whole commands was sent to %s: that context "
-                    "passes through unprotected from now on (reported once)", st->endpoint->name);
+        CK_LOG_ONCE(CK_LOG_WARN,
+                    "a preformatted buffer that is not whole commands was sent to %s: that context "
+                    "passes through unprotected from now on (reported once)",
+                    st->endpoint->name);
         st->passthrough = true;
         return 0;
     }
@@ -318,7 +319,8 @@ static uint32_t replies_of_buffer(ck_context_state *st, const ck_call *call, ck_
         return 1; /* one command, as hiredis formats them */
     *opaque = true;
     if (!all_data || count > UINT32_MAX / 2) {
-        CK_LOG_ONCE(CK_LOG_WARN, "a preformatted buffer of several commands, not all of them data commands, was "
+        CK_LOG_ONCE(CK_LOG_WARN,
+                    "a preformatted buffer of several commands, not all of them data commands, was "
                     "sent to %s: that context passes through unprotected from now on (reported once)",
                     st->endpoint->name);
         st->passthrough = true;
@@ -506,10 +508,11 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     }
 
     /* decide */
-    ck_situation situation = {cls, connection_state(c, st, tr), st->in_transaction, false,
-                              st->endpoint->breaker.enabled, tr->can_connect, false, ck_open_writes_refused, false};
-    situation.owes_dead = ck_pending_owes_refusal(&st->pending) ||
-                          (situation.conn == CK_CONN_DEAD && ck_pending_owes_dead(&st->pending));
+    ck_situation situation = {cls,   connection_state(c, st, tr),   st->in_transaction,
+                              false, st->endpoint->breaker.enabled, tr->can_connect,
+                              false, ck_open_writes_refused,        false};
+    situation.owes_dead =
+        ck_pending_owes_refusal(&st->pending) || (situation.conn == CK_CONN_DEAD && ck_pending_owes_dead(&st->pending));
     ck_session_kind session_kind = CK_SESSION_AUTH;
     bool session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
                    ck_session_kind_of(call->cmd, call->len, &session_kind);

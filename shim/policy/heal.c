@@ -142,7 +142,7 @@ ck_connect_outcome ck_heal_context(redisContext *c, ck_context_state *st) {
     ck_metrics_count(&st->endpoint->metrics.reconnects);
     char restored[64];
     ck_session_describe(&st->session, restored, sizeof restored);
-    ck_log(CK_LOG_INFO, "reconnected a broken context of %s%s%s", st->endpoint->name,
-           restored[0] ? "; restored " : "", restored);
+    ck_log(CK_LOG_INFO, "reconnected a broken context of %s%s%s", st->endpoint->name, restored[0] ? "; restored " : "",
+           restored);
     return CK_CONNECTED;
 }

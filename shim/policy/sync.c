@@ -22,7 +22,9 @@ static int sync_file_unsent(redisContext *c, const ck_call *call, bool failing, 
 }
 
 static void sync_no_memory(redisContext *c) { CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory"); }
-static void sync_bad_format(redisContext *c) { CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OTHER, "Invalid format string"); }
+static void sync_bad_format(redisContext *c) {
+    CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OTHER, "Invalid format string");
+}
 
 const ck_transport ck_sync_transport = {
     .can_connect = true,

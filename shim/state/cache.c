@@ -64,8 +64,10 @@ const ck_command_spec *ck_cache_spec(const char *name, size_t len, bool *needs_r
     const ck_command_spec *spec = ck_command_spec_of(name, len);
     if (spec == NULL) {
         char quoted[CK_LOG_DATA_ROOM];
-        CK_LOG_ONCE(CK_LOG_WARN, "unknown command \"%s\" (reported once): treated as a write of unknown keys, "
-                    "every L1 entry is invalidated", ck_log_data(quoted, name, len, 24));
+        CK_LOG_ONCE(CK_LOG_WARN,
+                    "unknown command \"%s\" (reported once): treated as a write of unknown keys, "
+                    "every L1 entry is invalidated",
+                    ck_log_data(quoted, name, len, 24));
         ck_l1_bump_epoch();
         *needs_resp = false;
         return NULL;
@@ -127,7 +129,8 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
      * kept, a write invalidates everything */
     bool keys_certain = !st->db_uncertain && !st->protocol_uncertain;
     key_walk walk = {(uint64_t)(uintptr_t)st->endpoint, st->db_appended, cache, false};
-    bool parsed = keys_certain && ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
+    bool parsed =
+        keys_certain && ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
     bool beyond = writes_beyond_its_keys(spec);
     if (beyond || ck_command_may_write(spec)) {
         if (!parsed || beyond)

@@ -73,8 +73,7 @@ ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep) {
                                                     memory_order_relaxed)) {
             uint32_t longest = atomic_load_explicit(&longest_probe, memory_order_relaxed);
             while (i > longest && !atomic_compare_exchange_weak_explicit(&longest_probe, &longest, i,
-                                                                         memory_order_release,
-                                                                         memory_order_relaxed)) {
+                                                                         memory_order_release, memory_order_relaxed)) {
             }
             s->state = st;
             atomic_store_explicit(&s->key, (uintptr_t)c, memory_order_release);

@@ -36,11 +36,11 @@ typedef struct {
 typedef struct {
     ck_endpoint *endpoint;
     ck_pending pending;
-    ck_session session;  /* AUTH, SELECT... to replay after the shim reconnects */
-    bool in_transaction; /* between MULTI and EXEC/DISCARD */
-    bool passthrough;    /* subscribed or monitoring: replies are not one per command */
-    bool placeholder;    /* not connected yet: made while the circuit was open */
-    bool program_timeout;/* the program set its own command timeout */
+    ck_session session;   /* AUTH, SELECT... to replay after the shim reconnects */
+    bool in_transaction;  /* between MULTI and EXEC/DISCARD */
+    bool passthrough;     /* subscribed or monitoring: replies are not one per command */
+    bool placeholder;     /* not connected yet: made while the circuit was open */
+    bool program_timeout; /* the program set its own command timeout */
     ck_permit held_probe; /* connected as the probe: the next command settles it */
     uint32_t probe_sent;  /* ticket of the probe this connection carries: what follows it rides along */
     bool told_down;       /* the program was refused a command: it was told the server is down */
@@ -53,18 +53,18 @@ typedef struct {
     /* The L1 keys a command by the database and protocol it will run in:
      * those of the commands appended before it, SELECT, HELLO and RESET
      * included, not yet those of the replies read. */
-    uint32_t db;         /* the database SELECTed on the connection (replies read) */
-    uint8_t protocol;    /* 2, or 3 after a HELLO 3 (replies read) */
-    uint32_t db_appended;      /* the same as of the commands appended */
+    uint32_t db;          /* the database SELECTed on the connection (replies read) */
+    uint8_t protocol;     /* 2, or 3 after a HELLO 3 (replies read) */
+    uint32_t db_appended; /* the same as of the commands appended */
     uint8_t protocol_appended;
     uint32_t db_changes_in_flight; /* SELECT/RESET/HELLO sent, not answered */
-    bool db_uncertain;   /* a SELECT inside MULTI: the database is not known */
-    bool protocol_uncertain; /* a HELLO inside MULTI: the protocol is not known */
-    bool subscribed;     /* pub/sub or MONITOR: what it sends writes nothing (RESP2) */
-    bool healing;        /* inside ck_context_heal: still set at the next call if the program left it by longjmp */
+    bool db_uncertain;             /* a SELECT inside MULTI: the database is not known */
+    bool protocol_uncertain;       /* a HELLO inside MULTI: the protocol is not known */
+    bool subscribed;               /* pub/sub or MONITOR: what it sends writes nothing (RESP2) */
+    bool healing;           /* inside ck_context_heal: still set at the next call if the program left it by longjmp */
     bool transaction_wrote; /* a write was queued in the current MULTI */
     uint64_t imposed_timeout_ns; /* the shim's socket timeout now on the fd, 0: none */
-    ck_connect_recipe recipe; /* set for placeholders */
+    ck_connect_recipe recipe;    /* set for placeholders */
     /* The placeholder must be connected (or the dead connection healed)
      * before what was appended since can be sent: that happens where
      * hiredis does I/O (redisGetReply), never in an append; the commands
@@ -74,14 +74,14 @@ typedef struct {
     /* async contexts (async.c) */
     bool is_async;
     const struct ck_transport *transport; /* how its replies are read (policy/call.h); NULL: sync */
-    bool connecting;       /* its connect is not seen to complete yet */
-    bool condemned;        /* placeholder to close once it owes nothing */
-    bool failure_recorded; /* the breaker has heard of this connection's failure */
-    uint32_t awaited;      /* replies awaited from the connection */
-    uint32_t unbounded;    /* blocking commands among them: no deadline meanwhile */
-    ck_owned_fd peer;      /* placeholder: the other end of its socket pair */
-    ck_owned_fd own_end;   /* placeholder: hiredis's end of the pair, as made */
-    ck_watch watch;        /* deadline of the oldest awaited reply or the connect */
+    bool connecting;                      /* its connect is not seen to complete yet */
+    bool condemned;                       /* placeholder to close once it owes nothing */
+    bool failure_recorded;                /* the breaker has heard of this connection's failure */
+    uint32_t awaited;                     /* replies awaited from the connection */
+    uint32_t unbounded;                   /* blocking commands among them: no deadline meanwhile */
+    ck_owned_fd peer;                     /* placeholder: the other end of its socket pair */
+    ck_owned_fd own_end;                  /* placeholder: hiredis's end of the pair, as made */
+    ck_watch watch;                       /* deadline of the oldest awaited reply or the connect */
 } ck_context_state;
 
 /* The state of a context, or NULL for a context the shim does not manage. */

@@ -51,17 +51,19 @@ ck_endpoint *ck_endpoint_get(const char *name) {
         ep = calloc(1, sizeof *ep + len + 1);
         if (ep != NULL) {
             memcpy(ep->name, name, len + 1);
-            ck_breaker_settings s = {settings.breaker_enabled, settings.failure_threshold,
-                                     settings.recovery_timeout_ns, settings.recovery_timeout_max_ns,
-                                     jitter_random, settings.connect_timeout_ns + settings.socket_timeout_ns};
+            ck_breaker_settings s = {settings.breaker_enabled,
+                                     settings.failure_threshold,
+                                     settings.recovery_timeout_ns,
+                                     settings.recovery_timeout_max_ns,
+                                     jitter_random,
+                                     settings.connect_timeout_ns + settings.socket_timeout_ns};
             ck_breaker_init(&ep->breaker, &s);
             ck_adaptive_init(&ep->adaptive, settings.socket_timeout_ns);
             atomic_store_explicit(&ep->metrics.transition_ns, ck_clock_monotonic_ns(), memory_order_relaxed);
             ep->next = atomic_load_explicit(&endpoints, memory_order_relaxed);
             atomic_store_explicit(&endpoints, ep, memory_order_release);
         } else {
-            ck_log(CK_LOG_ERROR, "out of memory registering endpoint %s; its calls pass through unprotected",
-                   name);
+            ck_log(CK_LOG_ERROR, "out of memory registering endpoint %s; its calls pass through unprotected", name);
         }
     }
     unlock_registry();

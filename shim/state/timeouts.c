@@ -67,7 +67,8 @@ static void set_socket_timeout(redisContext *c, uint64_t ns) {
 /* The program's own timeout, on a socket the shim (re)made: hiredis 0.14
  * does not carry it over a reconnect. */
 static void apply_program_timeout(redisContext *c, const ck_context_state *st) {
-    const struct timeval *set = st->recipe.has_command_timeout ? &st->recipe.command_timeout : ck_ctx_command_timeout(c);
+    const struct timeval *set =
+        st->recipe.has_command_timeout ? &st->recipe.command_timeout : ck_ctx_command_timeout(c);
     int fd = ck_ctx_fd(c);
     if (set == NULL || fd < 0)
         return;

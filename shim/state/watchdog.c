@@ -56,8 +56,10 @@ static uint64_t expire(uint64_t now) {
                                                     memory_order_relaxed) &&
             ck_still_owned(&w->sock)) {
             if (w->placeholder)
-                ck_log(CK_LOG_DEBUG, "%s may be reachable again: closing an async placeholder so the program "
-                       "reconnects", w->what);
+                ck_log(CK_LOG_DEBUG,
+                       "%s may be reachable again: closing an async placeholder so the program "
+                       "reconnects",
+                       w->what);
             else
                 ck_log(CK_LOG_WARN, "%s: no reply within the deadline on an async connection; closing it", w->what);
             atomic_store_explicit(&w->fired, true, memory_order_relaxed);
