@@ -43,7 +43,7 @@ port_answers() { curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$
     local T=$BATS_TEST_TMPDIR mport
     mport=$(ck_free_port)
     CACHEKIT_METRICS_FILE="$T/m-%p.prom" CACHEKIT_METRICS_INTERVAL=0.1 CACHEKIT_METRICS_LISTEN="127.0.0.1:$mport" \
-        LD_PRELOAD="$SHIM" run "$FD_DAEMON" -p "$PORT" -d "$T" -m close -t 1000
+        LD_PRELOAD="$SHIM" run timeout 60 "$FD_DAEMON" -p "$PORT" -d "$T" -m close -t 1000
     printf '%s\n' "$output" >&2
     [ "$status" -eq 0 ]
     [ "$(grep -c '^fd[3-8] ok$' <<< "$output")" -eq 6 ]
@@ -60,13 +60,13 @@ port_answers() { curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$
     local T=$BATS_TEST_TMPDIR dead plain_broken
     dead=$(ck_free_port)
     mkdir "$T/plain" "$T/shim"
-    run "$FD_DAEMON" -p "$PORT" -d "$T/plain" -m close -t 10 -a "$dead"
+    run timeout 60 "$FD_DAEMON" -p "$PORT" -d "$T/plain" -m close -t 10 -a "$dead"
     printf '%s\n' "$output" >&2
     # plain hiredis closes the number of a context still connecting (its
     # own descriptor): a program's bug, the same with or without the shim
     plain_broken=$(grep -c '^fd[3-8] failed' <<< "$output" || true)
     [ "$plain_broken" -le 1 ]
-    CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1 LD_PRELOAD="$SHIM" run "$FD_DAEMON" -p "$PORT" -d "$T/shim" -m close \
+    CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1 LD_PRELOAD="$SHIM" run timeout 60 "$FD_DAEMON" -p "$PORT" -d "$T/shim" -m close \
         -t 10 -a "$dead"
     printf '%s\n' "$output" >&2
     [ "$status" -eq 0 ]
@@ -134,7 +134,7 @@ SCRIPT
     local T=$BATS_TEST_TMPDIR mport
     mport=$(ck_free_port)
     CACHEKIT_METRICS_FILE="$T/m.prom" CACHEKIT_METRICS_INTERVAL=0.1 CACHEKIT_METRICS_LISTEN="127.0.0.1:$mport" \
-        LD_PRELOAD="$SHIM" run "$FD_DAEMON" -p "$PORT" -d "$T" -m same -t 1000
+        LD_PRELOAD="$SHIM" run timeout 60 "$FD_DAEMON" -p "$PORT" -d "$T" -m same -t 1000
     printf '%s\n' "$output" >&2
     [ "$status" -eq 0 ] # (not killed by SIGPIPE at exit)
     [ "$(grep -c '^fd[3-8] ok$' <<< "$output")" -eq 6 ]
@@ -166,4 +166,18 @@ SCRIPT
     printf 'connect\ncmd PING\n' | CACHEKIT_METRICS_FILE="$T/mf/u.prom" LD_PRELOAD="$SHIM" "$T/names/$utf8" -p "$PORT" \
         > /dev/null 2>> "$T/stderr"
     iconv -f UTF-8 -t UTF-8 "$T/mf/u.prom" > /dev/null
+}
+
+@test "audit: a child that closes fds wholesale and keeps an async placeholder it inherited: the deadline thread never shuts down the child's own sockets" {
+    start_redis
+    local T=$BATS_TEST_TMPDIR dead
+    dead=$(ck_free_port)
+    CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=0.5 \
+        CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" run timeout 60 "$FD_DAEMON" -p "$PORT" -d "$T" -m close -s -k -t 800 \
+        -a "$dead"
+    printf '%s\n' "$output" >&2
+    grep -qx 'async socket pair' <<< "$output"
+    [ "$(grep -c '^fd[0-9]* ok$' <<< "$output")" -eq 16 ]
+    grep -qx 'pairs intact' <<< "$output"
+    [ "$status" -eq 0 ]
 }

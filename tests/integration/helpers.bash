@@ -59,6 +59,21 @@ none() {
     [ -z "$out" ] || { printf '%s\n' "$out" >&2; return 1; }
 }
 
+# eventually SECONDS CMD...: retries CMD every 50 ms until it succeeds;
+# fails, naming CMD, when it has not within SECONDS (a wait that times out
+# silently would let the test go on as if it had happened).
+eventually() {
+    local deadline=$(($(date +%s%N) + $1 * 1000000000))
+    shift
+    until "$@"; do
+        if [ "$(date +%s%N)" -ge "$deadline" ]; then
+            echo "not true in time: $*" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
 # Fails with both texts shown when they differ.
 assert_output_is() {
     if [ "$output" != "$1" ]; then

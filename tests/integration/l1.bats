@@ -105,11 +105,14 @@ SCRIPT
     [ "${lines[5]}" = "str a" ]
     [ "${lines[6]}" = "nil" ]
     start_redis
-    sed -i "s/$(grep -o 'kill [^ ]*' "$BATS_TEST_TMPDIR/script" | head -1 | sed 's/[/]/\\\//g')/kill $(sed 's/[/]/\\\//g' <<<"$REDIS_DIR")/" "$BATS_TEST_TMPDIR/script"
+    # (the same $REDIS_DIR again: the script's kill line stands; -p takes the new port)
     CACHEKIT_L1_ENABLED=false THRESHOLD=1 run client_under_shim < "$BATS_TEST_TMPDIR/script"
     [[ "${lines[5]}" =~ ^NULL ]]
     [ "${lines[6]}" = "nil" ]
 }
+
+# gets_at_least N: the test's server has run GET at least N times.
+gets_at_least() { [ "$(calls_of get)" -ge "$1" ]; }
 
 @test "many threads reading and writing the same keys through an outage" {
     start_redis
@@ -119,14 +122,14 @@ SCRIPT
         LD_PRELOAD="$SHIM" "$CK_BUILD/tests/apps/threaded_client" -p "$PORT" -t 6 -w -f "$stop" \
         > "$out" 2> "$BATS_TEST_TMPDIR/stderr" &
     BACKGROUND_PID=$!
-    for _ in $(seq 1 200); do [ "$(calls_of get)" -ge 300 ] && break; sleep 0.05; done
+    eventually 10 gets_at_least 300
     "$REDISCTL" kill "$REDIS_DIR"
-    for _ in $(seq 1 200); do grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr" && break; sleep 0.05; done
-    sleep 0.3
+    eventually 10 grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr" # the outage reached the breaker
+    sleep 0.3 # the threads run on while it is open
     "$REDISCTL" start "$REDIS_DIR" "$PORT"
     rcli set k v >/dev/null
-    for _ in $(seq 1 200); do grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr" && break; sleep 0.05; done
-    for _ in $(seq 1 200); do [ "$(calls_of get)" -ge 300 ] && break; sleep 0.05; done
+    eventually 10 grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
+    eventually 10 gets_at_least 300 # live again on the restarted server
     touch "$stop"
     wait "$BACKGROUND_PID"
     cat "$out" >&2

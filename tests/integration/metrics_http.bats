@@ -148,3 +148,105 @@ trickle() {
     none grep 'did not stop' "$T/stderr"
     [ "$delay_ms" -lt 500 ] # the stop is seen within 100 ms; the rest is process exit
 }
+
+@test "audit: a connection's number closed and reused by the program: the exporter never reads, writes or shuts down the program's socket" {
+    start_redis
+    local T=$BATS_TEST_TMPDIR mport
+    mport=$(ck_free_port)
+    MPORT=$mport
+    CACHEKIT_METRICS_LISTEN="127.0.0.1:$mport" LD_PRELOAD="$SHIM" timeout 60 "$CK_BUILD/tests/apps/fd_daemon" -p "$PORT" -d "$T" \
+        -m same -s -w "$T/go" -t 300 > "$T/out" 2> "$T/stderr" &
+    BACKGROUND_PID=$!
+    local i
+    for ((i = 0; i < 100; i++)); do
+        curl -s -m 1 -o /dev/null "http://127.0.0.1:$mport/health" && break
+        sleep 0.05
+    done
+    # a client whose request is not finished holds a slot (a low number)
+    exec {held}<> "/dev/tcp/127.0.0.1/$mport"
+    printf 'GET /metrics HTTP/1.1\r\n' >&"$held"
+    sleep 0.2
+    touch "$T/go" # the program closes fds 3-1023 and makes socket pairs on 3-8
+    wait "$BACKGROUND_PID" || true
+    BACKGROUND_PID=
+    exec {held}<&-
+    cat "$T/out" >&2
+    grep -qx 'pairs intact' "$T/out"
+    [ "$(grep -c '^fd[0-9]* ok$' "$T/out")" -eq 16 ]
+}
+
+@test "audit: the program closes the exporter's wake socket: the endpoint keeps serving" {
+    start_redis
+    local T=$BATS_TEST_TMPDIR
+    MPORT=$(ck_free_port)
+    printf 'connect\ncmd SET k v\nclose-last-unix-socket\nsleep 3000\n' > "$T/script"
+    env CACHEKIT_METRICS_LISTEN="127.0.0.1:$MPORT" LD_PRELOAD="$SHIM" "$CLIENT" -p "$PORT" < "$T/script" \
+        > "$T/out" 2> "$T/stderr" &
+    BACKGROUND_PID=$!
+    local i
+    for ((i = 0; i < 40; i++)); do grep -q '^closed' "$T/out" && break; sleep 0.05; done
+    grep -qx 'closed a unix socket' "$T/out"
+    sleep 0.2
+    run curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/health"
+    [ "$output" = 200 ]
+    run curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/metrics"
+    [ "$output" = 200 ]
+}
+
+@test "audit: out of descriptors (ulimit -n 24) with 40 idle sockets: a scrape is answered within a second, the exporter does not spin" {
+    start_redis
+    local T=$BATS_TEST_TMPDIR
+    MPORT=$(ck_free_port)
+    printf 'connect\ncmd SET k v\nsleep 6000\n' > "$T/script"
+    bash -c 'ulimit -n 24; exec "$@"' _ env CACHEKIT_METRICS_LISTEN="127.0.0.1:$MPORT" LD_PRELOAD="$SHIM" "$CLIENT" \
+        -p "$PORT" < "$T/script" > /dev/null 2> "$T/stderr" &
+    BACKGROUND_PID=$!
+    local i
+    for ((i = 0; i < 100; i++)); do
+        curl -s -m 1 -o /dev/null "http://127.0.0.1:$MPORT/health" && break
+        sleep 0.05
+    done
+    for ((i = 0; i < 40; i++)); do exec {fd}<> "/dev/tcp/127.0.0.1/$MPORT"; done
+    sleep 0.3
+    local before after code ticks_before ticks_after
+    ticks_before=$(awk '{print $14 + $15}' "/proc/$BACKGROUND_PID/stat")
+    before=$(now_ms)
+    code=$(curl -s -m 8 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/metrics")
+    after=$(now_ms)
+    echo "scrape: $code in $((after - before)) ms" >&2
+    [ "$code" = 200 ]
+    [ $((after - before)) -lt 1000 ] # idle slots waited out their 2 s deadline before
+    sleep 1
+    ticks_after=$(awk '{print $14 + $15}' "/proc/$BACKGROUND_PID/stat")
+    echo "CPU: $((ticks_after - ticks_before)) ticks in $((after - before + 1000)) ms" >&2
+    [ $((ticks_after - ticks_before)) -lt 50 ] # not a busy loop (100 ticks a second)
+}
+
+@test "audit: a burst of clients while every slot holds an answered client: every request that arrived is answered, none dropped unread" {
+    start_exporting
+    local i fds=() fd
+    # 32 clients get their answers and keep their sockets open: every slot
+    # is draining (for up to 1 s)
+    for ((i = 0; i < 32; i++)); do
+        exec {fd}<> "/dev/tcp/127.0.0.1/$MPORT"
+        printf 'GET /health HTTP/1.1\r\n\r\n' >&"$fd"
+        fds+=("$fd")
+    done
+    # 8 more arrive while the exporter is stopped: one turn takes them all
+    kill -STOP "$BACKGROUND_PID"
+    for ((i = 0; i < 8; i++)); do
+        exec {fd}<> "/dev/tcp/127.0.0.1/$MPORT"
+        printf 'GET /health HTTP/1.1\r\n\r\n' >&"$fd"
+        fds+=("$fd")
+    done
+    kill -CONT "$BACKGROUND_PID"
+    sleep 0.3
+    local answered=0 line
+    for fd in "${fds[@]}"; do
+        line=$(timeout 2 head -n 1 <&"$fd" | tr -d '\r' || true)
+        [ "$line" = "HTTP/1.1 200 OK" ] && answered=$((answered + 1))
+        exec {fd}<&-
+    done
+    echo "answered: $answered of 40" >&2
+    [ "$answered" -eq 40 ]
+}

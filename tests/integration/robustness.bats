@@ -97,3 +97,15 @@ load helpers
     # while open the unlisted command is refused as a write: a short, stable errstr
     [ "${lines[5]}" = "NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent" ]
 }
+
+@test "audit: an endpoint named with a line feed and a terminal escape (a Unix socket path) is logged escaped, on one line" {
+    local T=$BATS_TEST_TMPDIR
+    local path=$'/nonexistent/x\nFAKE cachekit[1]: error: injected \033[31mRED.sock'
+    printf 'connect-unix\ncmd GET a\n' > "$T/script"
+    PORT=0 THRESHOLD=1 run client_under_shim -s "$path" < "$T/script"
+    cat "$T/stderr" >&2
+    [ "$status" -eq 0 ]
+    grep -qF 'circuit unix:/nonexistent/x\x0aFAKE cachekit[1]: error: injected \x1b[31mRED.sock: CLOSED -> OPEN' "$T/stderr"
+    none grep -a '^FAKE' "$T/stderr"
+    none grep -a $'\x1b' "$T/stderr"
+}
