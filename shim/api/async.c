@@ -87,6 +87,6 @@ CK_EXPORT redisAsyncContext *redisAsyncConnectWithOptions(const void *options) {
 
 /* 1.x: a connect's readiness check. */
 CK_EXPORT int redisCheckConnectDone(redisContext *c, int *completed) {
-    CK_ENTRY(redisCheckConnectDone, CK_NO_CONTEXT, REDIS_ERR);
+    CK_ENTRY(redisCheckConnectDone, c, REDIS_ERR);
     return ck_async_check_connect_done(c, completed);
 }

@@ -69,18 +69,18 @@ CK_EXPORT redisContext *redisConnectWithOptions(const void *options) {
 }
 
 CK_EXPORT int redisReconnect(redisContext *c) {
-    CK_ENTRY(redisReconnect, CK_NO_CONTEXT, REDIS_ERR);
-    ck_context_state *st = c != NULL ? ck_call_state(c) : NULL;
+    CK_ENTRY(redisReconnect, c, REDIS_ERR);
+    ck_context_state *st = ck_call_state(c);
     return st != NULL ? ck_heal_reconnect(c, st) : CK_REAL_CALL(redisReconnect, c);
 }
 
 CK_EXPORT int redisSetTimeout(redisContext *c, const struct timeval tv) {
-    CK_ENTRY(redisSetTimeout, CK_NO_CONTEXT, REDIS_ERR);
+    CK_ENTRY(redisSetTimeout, c, REDIS_ERR);
     return ck_connect_set_timeout(c, tv);
 }
 
 CK_EXPORT int redisEnableKeepAlive(redisContext *c) {
-    CK_ENTRY(redisEnableKeepAlive, CK_NO_CONTEXT, REDIS_ERR);
+    CK_ENTRY(redisEnableKeepAlive, c, REDIS_ERR);
     return ck_connect_enable_keepalive(c);
 }
 

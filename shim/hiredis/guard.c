@@ -1,5 +1,5 @@
-/* The reentrancy guard's state (guard.h) and the diagnostic for a hiredis
- * that cannot be found. */
+/* The reentrancy guard's state and its slow path (guard.h), and the
+ * diagnostic for a hiredis that cannot be found. */
 #include "guard.h"
 
 #include "log.h"
@@ -12,14 +12,12 @@ bool ck_hiredis_missing(const char *function) {
     return true;
 }
 
-/* Not instrumented: the mark may sit in a frame that a non-local exit
- * left behind, which a sanitizer would rightly call dead. */
-__attribute__((noinline, no_sanitize_address)) bool ck_guard_held(uintptr_t asking_frame) {
-    if (asking_frame < ck_guard.frame && ck_guard.mark != NULL && *ck_guard.mark == ck_guard.token)
-        return true;
-    CK_LOG_ONCE(CK_LOG_DEBUG, "a hiredis call was left without returning (longjmp?); the shim applies again");
+unsigned ck_guard_program_call(const void *caller) {
+    if (ck_real_owns_code(caller))
+        return CK_GUARD_INTERNAL; /* hiredis calling itself through its PLT */
+    CK_LOG_ONCE(CK_LOG_DEBUG, "a program call while inside hiredis (a callback run by hiredis, or a call left by "
+                              "longjmp): handled as the program's");
+    unsigned depth = ck_guard.depth;
     ck_guard.depth = 0;
-    ck_guard.frame = 0;
-    ck_guard.mark = NULL;
-    return false;
+    return depth;
 }

@@ -2,36 +2,27 @@
  * PLT (redisCommand -> redisvCommand -> redisGetReply), and with the shim
  * preloaded those calls land in the shim's wrappers again. While the shim
  * is inside a real hiredis call, this thread's depth is non-zero and every
- * wrapper passes straight through, so each call of the program counts once. */
+ * wrapper called from hiredis's own code passes straight through, so each
+ * call of the program counts once. */
 #ifndef CACHEKIT_GUARD_H
 #define CACHEKIT_GUARD_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "real.h"
 
-/* The outermost real call in progress on this thread: the frame it was
- * made from and a mark on the stack that holds `token` while it runs. */
+/* How many real hiredis calls of the shim this thread is inside. */
 typedef struct {
     unsigned depth;
-    uintptr_t frame;
-    volatile uintptr_t *mark;
-    uintptr_t token;
 } ck_guard_state;
 
 extern __thread ck_guard_state ck_guard __attribute__((tls_model("initial-exec")));
 
-/* A program may leave a hiredis call without returning (alarm +
- * siglongjmp, a C++ exception through a callback): the depth then stays
- * up. So a non-zero depth is believed only while the call it counts is
- * still on the stack: below the frame asking (the stack grows down) and
- * with its mark intact. Otherwise the guard is stale, and reset. */
-bool ck_guard_held(uintptr_t asking_frame);
-
-/* True while this thread is inside a real hiredis call made by the shim. */
-#define ck_in_real_call()                                                                                              \
-    (__builtin_expect(ck_guard.depth != 0, 0) && ck_guard_held((uintptr_t)__builtin_frame_address(0)))
+/* True while this thread is inside a real hiredis call made by the shim
+ * (and the call being handled is hiredis's own, see CK_GUARD_ENTRY). */
+#define ck_in_real_call() (__builtin_expect(ck_guard.depth != 0, 0))
 
 /* False in a program that CACHEKIT_ONLY_CMDS / CACHEKIT_SKIP_CMDS leave
  * out: the shim then manages no context at all, and every call passes
@@ -43,34 +34,37 @@ extern bool ck_shim_active;
  * policy applies. */
 #define ck_from_program() (!ck_in_real_call() && ck_shim_active && ck_real_ready())
 
-/* The mark holds the frame's address as its token: a frame left behind
- * by a non-local exit is overwritten by whatever runs there next. (frame
- * and mark are stale once depth is back to 0, and never read then.) */
-static inline bool ck_guard_enter(volatile uintptr_t *mark, uintptr_t frame) {
-    if (ck_guard.depth++ != 0)
-        return false;
-    ck_guard.frame = frame;
-    ck_guard.mark = mark;
-    ck_guard.token = frame;
-    *mark = frame;
-    return true;
-}
-
-static inline void ck_guard_leave(bool outermost, volatile uintptr_t *mark) {
+static inline unsigned ck_guard_enter(void) { return ck_guard.depth++; }
+static inline void ck_guard_leave(unsigned *entered_at) {
+    (void)entered_at;
     ck_guard.depth--;
-    if (outermost)
-        *mark = 0;
 }
 
-/* Held for the scope of one real call: left when the scope ends, however
- * the call's value is used (a non-local exit skips it; ck_guard_held then
- * finds the guard stale). */
-typedef struct {
-    bool outermost;
-    volatile uintptr_t *mark;
-} ck_guard_scope;
+/* A program may leave a hiredis call without returning (alarm +
+ * siglongjmp, a C++ exception through a callback), and its callbacks may
+ * run inside a real call (an async context freed under the guard calls
+ * them): the depth is then up while the program calls again. So every
+ * exported function looks at who called it: hiredis's own code (its PLT
+ * calls into the shim's wrappers) passes straight through; anyone else is
+ * the program, whose call is handled as one with the depth at 0 for its
+ * duration, and put back when it returns. Free while the depth is 0. */
+#define CK_GUARD_INTERNAL UINT_MAX
 
-static inline void ck_guard_scope_end(ck_guard_scope *s) { ck_guard_leave(s->outermost, s->mark); }
+unsigned ck_guard_program_call(const void *caller);
+
+static inline unsigned ck_guard_entry(const void *caller) {
+    return __builtin_expect(ck_guard.depth == 0, 1) ? 0 : ck_guard_program_call(caller);
+}
+
+static inline void ck_guard_exit(unsigned *depth_before) {
+    if (__builtin_expect(*depth_before != 0, 0) && *depth_before != CK_GUARD_INTERNAL)
+        ck_guard.depth = *depth_before;
+}
+
+/* The first line of every exported function (api.h's CK_ENTRY). */
+#define CK_GUARD_ENTRY                                                                                                 \
+    __attribute__((cleanup(ck_guard_exit))) unsigned ck_depth_before_ = ck_guard_entry(__builtin_return_address(0));   \
+    (void)ck_depth_before_
 
 /* The one way the shim calls hiredis: CK_REAL_CALL(fn, args...) calls the
  * real `fn` with the guard held and gives its value (or none, for a void
@@ -82,10 +76,8 @@ static inline void ck_guard_scope_end(ck_guard_scope *s) { ck_guard_leave(s->out
  * they call nothing the shim wraps and sit on the open path. */
 #define CK_REAL_CALL(fn, ...)                                                                                          \
     ({                                                                                                                 \
-        volatile uintptr_t ck_mark_ = 0;                                                                               \
-        __attribute__((cleanup(ck_guard_scope_end)))                                                                   \
-        ck_guard_scope ck_scope_ = {ck_guard_enter(&ck_mark_, (uintptr_t)__builtin_frame_address(0)), &ck_mark_};      \
-        (void)ck_scope_;                                                                                               \
+        __attribute__((cleanup(ck_guard_leave))) unsigned ck_entered_at_ = ck_guard_enter();                           \
+        (void)ck_entered_at_;                                                                                          \
         ck_real.fn(__VA_ARGS__);                                                                                       \
     })
 

@@ -73,11 +73,49 @@ static bool resolve_all(void) {
     return handle != NULL && resolve_from(handle);
 }
 
+/* The executable segments of the library that holds ck_real's functions. */
+#define CODE_RANGES 4
+static struct { uintptr_t lo, hi; } code[CODE_RANGES];
+static int code_ranges;
+
+static int find_code_of(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    uintptr_t fn = (uintptr_t)arg;
+    bool holds = false;
+    for (int i = 0; i < info->dlpi_phnum && !holds; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        holds = ph->p_type == PT_LOAD && fn >= lo && fn < lo + ph->p_memsz;
+    }
+    if (!holds)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum && code_ranges < CODE_RANGES; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            code[code_ranges].lo = info->dlpi_addr + ph->p_vaddr;
+            code[code_ranges].hi = code[code_ranges].lo + ph->p_memsz;
+            code_ranges++;
+        }
+    }
+    return 1;
+}
+
+bool ck_real_owns_code(const void *address) {
+    uintptr_t a = (uintptr_t)address;
+    for (int i = 0; i < code_ranges; i++)
+        if (a >= code[i].lo && a < code[i].hi)
+            return true;
+    return false;
+}
+
 bool ck_real_resolve(void) {
     pthread_mutex_lock(&resolve_lock);
     bool ok = atomic_load_explicit(&ck_real_resolved, memory_order_relaxed);
     if (!ok && resolve_all()) {
         ck_abi_select(ck_real.redisConnectWithOptions != NULL);
+        void *any;
+        memcpy(&any, &ck_real.redisGetReply, sizeof any);
+        dl_iterate_phdr(find_code_of, any);
         ck_log(CK_LOG_DEBUG, "hiredis %s ABI found", ck_abi.name);
         atomic_store_explicit(&ck_real_resolved, true, memory_order_release);
         ok = true;

@@ -75,6 +75,11 @@ extern ck_real_table ck_real;
 extern atomic_bool ck_real_resolved;
 bool ck_real_resolve(void);
 
+/* The address lies in the code of the hiredis the functions were found
+ * in (its executable segments): a call from there is hiredis calling
+ * itself. False while hiredis is not resolved. */
+bool ck_real_owns_code(const void *address);
+
 /* True once every required symbol is known: one load after the first
  * success; retried while false, because a program (Perl, Ruby) may dlopen
  * hiredis after the shim was loaded. */

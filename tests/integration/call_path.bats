@@ -538,3 +538,29 @@ SCRIPT
     grep -q "CLOSED -> OPEN" "$BATS_TEST_TMPDIR/stderr"
     [ "$(tail -1 <<<"$output")" = "str v" ]
 }
+
+@test "audit: after a siglongjmp out of a hiredis call, calls from deeper frames are still the program's" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET a 1
+cmd GET a
+alarm-jmp 100 cmd BLPOP q 1
+sleep 1100
+sh $REDISCTL kill $REDIS_DIR
+repeat 4 repeat 1 cmd GET a
+SCRIPT
+    # SIGPIPE ignored, as hiredis programs do: the writes to the killed
+    # server fail instead of killing the program
+    run bash -c 'trap "" PIPE; err=$1; shift; exec "$@" 2> "$err"' _ "$BATS_TEST_TMPDIR/stderr" \
+        env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=2 LD_PRELOAD="$SHIM" "$CLIENT" -p "$PORT" \
+        < "$BATS_TEST_TMPDIR/script"
+    cat "$BATS_TEST_TMPDIR/stderr" >&2
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    # the GETs, two levels of the script deeper than the interrupted call,
+    # reach the breaker, which opens, and get the stale value (the first
+    # reads BLPOP's late reply, as without the shim)
+    grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
+    [ "$(tail -n 3 <<< "$output" | grep -c '^str 1$')" -eq 3 ]
+}
