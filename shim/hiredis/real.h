@@ -77,7 +77,7 @@ bool ck_real_resolve(void);
 
 /* The address lies in the code of the hiredis the functions were found
  * in (its executable segments): a call from there is hiredis calling
- * itself. False while hiredis is not resolved. */
+ * itself. True for any address if those segments could not be found. */
 bool ck_real_owns_code(const void *address);
 
 /* True once every required symbol is known: one load after the first
