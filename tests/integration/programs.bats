@@ -47,6 +47,7 @@ restart_with() { # restart_with VALUE: the same server back, k set to VALUE
     cat "$BATS_TEST_TMPDIR/stderr" >&2
     # not one error or nil while Redis was down: Redis::Fast's own
     # reconnects met the open circuit, which answered
+    sed -n "$((stopped + 1)),${restarted}p" "$OUT" | grep -v '^value hello$' | sort | uniq -c >&2 || true
     [ "$(sed -n "$((stopped + 1)),${restarted}p" "$OUT" | grep -vc '^value hello$')" -eq 0 ]
     grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
     grep -q 'HALF_OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
