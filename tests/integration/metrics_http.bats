@@ -33,6 +33,17 @@ raw_request() {
     timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "$2" >&3; head -n 1 <&3' _ "$MPORT" "$1" | tr -d '\r'
 }
 
+# send_requests N: N clients that each send a whole request and do not
+# read yet; their descriptors are appended to the array fds.
+send_requests() {
+    local i fd
+    for ((i = 0; i < $1; i++)); do
+        exec {fd}<> "/dev/tcp/127.0.0.1/$MPORT"
+        printf 'GET /health HTTP/1.1\r\n\r\n' >&"$fd"
+        fds+=("$fd")
+    done
+}
+
 # trickle SECONDS: a client that sends one byte of a request every 100 ms
 # and never finishes it, in the background ($TRICKLER, stopped by teardown).
 trickle() {
@@ -224,21 +235,13 @@ trickle() {
 
 @test "audit: a burst of clients while every slot holds an answered client: every request that arrived is answered, none dropped unread" {
     start_exporting
-    local i fds=() fd
+    fds=()
     # 32 clients get their answers and keep their sockets open: every slot
     # is draining (for up to 1 s)
-    for ((i = 0; i < 32; i++)); do
-        exec {fd}<> "/dev/tcp/127.0.0.1/$MPORT"
-        printf 'GET /health HTTP/1.1\r\n\r\n' >&"$fd"
-        fds+=("$fd")
-    done
+    send_requests 32
     # 8 more arrive while the exporter is stopped: one turn takes them all
     kill -STOP "$BACKGROUND_PID"
-    for ((i = 0; i < 8; i++)); do
-        exec {fd}<> "/dev/tcp/127.0.0.1/$MPORT"
-        printf 'GET /health HTTP/1.1\r\n\r\n' >&"$fd"
-        fds+=("$fd")
-    done
+    send_requests 8
     kill -CONT "$BACKGROUND_PID"
     sleep 0.3
     local answered=0 line
