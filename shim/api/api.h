@@ -25,7 +25,7 @@
 bool ck_api_refused(const char *function, bool hiredis_ready, bool has_function);
 
 #define CK_ENTRY(fn, context, failed)                                                                                  \
-    CK_GUARD_ENTRY;                                                                                                    \
+    CK_GUARD_ENTRY(fn);                                                                                                \
     if (__builtin_expect(!ck_real_ready() || ck_real.fn == NULL || (context) == NULL, 0) &&                            \
         ck_api_refused(#fn, ck_real_ready(), ck_real_ready() && ck_real.fn != NULL))                                   \
     return failed

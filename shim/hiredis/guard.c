@@ -12,8 +12,8 @@ bool ck_hiredis_missing(const char *function) {
     return true;
 }
 
-unsigned ck_guard_program_call(const void *caller) {
-    if (ck_real_owns_code(caller))
+unsigned ck_guard_program_call(const void *caller, bool hiredis_calls_it) {
+    if (hiredis_calls_it && ck_real_owns_code(caller))
         return CK_GUARD_INTERNAL; /* hiredis calling itself through its PLT */
     CK_LOG_ONCE(CK_LOG_DEBUG, "a program call while inside hiredis (a callback run by hiredis, or a call left by "
                               "longjmp): handled as the program's");

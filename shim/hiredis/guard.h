@@ -45,15 +45,15 @@ static inline void ck_guard_leave(unsigned *entered_at) {
  * run inside a real call (an async context freed under the guard calls
  * them): the depth is then up while the program calls again. So every
  * exported function looks at who called it: hiredis's own code (its PLT
- * calls into the shim's wrappers) passes straight through; anyone else is
- * the program, whose call is handled as one with the depth at 0 for its
+ * calls into the shim's wrappers, for the functions it calls itself)
+ * passes straight through; anyone else is the program, whose call is handled as one with the depth at 0 for its
  * duration, and put back when it returns. Free while the depth is 0. */
 #define CK_GUARD_INTERNAL UINT_MAX
 
-unsigned ck_guard_program_call(const void *caller);
+unsigned ck_guard_program_call(const void *caller, bool hiredis_calls_it);
 
-static inline unsigned ck_guard_entry(const void *caller) {
-    return __builtin_expect(ck_guard.depth == 0, 1) ? 0 : ck_guard_program_call(caller);
+static inline unsigned ck_guard_entry(const void *caller, bool hiredis_calls_it) {
+    return __builtin_expect(ck_guard.depth == 0, 1) ? 0 : ck_guard_program_call(caller, hiredis_calls_it);
 }
 
 static inline void ck_guard_exit(unsigned *depth_before) {
@@ -61,9 +61,13 @@ static inline void ck_guard_exit(unsigned *depth_before) {
         ck_guard.depth = *depth_before;
 }
 
-/* The first line of every exported function (api.h's CK_ENTRY). */
-#define CK_GUARD_ENTRY                                                                                                 \
-    __attribute__((cleanup(ck_guard_exit))) unsigned ck_depth_before_ = ck_guard_entry(__builtin_return_address(0));   \
+/* The first line of every exported function (api.h's CK_ENTRY). A function
+ * hiredis never calls itself is always the program's: a program callback
+ * that ends in a hiredis call may jump to it (a tail call) with hiredis's
+ * code as the return address. */
+#define CK_GUARD_ENTRY(fn)                                                                                             \
+    __attribute__((cleanup(ck_guard_exit))) unsigned ck_depth_before_ =                                                \
+        ck_guard_entry(__builtin_return_address(0), CK_HIREDIS_CALLS_##fn);                                            \
     (void)ck_depth_before_
 
 /* The one way the shim calls hiredis: CK_REAL_CALL(fn, args...) calls the

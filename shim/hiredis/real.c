@@ -54,7 +54,7 @@ static void *loaded_hiredis(void) {
 static bool resolve_from(void *handle) {
     bool complete = true;
     void *fn;
-#define CK_REAL_RESOLVE(ret, name, params, required)                                                                   \
+#define CK_REAL_RESOLVE(ret, name, params, required, self_called)                                                      \
     fn = dlsym(handle, #name);                                                                                         \
     if (is_inside_shim(fn))                                                                                            \
         fn = NULL;                                                                                                     \

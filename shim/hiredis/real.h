@@ -11,66 +11,77 @@
 
 #include "hiredis_types.h"
 
-/* X(return type, name, parameter list, required) */
+/* X(return type, name, parameter list, required, hiredis calls it itself)
+ * The last column says whether hiredis 0.14 or 1.x calls the function
+ * through its own PLT (objdump -d libhiredis.so | grep @plt): only such a
+ * wrapper can be reached by hiredis's code; any other is always the
+ * program's (guard.h). */
 #define CK_REAL_SYMBOLS(X)                                                                                             \
-    X(redisContext *, redisConnect, (const char *ip, int port), true)                                                  \
-    X(redisContext *, redisConnectWithTimeout, (const char *ip, int port, const struct timeval tv), true)              \
-    X(redisContext *, redisConnectNonBlock, (const char *ip, int port), true)                                          \
-    X(redisContext *, redisConnectBindNonBlock, (const char *ip, int port, const char *src), true)                     \
-    X(redisContext *, redisConnectBindNonBlockWithReuse, (const char *ip, int port, const char *src), false)           \
-    X(redisContext *, redisConnectUnix, (const char *path), true)                                                      \
-    X(redisContext *, redisConnectUnixWithTimeout, (const char *path, const struct timeval tv), true)                  \
-    X(redisContext *, redisConnectUnixNonBlock, (const char *path), true)                                              \
-    X(redisContext *, redisConnectFd, (int fd), true)                                                                  \
-    X(redisContext *, redisConnectWithOptions, (const void *options), false)                                           \
-    X(int, redisReconnect, (redisContext * c), true)                                                                   \
-    X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), true)                                         \
-    X(int, redisEnableKeepAlive, (redisContext * c), true)                                                             \
-    X(void, redisFree, (redisContext * c), true)                                                                       \
-    X(void *, redisCommand, (redisContext * c, const char *format, ...), true)                                         \
-    X(void *, redisvCommand, (redisContext * c, const char *format, va_list ap), true)                                 \
-    X(void *, redisCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true)          \
-    X(int, redisAppendCommand, (redisContext * c, const char *format, ...), true)                                      \
-    X(int, redisvAppendCommand, (redisContext * c, const char *format, va_list ap), true)                              \
-    X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true)       \
-    X(int, redisAppendFormattedCommand, (redisContext * c, const char *cmd, size_t len), true)                         \
-    X(int, redisGetReply, (redisContext * c, void **reply), true)                                                      \
-    X(int, redisvFormatCommand, (char **target, const char *format, va_list ap), true)                                 \
-    X(int, redisFormatCommandArgv, (char **target, int argc, const char **argv, const size_t *argvlen), true)          \
-    X(void, redisFreeCommand, (char *cmd), true)                                                                       \
-    X(void, __redisSetError, (redisContext * c, int type, const char *str), true)                                      \
-    X(redisReader *, redisReaderCreate, (void), true)                                                                  \
-    X(int, redisReaderFeed, (redisReader * r, const char *buf, size_t len), true)                                      \
-    X(int, redisReaderGetReply, (redisReader * r, void **reply), true)                                                 \
-    X(void, redisReaderFree, (redisReader * r), true)                                                                  \
-    X(void, freeReplyObject, (void *reply), true)                                                                      \
-    X(redisAsyncContext *, redisAsyncConnect, (const char *ip, int port), true)                                        \
-    X(redisAsyncContext *, redisAsyncConnectBind, (const char *ip, int port, const char *src), true)                   \
-    X(redisAsyncContext *, redisAsyncConnectBindWithReuse, (const char *ip, int port, const char *src), false)         \
-    X(redisAsyncContext *, redisAsyncConnectUnix, (const char *path), true)                                            \
-    X(redisAsyncContext *, redisAsyncConnectWithOptions, (const void *options), false)                                 \
+    X(redisContext *, redisConnect, (const char *ip, int port), true, false)                                           \
+    X(redisContext *, redisConnectWithTimeout, (const char *ip, int port, const struct timeval tv), true, false)       \
+    X(redisContext *, redisConnectNonBlock, (const char *ip, int port), true, true)                                    \
+    X(redisContext *, redisConnectBindNonBlock, (const char *ip, int port, const char *src), true, true)               \
+    X(redisContext *, redisConnectBindNonBlockWithReuse, (const char *ip, int port, const char *src), false, true)     \
+    X(redisContext *, redisConnectUnix, (const char *path), true, false)                                               \
+    X(redisContext *, redisConnectUnixWithTimeout, (const char *path, const struct timeval tv), true, false)           \
+    X(redisContext *, redisConnectUnixNonBlock, (const char *path), true, true)                                        \
+    X(redisContext *, redisConnectFd, (int fd), true, false)                                                           \
+    X(redisContext *, redisConnectWithOptions, (const void *options), false, true)                                     \
+    X(int, redisReconnect, (redisContext * c), true, false)                                                            \
+    X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), true, false)                                  \
+    X(int, redisEnableKeepAlive, (redisContext * c), true, false)                                                      \
+    X(void, redisFree, (redisContext * c), true, true)                                                                 \
+    X(void *, redisCommand, (redisContext * c, const char *format, ...), true, false)                                  \
+    X(void *, redisvCommand, (redisContext * c, const char *format, va_list ap), true, true)                           \
+    X(void *, redisCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true, false)   \
+    X(int, redisAppendCommand, (redisContext * c, const char *format, ...), true, false)                               \
+    X(int, redisvAppendCommand, (redisContext * c, const char *format, va_list ap), true, true)                        \
+    X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true, true) \
+    X(int, redisAppendFormattedCommand, (redisContext * c, const char *cmd, size_t len), true, false)                  \
+    X(int, redisGetReply, (redisContext * c, void **reply), true, true)                                                \
+    X(int, redisvFormatCommand, (char **target, const char *format, va_list ap), true, false)                          \
+    X(int, redisFormatCommandArgv, (char **target, int argc, const char **argv, const size_t *argvlen), true, false)   \
+    X(void, redisFreeCommand, (char *cmd), true, false)                                                                \
+    X(void, __redisSetError, (redisContext * c, int type, const char *str), true, false)                               \
+    X(redisReader *, redisReaderCreate, (void), true, false)                                                           \
+    X(int, redisReaderFeed, (redisReader * r, const char *buf, size_t len), true, false)                               \
+    X(int, redisReaderGetReply, (redisReader * r, void **reply), true, false)                                          \
+    X(void, redisReaderFree, (redisReader * r), true, false)                                                           \
+    X(void, freeReplyObject, (void *reply), true, false)                                                               \
+    X(redisAsyncContext *, redisAsyncConnect, (const char *ip, int port), true, false)                                 \
+    X(redisAsyncContext *, redisAsyncConnectBind, (const char *ip, int port, const char *src), true, false)            \
+    X(redisAsyncContext *, redisAsyncConnectBindWithReuse, (const char *ip, int port, const char *src), false, false)  \
+    X(redisAsyncContext *, redisAsyncConnectUnix, (const char *path), true, false)                                     \
+    X(redisAsyncContext *, redisAsyncConnectWithOptions, (const void *options), false, true)                           \
     X(int, redisAsyncCommand, (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, ...), \
-      true)                                                                                                            \
+      true, false)                                                                                                     \
     X(int, redisvAsyncCommand,                                                                                         \
-      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, va_list ap), true)            \
+      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *format, va_list ap), true, true)      \
     X(int, redisAsyncCommandArgv,                                                                                      \
       (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, int argc, const char **argv,                      \
        const size_t *argvlen),                                                                                         \
-      true)                                                                                                            \
+      true, false)                                                                                                     \
     X(int, redisAsyncFormattedCommand,                                                                                 \
-      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *cmd, size_t len), true)               \
-    X(void, redisAsyncHandleRead, (redisAsyncContext * ac), true)                                                      \
-    X(void, redisAsyncHandleWrite, (redisAsyncContext * ac), true)                                                     \
-    X(void, redisProcessCallbacks, (redisAsyncContext * ac), true)                                                     \
-    X(int, redisCheckConnectDone, (redisContext * c, int *completed), false)
+      (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *cmd, size_t len), true, false)        \
+    X(void, redisAsyncHandleRead, (redisAsyncContext * ac), true, false)                                               \
+    X(void, redisAsyncHandleWrite, (redisAsyncContext * ac), true, false)                                              \
+    X(void, redisProcessCallbacks, (redisAsyncContext * ac), true, false)                                              \
+    X(int, redisCheckConnectDone, (redisContext * c, int *completed), false, true)
 
 typedef struct {
-#define CK_REAL_FIELD(ret, name, params, required) ret(*name) params;
+#define CK_REAL_FIELD(ret, name, params, required, self_called) ret(*name) params;
     CK_REAL_SYMBOLS(CK_REAL_FIELD)
 #undef CK_REAL_FIELD
 } ck_real_table;
 
 extern ck_real_table ck_real;
+
+/* CK_HIREDIS_CALLS_<name>: true when hiredis calls `name` itself. */
+enum {
+#define CK_REAL_SELF(ret, name, params, required, self_called) CK_HIREDIS_CALLS_##name = (self_called),
+    CK_REAL_SYMBOLS(CK_REAL_SELF)
+#undef CK_REAL_SELF
+};
 
 extern atomic_bool ck_real_resolved;
 bool ck_real_resolve(void);

@@ -564,3 +564,21 @@ SCRIPT
     grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
     [ "$(tail -n 3 <<< "$output" | grep -c '^str 1$')" -eq 3 ]
 }
+
+@test "audit: a push callback ending with a hiredis call (a tail call) is the program's: replies stay with their commands (hiredis 1.x)" {
+    start_redis
+    rcli mset keyA AAA keyB BBB keyX XXX > /dev/null
+    local app=$CK_BUILD/tests/apps/push_callback stop="$REDISCTL kill $REDIS_DIR"
+    run "$app" "$PORT" true
+    [ "$output" != "no push callbacks" ] || skip "hiredis 0.14 has no push callbacks"
+    echo "$output" >&2
+    [ "$(head -n 3 <<< "$output")" = "$(printf '%s\n' 'pipelined -> AAA' 'pipelined -> XXX' 'pipelined -> BBB')" ]
+    run bash -c 'trap "" PIPE; exec "$@"' _ env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1 LD_PRELOAD="$SHIM" \
+        "$app" "$PORT" "$stop"
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [ "$(head -n 3 <<< "$output")" = "$(printf '%s\n' 'pipelined -> AAA' 'pipelined -> XXX' 'pipelined -> BBB')" ]
+    # while Redis is down: keyB's last good value, never keyX's
+    none grep 'GET keyB -> XXX' <<< "$output"
+    [ "$(grep -c '^GET keyB -> BBB$' <<< "$output")" -eq 4 ]
+}
