@@ -18,14 +18,11 @@ start_exporting() {
     env CACHEKIT_METRICS_LISTEN="127.0.0.1:$MPORT" LD_PRELOAD="$SHIM" "$CLIENT" -p "$PORT" \
         < "$BATS_TEST_TMPDIR/script" > /dev/null 2> "$BATS_TEST_TMPDIR/stderr" &
     BACKGROUND_PID=$!
-    local i
-    for ((i = 0; i < 100; i++)); do
-        curl -s -m 1 -o /dev/null "http://127.0.0.1:$MPORT/health" && return 0
-        sleep 0.05
-    done
-    echo "the metrics port never answered" >&2
-    return 1
+    endpoint_answers
 }
+
+# endpoint_answers: waits (5 s at most) until $MPORT serves /health.
+endpoint_answers() { eventually 5 curl -s -m 1 -o /dev/null "http://127.0.0.1:$MPORT/health"; }
 
 # raw_request BYTES: sends them (printf format) and prints the answer's
 # status line; 3 s at most.
@@ -168,11 +165,7 @@ trickle() {
     CACHEKIT_METRICS_LISTEN="127.0.0.1:$mport" LD_PRELOAD="$SHIM" timeout 60 "$CK_BUILD/tests/apps/fd_daemon" -p "$PORT" -d "$T" \
         -m same -s -w "$T/go" -t 300 > "$T/out" 2> "$T/stderr" &
     BACKGROUND_PID=$!
-    local i
-    for ((i = 0; i < 100; i++)); do
-        curl -s -m 1 -o /dev/null "http://127.0.0.1:$mport/health" && break
-        sleep 0.05
-    done
+    endpoint_answers
     # a client whose request is not finished holds a slot (a low number)
     exec {held}<> "/dev/tcp/127.0.0.1/$mport"
     printf 'GET /metrics HTTP/1.1\r\n' >&"$held"
@@ -212,11 +205,8 @@ trickle() {
     bash -c 'ulimit -n 24; exec "$@"' _ env CACHEKIT_METRICS_LISTEN="127.0.0.1:$MPORT" LD_PRELOAD="$SHIM" "$CLIENT" \
         -p "$PORT" < "$T/script" > /dev/null 2> "$T/stderr" &
     BACKGROUND_PID=$!
+    endpoint_answers
     local i
-    for ((i = 0; i < 100; i++)); do
-        curl -s -m 1 -o /dev/null "http://127.0.0.1:$MPORT/health" && break
-        sleep 0.05
-    done
     for ((i = 0; i < 40; i++)); do exec {fd}<> "/dev/tcp/127.0.0.1/$MPORT"; done
     sleep 0.3
     local before after code ticks_before ticks_after
