@@ -2,7 +2,7 @@
  * known when the program appends it: the command's class, the state of
  * the context's connection, whether the context is in a transaction or
  * still owes replies of a dead connection, and the breaker's permit. The
- * act step (call.c) carries the action out through the transport's
+ * act step (policy/call.c) carries the action out through the transport's
  * operations (sync or async); this step knows nothing of hiredis, so its
  * whole state space is unit-tested (tests/unit/test_decide.c).
  *

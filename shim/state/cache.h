@@ -1,6 +1,6 @@
 /* The L1 policy: which data commands the stale-value store keeps or
  * invalidates, with what key, and when a stale value may be served.
- * Glue between the command path (sync.c) and the store (l1.c). */
+ * Glue between the call path (policy/call.c) and the store (core/l1.c). */
 #ifndef CACHEKIT_CACHE_H
 #define CACHEKIT_CACHE_H
 

@@ -71,7 +71,7 @@ typedef struct {
      * wait here meanwhile, as RESP bytes. */
     bool connect_owed;
     ck_buf deferred;
-    /* async contexts (async.c) */
+    /* async contexts (policy/async.c) */
     bool is_async;
     const struct ck_transport *transport; /* how its replies are read (policy/call.h); NULL: sync */
     bool connecting;                      /* its connect is not seen to complete yet */

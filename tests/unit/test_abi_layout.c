@@ -1,4 +1,4 @@
-/* The offsets the shim uses (shim/abi.c) against the hiredis headers this
+/* The offsets the shim uses (shim/hiredis/abi.c) against the hiredis headers this
  * build found. Built in every build directory, so each hiredis version the
  * tests use checks its own layout. */
 #include <setjmp.h>
