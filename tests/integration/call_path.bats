@@ -551,13 +551,20 @@ sh env -u LD_PRELOAD $REDISCTL kill $REDIS_DIR
 repeat 4 repeat 1 cmd GET a
 SCRIPT
     # SIGPIPE ignored, as hiredis programs do: the writes to the killed
-    # server fail instead of killing the program
+    # server fail instead of killing the program. Control: plain hiredis.
+    run bash -c 'trap "" PIPE; exec "$@"' _ "$CLIENT" -p "$PORT" < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    local plain=$output
+    [ "$(tail -n 3 <<< "$plain" | grep -c '^NULL ')" -eq 3 ] # the dead server's errors
+    start_redis # the same directory: the script's kill line stands
     run bash -c 'trap "" PIPE; err=$1; shift; exec "$@" 2> "$err"' _ "$BATS_TEST_TMPDIR/stderr" \
         env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=2 LD_PRELOAD="$SHIM" "$CLIENT" -p "$PORT" \
         < "$BATS_TEST_TMPDIR/script"
     cat "$BATS_TEST_TMPDIR/stderr" >&2
     echo "$output" >&2
     [ "$status" -eq 0 ]
+    # until Redis goes, the program sees what it sees without the shim
+    [ "$(head -n 5 <<< "$output")" = "$(head -n 5 <<< "$plain")" ]
     # the GETs, two levels of the script deeper than the interrupted call,
     # reach the breaker, which opens, and get the stale value (the first
     # reads BLPOP's late reply, as without the shim)
