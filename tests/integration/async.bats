@@ -70,7 +70,7 @@ writes_match() {
 # fault_scenario LOOP START END: k read live, the fault started by the
 # shell command START (evaluated then, when $REDIS_DIR is known) until GET k was answered 10 times from the circuit, ended
 # by END; k changed, read live again. Checks what holds for every fault;
-# $FAULT is the output during the fault, $RESUMED the line where it ended.
+# $FAULT is the output during the fault, $RESUMED its last line before it ended.
 fault_scenario() {
     start_redis
     rcli set k hello > /dev/null
@@ -81,9 +81,11 @@ fault_scenario() {
     eval "$2"
     wait_for 10 'GET str:hello'
     wait_for 10 'INCR nil'
-    eval "$3"
+    # marked before the fault ends: what the client sees once Redis is back
+    # (a restarted Redis without k answers GET k nil for real) is after it
     mark
     RESUMED=$MARK
+    eval "$3"
     rcli set k world > /dev/null
     wait_for 3 'GET str:world'
     finish_async_client
