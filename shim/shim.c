@@ -1,5 +1,5 @@
 /* The shim's constructor and destructor: read the configuration, hand it
- * to each part, resolve hiredis; at exit stop the exporter. Nothing here
+ * to each part, resolve hiredis; at exit stop the health check and the exporter. Nothing here
  * may call into hiredis before it is resolved, nor print to stdout. */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "endpoint.h"
 #include "exporter.h"
 #include "exposition.h"
+#include "health_check.h"
 #include "guard.h"
 #include "log.h"
 #include "placeholder.h"
@@ -41,6 +42,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
     ck_timeouts_configure(&cfg);
     ck_cache_configure(&cfg);
     ck_exporter_configure(&cfg);
+    ck_health_check_configure(&cfg);
     ck_log(CK_LOG_DEBUG, "loaded: breaker %s, failure threshold %u, recovery timeout %.3fs",
            cfg.breaker_enabled ? "enabled" : "disabled", (unsigned)cfg.failure_threshold,
            (double)cfg.recovery_timeout_ns / 1e9);
@@ -50,6 +52,7 @@ __attribute__((constructor)) static void cachekit_init(void) {
 }
 
 __attribute__((destructor)) static void cachekit_fini(void) {
+    ck_health_check_stop();
     ck_exporter_stop();
     if (ck_real_ready())
         ck_reply_thread_cleanup();

@@ -29,6 +29,9 @@ void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
     atomic_init(&b->probe_ticket, 0);
     atomic_init(&b->tickets_issued, 0);
     atomic_init(&b->probe_expires_ns, 0);
+    atomic_init(&b->checked_until_ns, 0);
+    atomic_init(&b->check_closed_ns, 0);
+    atomic_init(&b->check_close_after_ns, 0);
     b->probe_timeout_ns = s->probe_timeout_ns != 0 ? s->probe_timeout_ns : s->cooldown_ns;
     b->threshold = s->threshold == 0 ? 1 : s->threshold;
     b->cooldown_ns = s->cooldown_ns;
@@ -69,7 +72,8 @@ ck_permit ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
     if (s == CK_CLOSED || !b->enabled)
         return CK_PERMIT_ALLOW;
     uint64_t now_ns = now();
-    if (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed)) {
+    if (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed) &&
+        now_ns >= atomic_load_explicit(&b->checked_until_ns, memory_order_relaxed)) {
         uint32_t expected = CK_OPEN;
         if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_HALF_OPEN, memory_order_acq_rel,
                                                     memory_order_acquire)) {
@@ -148,13 +152,52 @@ void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now
     uint32_t n = atomic_fetch_add_explicit(&b->consecutive_failures, 1, memory_order_relaxed) + 1;
     if (n < b->threshold)
         return;
-    open_circuit(b, now, 0);
+    /* Opening again soon after a health check closed it: the server
+     * answers PING but not the program's calls; back off as after a
+     * failed probe. Otherwise a fresh start (without checks this is
+     * always the case: only a probe closes the circuit, and it resets). */
+    uint64_t now_ns = now();
+    uint64_t check_closed = atomic_load_explicit(&b->check_closed_ns, memory_order_relaxed);
+    bool soon_after_check = check_closed != 0 && now_ns - check_closed < b->cooldown_ns;
+    uint32_t backoff = soon_after_check ? atomic_load_explicit(&b->probe_failures, memory_order_relaxed) + 1 : 0;
+    atomic_store_explicit(&b->probe_failures, backoff, memory_order_relaxed);
+    uint64_t probe_after = now_ns + ck_breaker_cooldown(b, backoff);
+    atomic_store_explicit(&b->probe_after_ns, probe_after, memory_order_relaxed);
+    atomic_store_explicit(&b->check_close_after_ns, soon_after_check ? probe_after : 0, memory_order_relaxed);
     uint32_t expected = CK_CLOSED;
     if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_OPEN, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
         atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
         note(t, CK_CLOSED, CK_OPEN, "consecutive failures reached the threshold");
     }
+}
+
+bool ck_breaker_check_up(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
+    if (t != NULL)
+        t->happened = false;
+    if (!b->enabled)
+        return false;
+    uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
+    uint64_t now_ns = now();
+    if (s == CK_CLOSED || now_ns < atomic_load_explicit(&b->check_close_after_ns, memory_order_relaxed))
+        return false;
+    if (s == CK_HALF_OPEN) {
+        /* a program call probes: its ticket is taken back, so its word,
+         * when it comes, is ignored as an expired probe's */
+        uint32_t held = atomic_load_explicit(&b->probe_ticket, memory_order_acquire);
+        if (held == 0 || !settle_ticket(b, held))
+            return false; /* settled meanwhile: the probe decided */
+    }
+    uint32_t expected = s;
+    if (!atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_CLOSED, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return false;
+    atomic_store_explicit(&b->consecutive_failures, 0, memory_order_relaxed);
+    atomic_store_explicit(&b->check_closed_ns, now_ns, memory_order_relaxed);
+    atomic_store_explicit(&b->checked_until_ns, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
+    note(t, (ck_breaker_state)s, CK_CLOSED, "health check: Redis answers");
+    return true;
 }
 
 void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t) {

@@ -15,6 +15,14 @@
  * connection that won it, a call that never returns) loses it to the next
  * caller, and its late word is ignored.
  *
+ * A health check (state/health_check.c) may take over the probing: while
+ * it covers the breaker (ck_breaker_cover), an open circuit lets no
+ * program call probe, and the check's word closes it (ck_breaker_check_up).
+ * A circuit that opens again within one recovery timeout of a check closing
+ * it waits out the growing cooldown before the next check may close it, so
+ * a server that answers PING but fails the program's calls is not
+ * hammered once per check.
+ *
  * Pure and lock-free: the state lives in atomics, the clock is injected and
  * read only where a decision needs it (never on the CLOSED path). */
 #ifndef CACHEKIT_BREAKER_H
@@ -53,7 +61,10 @@ typedef struct {
     _Atomic uint32_t probe_failures; /* failed probes in a row */
     _Atomic uint32_t probe_ticket;   /* the outstanding probe's ticket, 0: none */
     _Atomic uint32_t tickets_issued;
-    _Atomic uint64_t probe_expires_ns; /* while HALF_OPEN: when the probe may be taken over */
+    _Atomic uint64_t probe_expires_ns;     /* while HALF_OPEN: when the probe may be taken over */
+    _Atomic uint64_t checked_until_ns;     /* a health check covers the breaker until then; 0: it never did */
+    _Atomic uint64_t check_closed_ns;      /* when a health check last closed the circuit */
+    _Atomic uint64_t check_close_after_ns; /* while OPEN: a health check may close it from then on */
     uint64_t probe_timeout_ns;
     uint32_t threshold;
     uint64_t cooldown_ns;
@@ -107,7 +118,8 @@ void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t);
 static inline bool ck_breaker_due(const ck_breaker *b, uint64_t now_ns) {
     uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
     return !b->enabled || s == CK_CLOSED ||
-           (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed));
+           (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed) &&
+            now_ns >= atomic_load_explicit(&((ck_breaker *)b)->checked_until_ns, memory_order_relaxed));
 }
 
 /* Whether `ticket` is still the outstanding probe's (not expired and
@@ -118,13 +130,26 @@ static inline bool ck_breaker_holds(const ck_breaker *b, uint32_t ticket) {
 
 /* When a call may next be let through (0: now): for a placeholder that
  * cannot connect itself and must end in time for its program to
- * reconnect. */
+ * reconnect. UINT64_MAX while a health check watches the endpoint: the
+ * check ends the placeholders itself when it closes the circuit. */
 static inline uint64_t ck_breaker_next_chance_ns(const ck_breaker *b) {
     uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
     if (!b->enabled || s == CK_CLOSED)
         return 0;
+    if (atomic_load_explicit(&((ck_breaker *)b)->checked_until_ns, memory_order_relaxed) != 0)
+        return UINT64_MAX;
     return atomic_load_explicit(s == CK_OPEN ? &b->probe_after_ns : &b->probe_expires_ns, memory_order_relaxed);
 }
+
+/* The health check watches this breaker until `until_ns` (renewed while it
+ * runs; 0: it stops, and program calls probe after the cooldown again). */
+static inline void ck_breaker_cover(ck_breaker *b, uint64_t until_ns) {
+    atomic_store_explicit(&b->checked_until_ns, until_ns, memory_order_relaxed);
+}
+/* The health check found the server up: an open circuit closes (unless it
+ * must still wait out a cooldown, see above); a program probe in flight is
+ * overtaken (its word is then ignored). Returns whether it closed. */
+bool ck_breaker_check_up(ck_breaker *b, ck_clock_fn now, ck_transition *t);
 
 /* A call answered without reaching the server. */
 static inline void ck_breaker_count_rejected(ck_breaker *b) {

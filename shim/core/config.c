@@ -45,6 +45,7 @@ static const config_row rows[] = {
     ROW("CACHEKIT_SOCKET_CONNECT_TIMEOUT", KIND_SECONDS, connect_timeout_ns, 0, 3600),
     ROW("CACHEKIT_SOCKET_TIMEOUT", KIND_SECONDS, socket_timeout_ns, 0, 3600),
     ROW("CACHEKIT_SOCKET_TIMEOUT_MAX", KIND_SECONDS, socket_timeout_max_ns, 0, 3600),
+    ROW("CACHEKIT_HEALTH_CHECK_INTERVAL", KIND_SECONDS, health_check_interval_ns, 0, 3600),
     ROW("CACHEKIT_SLOW_CALL_THRESHOLD", KIND_SECONDS, slow_call_ns, 0, 3600),
     ROW("CACHEKIT_ADAPTIVE_TIMEOUT", KIND_BOOL, adaptive_timeout, 0, 0),
     ROW("CACHEKIT_LAZY_CONNECT", KIND_BOOL, lazy_connect, 0, 0),
@@ -73,6 +74,7 @@ void ck_config_defaults(ck_config *cfg) {
     cfg->connect_timeout_ns = 2ull * 1000000000ull;
     cfg->socket_timeout_ns = 5ull * 1000000000ull;
     cfg->socket_timeout_max_ns = 0;
+    cfg->health_check_interval_ns = 1000000000ull;
     cfg->slow_call_ns = 0;
     cfg->adaptive_timeout = false;
     cfg->lazy_connect = true;

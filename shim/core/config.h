@@ -14,31 +14,32 @@ typedef enum {
 } ck_open_writes;
 
 typedef struct {
-    bool breaker_enabled;             /* CACHEKIT_CIRCUIT_BREAKER_ENABLED */
-    uint32_t failure_threshold;       /* CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD */
-    uint64_t recovery_timeout_ns;     /* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT (seconds) */
-    uint64_t recovery_timeout_max_ns; /* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX */
-    uint64_t connect_timeout_ns;      /* CACHEKIT_SOCKET_CONNECT_TIMEOUT, 0: none added */
-    uint64_t socket_timeout_ns;       /* CACHEKIT_SOCKET_TIMEOUT, 0: none added */
-    uint64_t socket_timeout_max_ns;   /* CACHEKIT_SOCKET_TIMEOUT_MAX: caps every timeout, the program's too; 0: off */
-    uint64_t slow_call_ns;            /* CACHEKIT_SLOW_CALL_THRESHOLD, 0: off */
-    bool adaptive_timeout;            /* CACHEKIT_ADAPTIVE_TIMEOUT */
-    bool lazy_connect;                /* CACHEKIT_LAZY_CONNECT */
-    ck_open_writes open_writes;       /* CACHEKIT_OPEN_WRITES */
-    bool l1_enabled;                  /* CACHEKIT_L1_ENABLED */
-    uint32_t l1_max_size_mb;          /* CACHEKIT_L1_MAX_SIZE_MB */
-    uint32_t l1_max_entry_bytes;      /* CACHEKIT_L1_MAX_ENTRY_BYTES */
-    uint64_t l1_ttl_ns;               /* CACHEKIT_DEFAULT_TTL: maximum staleness served */
-    bool l1_stale_if_error;           /* CACHEKIT_L1_STALE_IF_ERROR */
-    char l1_keys[512];                /* CACHEKIT_L1_KEYS: comma-separated globs, empty: all keys */
-    ck_log_level log_level;           /* CACHEKIT_LOG_LEVEL */
-    ck_log_destination log_to;        /* CACHEKIT_LOG: stderr or syslog */
-    uint32_t log_rate_limit;          /* CACHEKIT_LOG_RATE_LIMIT: lines per minute, 0: unlimited */
-    char metrics_file[1024];          /* CACHEKIT_METRICS_FILE, empty: off */
-    char metrics_listen[128];         /* CACHEKIT_METRICS_LISTEN: [HOST:]PORT, empty: off */
-    uint64_t metrics_interval_ns;     /* CACHEKIT_METRICS_INTERVAL: seconds between file writes */
-    char only_cmds[1024];             /* CACHEKIT_ONLY_CMDS: programs the shim is active in, empty: all */
-    char skip_cmds[1024];             /* CACHEKIT_SKIP_CMDS: programs it stays out of */
+    bool breaker_enabled;              /* CACHEKIT_CIRCUIT_BREAKER_ENABLED */
+    uint32_t failure_threshold;        /* CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD */
+    uint64_t recovery_timeout_ns;      /* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT (seconds) */
+    uint64_t recovery_timeout_max_ns;  /* CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX */
+    uint64_t connect_timeout_ns;       /* CACHEKIT_SOCKET_CONNECT_TIMEOUT, 0: none added */
+    uint64_t socket_timeout_ns;        /* CACHEKIT_SOCKET_TIMEOUT, 0: none added */
+    uint64_t socket_timeout_max_ns;    /* CACHEKIT_SOCKET_TIMEOUT_MAX: caps every timeout, the program's too; 0: off */
+    uint64_t health_check_interval_ns; /* CACHEKIT_HEALTH_CHECK_INTERVAL: while open, 0: off (program calls probe) */
+    uint64_t slow_call_ns;             /* CACHEKIT_SLOW_CALL_THRESHOLD, 0: off */
+    bool adaptive_timeout;             /* CACHEKIT_ADAPTIVE_TIMEOUT */
+    bool lazy_connect;                 /* CACHEKIT_LAZY_CONNECT */
+    ck_open_writes open_writes;        /* CACHEKIT_OPEN_WRITES */
+    bool l1_enabled;                   /* CACHEKIT_L1_ENABLED */
+    uint32_t l1_max_size_mb;           /* CACHEKIT_L1_MAX_SIZE_MB */
+    uint32_t l1_max_entry_bytes;       /* CACHEKIT_L1_MAX_ENTRY_BYTES */
+    uint64_t l1_ttl_ns;                /* CACHEKIT_DEFAULT_TTL: maximum staleness served */
+    bool l1_stale_if_error;            /* CACHEKIT_L1_STALE_IF_ERROR */
+    char l1_keys[512];                 /* CACHEKIT_L1_KEYS: comma-separated globs, empty: all keys */
+    ck_log_level log_level;            /* CACHEKIT_LOG_LEVEL */
+    ck_log_destination log_to;         /* CACHEKIT_LOG: stderr or syslog */
+    uint32_t log_rate_limit;           /* CACHEKIT_LOG_RATE_LIMIT: lines per minute, 0: unlimited */
+    char metrics_file[1024];           /* CACHEKIT_METRICS_FILE, empty: off */
+    char metrics_listen[128];          /* CACHEKIT_METRICS_LISTEN: [HOST:]PORT, empty: off */
+    uint64_t metrics_interval_ns;      /* CACHEKIT_METRICS_INTERVAL: seconds between file writes */
+    char only_cmds[1024];              /* CACHEKIT_ONLY_CMDS: programs the shim is active in, empty: all */
+    char skip_cmds[1024];              /* CACHEKIT_SKIP_CMDS: programs it stays out of */
 } ck_config;
 
 typedef const char *(*ck_getenv_fn)(const char *name);

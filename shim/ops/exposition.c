@@ -32,6 +32,7 @@ void ck_exposition_set_program(const char *name) {
 }
 
 static uint64_t load(_Atomic uint64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
+static uint32_t load32(_Atomic uint32_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
 
 typedef struct {
     const char *name, *type, *help;
@@ -70,6 +71,11 @@ static uint64_t synth_nil(ck_endpoint *ep) { return load(&ep->metrics.synth_nil)
 static uint64_t synth_stale(ck_endpoint *ep) { return load(&ep->metrics.synth_stale); }
 static uint64_t writes_unsent(ck_endpoint *ep) { return load(&ep->metrics.writes_unsent); }
 static uint64_t reconnects(ck_endpoint *ep) { return load(&ep->metrics.reconnects); }
+static uint64_t checks_up(ck_endpoint *ep) { return load(&ep->checks_up); }
+static uint64_t checks_down(ck_endpoint *ep) { return load(&ep->checks_down); }
+static uint64_t checks_unusable(ck_endpoint *ep) { return load(&ep->checks_unusable); }
+
+static const char *const check_result_names[] = {"none", "up", "down", "unusable"};
 
 static bool histogram(ck_buf *out, const char *labels) {
     static const family f = {"cachekit_call_duration_seconds", "histogram",
@@ -115,7 +121,9 @@ bool ck_exposition_metrics(ck_buf *out) {
         {{"cachekit_circuit_breaker_failures_total", "counter", "Failed calls and connects seen by the breaker."},
          "",
          failures},
-        {{"cachekit_circuit_breaker_recoveries_total", "counter", "Probes that closed the circuit."}, "", recoveries},
+        {{"cachekit_circuit_breaker_recoveries_total", "counter", "Probes and health checks that closed the circuit."},
+         "",
+         recoveries},
         {{"cachekit_circuit_breaker_opens_total", "counter", "Times the circuit opened."}, "", opens},
         {{"cachekit_calls_total", "counter",
           "Calls by outcome: passed and failed reached Redis, short_circuited were answered by the shim."},
@@ -134,6 +142,13 @@ bool ck_exposition_metrics(ck_buf *out) {
         {{"cachekit_reconnects_total", "counter", "Connections the shim made for the program (healing, placeholders)."},
          "",
          reconnects},
+        {{"cachekit_health_checks_total", "counter",
+          "Health checks of open circuits by result: up (PONG, NOAUTH or WRONGPASS), down, unusable (the check "
+          "cannot talk to the server: left to the cooldown's probe)."},
+         ",result=\"up\"",
+         checks_up},
+        {{"cachekit_health_checks_total", NULL, NULL}, ",result=\"down\"", checks_down},
+        {{"cachekit_health_checks_total", NULL, NULL}, ",result=\"unusable\"", checks_unusable},
     };
     bool ok = true;
     for (size_t i = 0; i < sizeof series / sizeof series[0] && ok; i++)
@@ -178,11 +193,14 @@ bool ck_exposition_health(ck_buf *out) {
         ok = ck_buf_printf(out, DOCUMENT_LIMIT,
                            "%s{\"endpoint\":\"%s\",\"state\":\"%s\",\"consecutive_failures\":%u,"
                            "\"seconds_since_transition\":%.3f,\"seconds_until_probe\":%.3f,"
-                           "\"failures_total\":%llu,\"opens_total\":%llu,\"recoveries_total\":%llu}",
+                           "\"failures_total\":%llu,\"opens_total\":%llu,\"recoveries_total\":%llu,"
+                           "\"health_checks\":{\"up\":%llu,\"down\":%llu,\"unusable\":%llu,\"last\":\"%s\"}}",
                            ep == ck_endpoint_list() ? "" : ",", endpoint, ck_breaker_state_name(s),
                            (unsigned)consecutive(ep), now > changed ? (double)(now - changed) / 1e9 : 0, until_probe,
                            (unsigned long long)failures(ep), (unsigned long long)opens(ep),
-                           (unsigned long long)recoveries(ep));
+                           (unsigned long long)recoveries(ep), (unsigned long long)checks_up(ep),
+                           (unsigned long long)checks_down(ep), (unsigned long long)checks_unusable(ep),
+                           check_result_names[load32(&ep->check_last) & 3]);
     }
     ck_l1_stats l1;
     ck_l1_stats_get(&l1);

@@ -747,6 +747,9 @@ static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const voi
     }
     if (flags & CK_SLOT_SESSION) {
         int kind = ck_session_settle(&st->session, accepted);
+        if (accepted && kind == CK_SESSION_AUTH) /* what the health check authenticates with */
+            ck_endpoint_keep_auth(st->endpoint, st->session.kept[CK_SESSION_AUTH].bytes,
+                                  st->session.kept[CK_SESSION_AUTH].len);
         if (accepted && (kind == CK_SESSION_SELECT || kind == CK_SESSION_RESET || kind == CK_SESSION_HELLO)) {
             st->db = ck_session_db(&st->session); /* L1 entries are per database and protocol */
             st->protocol = ck_session_protocol(&st->session);

@@ -17,6 +17,8 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static ck_endpoint *_Atomic endpoints;
 static ck_config settings;
+static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER; /* the kept AUTH of every endpoint */
+static _Atomic ck_endpoint_listener listener;
 
 /* Jitter for the growing cooldown: xorshift64*, one state per thread,
  * seeded from the clock and the thread, so processes started together do
@@ -31,8 +33,14 @@ static uint64_t jitter_random(void) {
     return state * 0x2545F4914F6CDD1Dull;
 }
 
-static void lock_registry(void) { pthread_mutex_lock(&registry_lock); }
-static void unlock_registry(void) { pthread_mutex_unlock(&registry_lock); }
+static void lock_registry(void) {
+    pthread_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&auth_lock);
+}
+static void unlock_registry(void) {
+    pthread_mutex_unlock(&auth_lock);
+    pthread_mutex_unlock(&registry_lock);
+}
 static void install_atfork(void) { pthread_atfork(lock_registry, unlock_registry, unlock_registry); }
 
 void ck_endpoint_configure(const ck_config *cfg) {
@@ -40,7 +48,7 @@ void ck_endpoint_configure(const ck_config *cfg) {
     settings = *cfg;
 }
 
-ck_endpoint *ck_endpoint_get(const char *name) {
+ck_endpoint *ck_endpoint_get(const char *name, const ck_endpoint_target *target) {
     pthread_once(&atfork_once, install_atfork);
     lock_registry();
     ck_endpoint *ep = atomic_load_explicit(&endpoints, memory_order_relaxed);
@@ -49,6 +57,10 @@ ck_endpoint *ck_endpoint_get(const char *name) {
     if (ep == NULL) {
         size_t len = strlen(name);
         ep = calloc(1, sizeof *ep + len + 1);
+        if (ep != NULL && target != NULL && target->address != NULL) {
+            ep->target = *target;
+            ep->target.address = strdup(target->address); /* NULL when short: no checks, nothing else lost */
+        }
         if (ep != NULL) {
             memcpy(ep->name, name, len + 1);
             ck_breaker_settings s = {settings.breaker_enabled,
@@ -72,7 +84,7 @@ ck_endpoint *ck_endpoint_get(const char *name) {
 
 ck_endpoint *ck_endpoint_list(void) { return atomic_load_explicit(&endpoints, memory_order_acquire); }
 
-static void log_transition(ck_endpoint *ep, const ck_transition *t, const char *cause) {
+void ck_endpoint_log_transition(ck_endpoint *ep, const ck_transition *t, const char *cause) {
     if (!t->happened)
         return;
     atomic_store_explicit(&ep->metrics.transition_ns, ck_clock_monotonic_ns(), memory_order_relaxed);
@@ -88,17 +100,50 @@ static void log_transition(ck_endpoint *ep, const ck_transition *t, const char *
            ck_breaker_state_name(t->to), reason, cause != NULL ? "; last error: " : "", quoted);
 }
 
+void ck_endpoint_listen(ck_endpoint_listener fn) { atomic_store_explicit(&listener, fn, memory_order_release); }
+
 ck_permit ck_endpoint_acquire_slow(ck_endpoint *ep) {
     ck_transition t;
     ck_permit p = ck_breaker_acquire(&ep->breaker, ck_clock_monotonic_ns, &t);
-    log_transition(ep, &t, NULL);
+    ck_endpoint_log_transition(ep, &t, NULL);
+    if (p.gate == CK_REJECT && atomic_load_explicit(&ep->breaker.checked_until_ns, memory_order_relaxed) == 0) {
+        ck_endpoint_listener fn = atomic_load_explicit(&listener, memory_order_acquire);
+        if (fn != NULL)
+            fn(ep, false);
+    }
     return p;
 }
 
 void ck_endpoint_record_slow(ck_endpoint *ep, ck_permit p, bool success, const char *cause) {
     ck_transition t;
     ck_breaker_record(&ep->breaker, p, success, ck_clock_monotonic_ns, &t);
-    log_transition(ep, &t, success ? NULL : cause);
+    ck_endpoint_log_transition(ep, &t, success ? NULL : cause);
+    if (t.happened && t.to == CK_OPEN) {
+        ck_endpoint_listener fn = atomic_load_explicit(&listener, memory_order_acquire);
+        if (fn != NULL)
+            fn(ep, true);
+    }
+}
+
+void ck_endpoint_keep_auth(ck_endpoint *ep, const char *resp, size_t len) {
+    pthread_mutex_lock(&auth_lock);
+    bool same = ep->auth.len == len && (len == 0 || memcmp(ep->auth.bytes, resp, len) == 0);
+    if (!same) {
+        if (ep->auth.bytes != NULL)
+            explicit_bzero(ep->auth.bytes, ep->auth.cap);
+        ep->auth.len = 0;
+        if (!ck_buf_put(&ep->auth, resp, len, SIZE_MAX))
+            ep->auth.len = 0; /* short of memory: the check goes without */
+    }
+    pthread_mutex_unlock(&auth_lock);
+}
+
+bool ck_endpoint_copy_auth(ck_endpoint *ep, ck_buf *out) {
+    pthread_mutex_lock(&auth_lock);
+    out->len = 0;
+    bool ok = ep->auth.len == 0 || ck_buf_put(out, ep->auth.bytes, ep->auth.len, SIZE_MAX);
+    pthread_mutex_unlock(&auth_lock);
+    return ok;
 }
 
 void ck_endpoint_release(ck_endpoint *ep, ck_permit p) {
@@ -106,5 +151,5 @@ void ck_endpoint_release(ck_endpoint *ep, ck_permit p) {
         return;
     ck_transition t;
     ck_breaker_release_probe(&ep->breaker, p.ticket, &t);
-    log_transition(ep, &t, NULL);
+    ck_endpoint_log_transition(ep, &t, NULL);
 }

@@ -9,8 +9,20 @@
 
 #include "adaptive.h"
 #include "breaker.h"
+#include "buf.h"
 #include "config.h"
 #include "metrics.h"
+
+/* Where the endpoint is, as hiredis is asked to connect: what the health
+ * check connects to. A NULL address: not known (the check skips it). */
+typedef struct {
+    bool is_unix;
+    int port;
+    const char *address; /* host, or socket path */
+} ck_endpoint_target;
+
+/* What the health checks of an endpoint found (state/health_check.c). */
+typedef enum { CK_CHECK_NONE = 0, CK_CHECK_UP, CK_CHECK_DOWN, CK_CHECK_UNUSABLE } ck_check_result;
 
 typedef struct ck_endpoint {
     struct ck_endpoint *next;
@@ -25,16 +37,41 @@ typedef struct ck_endpoint {
      * placeholder again, whose reads are served), or cleared by a connect
      * let through. */
     atomic_bool program_gave_up;
+    ck_endpoint_target target; /* its address is owned */
+    ck_buf auth;               /* the kept AUTH, under endpoint.c's lock */
+    /* health checks: counts and last result (exposition), and the check
+     * thread's own schedule */
+    _Atomic uint64_t checks_up, checks_down, checks_unusable;
+    _Atomic uint32_t check_last; /* ck_check_result */
+    uint64_t check_next_ns;      /* the check thread's: when to check next, 0: not scheduled */
+    bool check_unusable;         /* the check thread's: it cannot talk to this endpoint (TLS...) */
     char name[];
 } ck_endpoint;
 
 /* Settings every new endpoint's breaker starts with. */
 void ck_endpoint_configure(const ck_config *cfg);
 
-/* The endpoint of that name, created on first use; NULL when memory is
- * short (the caller then passes the call through unprotected). Endpoints
- * live as long as the process: contexts keep plain pointers to them. */
-ck_endpoint *ck_endpoint_get(const char *name);
+/* The endpoint of that name, created on first use (at `target`, which may
+ * be NULL: unknown); NULL when memory is short (the caller then passes the
+ * call through unprotected). Endpoints live as long as the process:
+ * contexts keep plain pointers to them. */
+ck_endpoint *ck_endpoint_get(const char *name, const ck_endpoint_target *target);
+
+/* The program's AUTH (its RESP bytes) that a real server accepted: kept in
+ * memory only, for the health check to authenticate as the program does. */
+void ck_endpoint_keep_auth(ck_endpoint *ep, const char *resp, size_t len);
+/* A copy of the kept AUTH into `out` (empty: none); false when memory is
+ * short. */
+bool ck_endpoint_copy_auth(ck_endpoint *ep, ck_buf *out);
+
+/* Told when a circuit opens (`opened`), and when a call is refused while
+ * no health check covers the circuit (a forked child, whose check thread
+ * did not survive the fork): the health check's way in. One listener. */
+typedef void (*ck_endpoint_listener)(ck_endpoint *ep, bool opened);
+void ck_endpoint_listen(ck_endpoint_listener fn);
+
+/* Logs a transition the health check made. */
+void ck_endpoint_log_transition(ck_endpoint *ep, const ck_transition *t, const char *cause);
 
 /* The newest endpoint; older ones follow through `next`. Endpoints are
  * never freed and a published one never changes its `next`, so a reader

@@ -50,48 +50,55 @@ static void name_unix(char *buf, const char *path) {
     snprintf(buf, ENDPOINT_NAME_MAX, "unix:%s", safe);
 }
 
-static bool name_peer(char *buf, int fd) {
+static ck_endpoint *endpoint_tcp(const char *host, int port) {
+    char name[ENDPOINT_NAME_MAX];
+    name_tcp(name, host, port);
+    ck_endpoint_target target = {false, port, host};
+    return ck_endpoint_get(name, &target);
+}
+
+static ck_endpoint *endpoint_unix(const char *path) {
+    char name[ENDPOINT_NAME_MAX];
+    name_unix(name, path);
+    ck_endpoint_target target = {true, 0, path};
+    return ck_endpoint_get(name, &target);
+}
+
+static ck_endpoint *endpoint_of_peer(int fd) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     char host[INET6_ADDRSTRLEN];
     if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
-        return false;
+        return NULL;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-        name_tcp(buf, inet_ntop(AF_INET, &in->sin_addr, host, sizeof host), ntohs(in->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-        name_tcp(buf, inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host), ntohs(in6->sin6_port));
-    } else if (ss.ss_family == AF_UNIX) {
-        name_unix(buf, ((const struct sockaddr_un *)&ss)->sun_path);
-    } else {
-        return false;
+        return inet_ntop(AF_INET, &in->sin_addr, host, sizeof host) ? endpoint_tcp(host, ntohs(in->sin_port)) : NULL;
     }
-    return true;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        return inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host) ? endpoint_tcp(host, ntohs(in6->sin6_port))
+                                                                       : NULL;
+    }
+    if (ss.ss_family == AF_UNIX) {
+        /* sun_path need not end in a NUL when it is full */
+        char path[sizeof((struct sockaddr_un *)0)->sun_path + 1];
+        memcpy(path, ((const struct sockaddr_un *)&ss)->sun_path, sizeof path - 1);
+        path[sizeof path - 1] = '\0';
+        return endpoint_unix(path);
+    }
+    return NULL;
 }
 
 /* The endpoint a context reached, read from the context itself. */
-static bool name_of_context(char *buf, const redisContext *c) {
+ck_endpoint *ck_endpoint_of_context(const redisContext *c) {
     int type = ck_ctx_connection_type(c);
     if (type == REDIS_CONN_TCP && ck_ctx_tcp_host(c) != NULL)
-        name_tcp(buf, ck_ctx_tcp_host(c), ck_ctx_tcp_port(c));
-    else if (type == REDIS_CONN_UNIX && ck_ctx_unix_path(c) != NULL)
-        name_unix(buf, ck_ctx_unix_path(c));
-    else
-        return name_peer(buf, ck_ctx_fd(c));
-    return true;
-}
-
-ck_endpoint *ck_endpoint_of_context(const redisContext *c) {
-    char name[ENDPOINT_NAME_MAX];
-    return name_of_context(name, c) ? ck_endpoint_get(name) : NULL;
+        return endpoint_tcp(ck_ctx_tcp_host(c), ck_ctx_tcp_port(c));
+    if (type == REDIS_CONN_UNIX && ck_ctx_unix_path(c) != NULL)
+        return endpoint_unix(ck_ctx_unix_path(c));
+    return endpoint_of_peer(ck_ctx_fd(c));
 }
 
 ck_endpoint *ck_endpoint_of_recipe(const ck_connect_recipe *r) {
-    char name[ENDPOINT_NAME_MAX];
-    if (r->is_unix)
-        name_unix(name, r->address);
-    else
-        name_tcp(name, r->address, r->port);
-    return ck_endpoint_get(name);
+    return r->is_unix ? endpoint_unix(r->address) : endpoint_tcp(r->address, r->port);
 }

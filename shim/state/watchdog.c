@@ -137,3 +137,18 @@ void ck_watchdog_remove(ck_watch *w) {
     w->listed = false;
     pthread_mutex_unlock(&lock);
 }
+
+void ck_watchdog_end_placeholders(const char *what) {
+    pthread_once(&once, init_once);
+    pthread_mutex_lock(&lock);
+    bool any = false;
+    for (ck_watch *w = watched; w != NULL; w = w->next) {
+        if (w->placeholder && w->what == what && atomic_load_explicit(&w->deadline_ns, memory_order_relaxed) != 0) {
+            atomic_store_explicit(&w->deadline_ns, 1, memory_order_relaxed); /* overdue */
+            any = true;
+        }
+    }
+    if (any)
+        pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+}

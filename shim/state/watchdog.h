@@ -40,6 +40,11 @@ static inline bool ck_watch_armed(const ck_watch *w) {
     return atomic_load_explicit(&w->deadline_ns, memory_order_relaxed) != 0;
 }
 
+/* Redis is back at `what` (an endpoint's name, the pointer given to
+ * ck_watchdog_add): its async placeholders end now, so that programs that
+ * only wait reconnect at once. */
+void ck_watchdog_end_placeholders(const char *what);
+
 #define CK_WATCHDOG_TICK_NS 50000000ull
 
 #endif

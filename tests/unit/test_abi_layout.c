@@ -50,6 +50,8 @@ static void constants_match_the_headers(void **state) {
     assert_int_equal(CK_REDIS_ERR, REDIS_ERR);
     assert_int_equal(CK_REDIS_ERR_IO, REDIS_ERR_IO);
     assert_int_equal(CK_REDIS_ERR_OTHER, REDIS_ERR_OTHER);
+    assert_int_equal(CK_REDIS_ERR_EOF, REDIS_ERR_EOF);
+    assert_int_equal(CK_REDIS_ERR_PROTOCOL, REDIS_ERR_PROTOCOL);
     assert_int_equal(CK_REDIS_ERR_OOM, REDIS_ERR_OOM);
     assert_int_equal(CK_REDIS_BLOCK, REDIS_BLOCK);
     assert_int_equal(CK_REDIS_CONNECTED, REDIS_CONNECTED);

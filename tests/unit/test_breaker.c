@@ -340,6 +340,82 @@ static void exactly_one_probe_under_concurrency(void **state) {
     }
 }
 
+/* Health checks (state/health_check.c drives these). */
+
+static void a_covered_open_circuit_lets_no_call_probe(void **state) {
+    (void)state;
+    fail_n(3);
+    ck_breaker_cover(&b, fake_now + 100 * SEC);
+    fake_now += 60 * SEC; /* the cooldown is long over */
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    assert_false(ck_breaker_due(&b, fake_now));
+    assert_int_equal(ck_breaker_next_chance_ns(&b), UINT64_MAX);
+    /* the cover lapses (the check thread is gone): calls probe again */
+    fake_now += 41 * SEC;
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
+}
+
+static void a_check_that_finds_redis_up_closes_the_circuit(void **state) {
+    (void)state;
+    fail_n(3);
+    ck_breaker_cover(&b, fake_now + 10 * SEC);
+    fake_now += 1 * SEC; /* well within the cooldown */
+    ck_transition t;
+    assert_true(ck_breaker_check_up(&b, fake_clock, &t));
+    assert_true(t.happened);
+    assert_int_equal(t.from, CK_OPEN);
+    assert_int_equal(t.to, CK_CLOSED);
+    assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+    assert_int_equal(atomic_load(&b.recoveries_total), 1);
+    assert_int_equal(atomic_load(&b.checked_until_ns), 0);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_ALLOW);
+    /* closed already: nothing more */
+    assert_false(ck_breaker_check_up(&b, fake_clock, &t));
+    assert_false(t.happened);
+}
+
+static void a_check_overtakes_a_program_probe_in_flight(void **state) {
+    (void)state;
+    fail_n(3);
+    fake_now += 31 * SEC;
+    ck_permit probe = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(probe.gate, CK_PROBE);
+    assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
+    assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+    /* the probe's late failure is an expired ticket's: ignored */
+    ck_breaker_record(&b, probe, false, fake_clock, NULL);
+    assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+    assert_int_equal(atomic_load(&b.consecutive_failures), 0);
+}
+
+/* PING answers but the program's calls fail: each reopening soon after a
+ * check closed the circuit waits out a growing cooldown. */
+static void reopening_soon_after_a_check_backs_off(void **state) {
+    (void)state;
+    init_breaker(true, 3, 2 * SEC, 60 * SEC);
+    fail_n(3);
+    assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
+    fake_now += 1 * SEC;
+    fail_n(3); /* within the first cooldown (2 s) of the check's close */
+    assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
+    assert_int_equal(atomic_load(&b.probe_failures), 1);
+    assert_false(ck_breaker_check_up(&b, fake_clock, NULL)); /* too soon */
+    fake_now += 4 * SEC;                                    /* the doubled cooldown, jitter 0: 2..4 s */
+    assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
+    /* long after: a fresh start, a check may close it at once */
+    fake_now += 10 * SEC;
+    fail_n(3);
+    assert_int_equal(atomic_load(&b.probe_failures), 0);
+    assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
+}
+
+static void a_disabled_breaker_ignores_checks(void **state) {
+    (void)state;
+    init_breaker(false, 3, 30 * SEC, 30 * SEC);
+    assert_false(ck_breaker_check_up(&b, fake_clock, NULL));
+    assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(closed_allows_without_reading_the_clock, setup),
@@ -358,6 +434,11 @@ int main(void) {
         cmocka_unit_test_setup(cooldown_doubles_with_jitter_and_is_capped, setup),
         cmocka_unit_test_setup(recovery_resets_the_backoff, setup),
         cmocka_unit_test_setup(maximum_below_the_timeout_means_no_growth, setup),
+        cmocka_unit_test_setup(a_covered_open_circuit_lets_no_call_probe, setup),
+        cmocka_unit_test_setup(a_check_that_finds_redis_up_closes_the_circuit, setup),
+        cmocka_unit_test_setup(a_check_overtakes_a_program_probe_in_flight, setup),
+        cmocka_unit_test_setup(reopening_soon_after_a_check_backs_off, setup),
+        cmocka_unit_test_setup(a_disabled_breaker_ignores_checks, setup),
     };
     return cmocka_run_group_tests_name("breaker", tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@ static int setup(void **state) {
     ck_config_load(&cfg, fake_getenv, NULL);
     ck_cache_configure(&cfg);
     memset(&context, 0, sizeof context);
-    context.endpoint = ck_endpoint_get("test:1");
+    context.endpoint = ck_endpoint_get("test:1", NULL);
     context.protocol = context.protocol_appended = 2;
     return 0;
 }

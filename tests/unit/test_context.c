@@ -22,7 +22,7 @@ static uint32_t home_of(const redisContext *c) { /* the table's own hash */
     return (uint32_t)(h >> (64 - 6));
 }
 
-static ck_endpoint *endpoint(void) { return ck_endpoint_get("test:1"); }
+static ck_endpoint *endpoint(void) { return ck_endpoint_get("test:1", NULL); }
 
 static void forget_all(size_t n) {
     for (size_t i = 0; i < n; i++)

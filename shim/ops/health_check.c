@@ -1,0 +1,295 @@
+/* The health check thread (see health_check.h). One thread for the
+ * process, started by the first circuit that opens and asleep on a
+ * condition variable while every circuit is closed. It walks the endpoints
+ * (a lock-free list), renews its cover of each open breaker, and checks
+ * each one whose time has come, one at a time, bounded by the connect and
+ * socket timeouts; so with several endpoints down at once a check can come
+ * later than its interval (and a cover that lapses lets program calls
+ * probe again, as with the check off). It calls hiredis only through the
+ * guard, never touches a context of the program, blocks every signal, and
+ * is started again lazily in a forked child (threads do not survive fork). */
+#include "health_check.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "clock.h"
+#include "endpoint.h"
+#include "guard.h"
+#include "log.h"
+#include "real.h"
+#include "watchdog.h"
+
+#define SECOND_NS 1000000000ull
+#define PING_RESP "*1\r\n$4\r\nPING\r\n"
+
+static uint64_t interval_ns;      /* 0: off */
+static uint64_t connect_bound_ns; /* how long a check may take to connect, and to read each reply */
+static uint64_t reply_bound_ns;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static atomic_bool running; /* this process has the thread */
+static bool start_failed;   /* under the lock */
+static bool stopping;       /* under the lock */
+static bool woken;          /* under the lock: a circuit opened since the thread last looked */
+
+/* xorshift64*, for the jitter; the thread's own, seeded per process */
+static uint64_t jitter_state;
+static uint64_t next_random(void) {
+    if (jitter_state == 0)
+        jitter_state = (ck_clock_monotonic_ns() ^ ((uint64_t)getpid() << 32)) | 1;
+    jitter_state ^= jitter_state >> 12;
+    jitter_state ^= jitter_state << 25;
+    jitter_state ^= jitter_state >> 27;
+    return jitter_state * 0x2545F4914F6CDD1Dull;
+}
+
+/* The interval, drawn uniformly within +-20%: processes that opened
+ * together do not check in step. */
+static uint64_t jittered_interval(void) {
+    uint64_t spread = interval_ns / 5;
+    return interval_ns - spread + (spread != 0 ? next_random() % (2 * spread + 1) : 0);
+}
+
+static struct timeval timeval_of(uint64_t ns) {
+    return (struct timeval){.tv_sec = (time_t)(ns / SECOND_NS), .tv_usec = (suseconds_t)(ns % SECOND_NS / 1000)};
+}
+
+static bool error_is(const void *reply, const char *prefix) {
+    size_t n = strlen(prefix);
+    return ck_reply_len(reply) >= n && strncmp(ck_reply_str(reply), prefix, n) == 0;
+}
+
+/* What PING's answer (or its absence) says. `why` gets a short cause. */
+static ck_check_result judge(redisContext *c, int rc, void *reply, char *why, size_t cap) {
+    if (rc != REDIS_OK || reply == NULL) {
+        snprintf(why, cap, "%s", ck_ctx_errstr(c));
+        return ck_ctx_err(c) == REDIS_ERR_PROTOCOL ? CK_CHECK_UNUSABLE : CK_CHECK_DOWN;
+    }
+    int type = ck_reply_type(reply);
+    if (type == REDIS_REPLY_STATUS && ck_reply_len(reply) == 4 && memcmp(ck_reply_str(reply), "PONG", 4) == 0)
+        return CK_CHECK_UP;
+    if (type == REDIS_REPLY_ERROR) {
+        ck_log_data(why, ck_reply_str(reply), ck_reply_len(reply), CK_LOG_DATA_MAX); /* why has CK_LOG_DATA_ROOM */
+        /* Redis is there; only the credentials are not (they changed, or
+         * the program never authenticated) */
+        return error_is(reply, "NOAUTH") || error_is(reply, "WRONGPASS") ? CK_CHECK_UP : CK_CHECK_DOWN;
+    }
+    snprintf(why, cap, "PING answered with a reply of type %d", type);
+    return CK_CHECK_UNUSABLE;
+}
+
+/* One check of ep, on a connection of its own. */
+static ck_check_result check(ck_endpoint *ep, char *why, size_t cap) {
+    const ck_endpoint_target *to = &ep->target;
+    struct timeval connect_tv = timeval_of(connect_bound_ns);
+    redisContext *c = to->is_unix ? CK_REAL_CALL(redisConnectUnixWithTimeout, to->address, connect_tv)
+                                  : CK_REAL_CALL(redisConnectWithTimeout, to->address, to->port, connect_tv);
+    if (c == NULL) {
+        snprintf(why, cap, "out of memory");
+        return CK_CHECK_NONE;
+    }
+    ck_check_result result = CK_CHECK_DOWN;
+    if (ck_ctx_err(c) != 0) {
+        snprintf(why, cap, "%s", ck_ctx_errstr(c));
+        CK_REAL_CALL(redisFree, c);
+        return result;
+    }
+    CK_REAL_CALL(redisSetTimeout, c, timeval_of(reply_bound_ns));
+    ck_buf auth = CK_BUF_EMPTY;
+    bool authenticate = ck_endpoint_copy_auth(ep, &auth) && auth.len > 0;
+    int rc = REDIS_OK;
+    if (authenticate)
+        rc = CK_REAL_CALL(redisAppendFormattedCommand, c, auth.bytes, auth.len);
+    if (auth.bytes != NULL)
+        explicit_bzero(auth.bytes, auth.cap);
+    ck_buf_release(&auth);
+    if (rc == REDIS_OK)
+        rc = CK_REAL_CALL(redisAppendFormattedCommand, c, PING_RESP, sizeof PING_RESP - 1);
+    void *reply = NULL;
+    if (rc == REDIS_OK && authenticate) {
+        /* whatever AUTH gets, PING's answer tells (a refused AUTH leaves
+         * PING a NOAUTH, which means up) */
+        rc = CK_REAL_CALL(redisGetReply, c, &reply);
+        if (reply != NULL)
+            CK_REAL_CALL(freeReplyObject, reply);
+        reply = NULL;
+    }
+    if (rc == REDIS_OK)
+        rc = CK_REAL_CALL(redisGetReply, c, &reply);
+    result = judge(c, rc, reply, why, cap);
+    if (reply != NULL)
+        CK_REAL_CALL(freeReplyObject, reply);
+    CK_REAL_CALL(redisFree, c);
+    return result;
+}
+
+static void count(ck_endpoint *ep, ck_check_result r) {
+    _Atomic uint64_t *counter = r == CK_CHECK_UP     ? &ep->checks_up
+                                : r == CK_CHECK_DOWN ? &ep->checks_down
+                                                     : &ep->checks_unusable;
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+    atomic_store_explicit(&ep->check_last, (uint32_t)r, memory_order_relaxed);
+}
+
+static void check_and_act(ck_endpoint *ep) {
+    char why[CK_LOG_DATA_ROOM] = "";
+    ck_check_result r = check(ep, why, sizeof why);
+    if (r == CK_CHECK_NONE)
+        return; /* the check itself could not be made: nothing learnt */
+    count(ep, r);
+    if (r == CK_CHECK_UP) {
+        ck_transition t;
+        if (ck_breaker_check_up(&ep->breaker, ck_clock_monotonic_ns, &t)) {
+            ck_endpoint_log_transition(ep, &t, NULL);
+            ck_watchdog_end_placeholders(ep->name);
+        }
+    } else if (r == CK_CHECK_UNUSABLE) {
+        ep->check_unusable = true;
+        ck_breaker_cover(&ep->breaker, 0);
+        ck_watchdog_end_placeholders(
+            ep->name); /* they were waiting for the check: made anew, they wait for the cooldown */
+        ck_log(CK_LOG_WARN, "health check of %s cannot talk to it (%s); the circuit's cooldown probes it instead",
+               ep->name, why);
+    } else {
+        ck_log(CK_LOG_DEBUG, "health check of %s: down (%s)", ep->name, why);
+    }
+}
+
+/* One pass over the endpoints: cover each open one, check those due.
+ * Returns when the next check is due (UINT64_MAX: none is open). */
+static uint64_t pass(void) {
+    uint64_t earliest = UINT64_MAX;
+    /* a cover outlives a pass's longest gap: a sleep and a slow check */
+    uint64_t span = 3 * interval_ns + 2 * (connect_bound_ns + 2 * reply_bound_ns);
+    for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL; ep = ep->next) {
+        ck_breaker *b = &ep->breaker;
+        if (ck_breaker_state_of(b) == CK_CLOSED || !b->enabled || ep->target.address == NULL || ep->check_unusable) {
+            ep->check_next_ns = 0;
+            if (atomic_load_explicit(&b->checked_until_ns, memory_order_relaxed) != 0 && !ep->check_unusable)
+                ck_breaker_cover(b, 0);
+            continue;
+        }
+        uint64_t now = ck_clock_monotonic_ns();
+        ck_breaker_cover(b, now + span);
+        if (ep->check_next_ns == 0)
+            ep->check_next_ns = now + jittered_interval();
+        if (now >= ep->check_next_ns) {
+            check_and_act(ep);
+            ep->check_next_ns = ck_clock_monotonic_ns() + jittered_interval();
+        }
+        if (ck_breaker_state_of(b) != CK_CLOSED && ep->check_next_ns < earliest)
+            earliest = ep->check_next_ns;
+    }
+    return earliest;
+}
+
+static void *run(void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&lock);
+    while (!stopping) {
+        woken = false;
+        pthread_mutex_unlock(&lock);
+        uint64_t next = ck_real_ready() ? pass() : ck_clock_monotonic_ns() + interval_ns;
+        pthread_mutex_lock(&lock);
+        if (stopping || woken)
+            continue;
+        if (next == UINT64_MAX) {
+            pthread_cond_wait(&wake, &lock);
+        } else {
+            struct timespec ts = {.tv_sec = (time_t)(next / SECOND_NS), .tv_nsec = (long)(next % SECOND_NS)};
+            pthread_cond_timedwait(&wake, &lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+/* Under the lock. */
+static void start(void) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the full mask */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, run, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) {
+        atomic_store_explicit(&running, true, memory_order_release);
+    } else {
+        start_failed = true;
+        ck_log(CK_LOG_ERROR, "could not start the health check thread; open circuits are probed by program calls");
+    }
+}
+
+static void before_fork(void) { pthread_mutex_lock(&lock); }
+static void after_fork_parent(void) { pthread_mutex_unlock(&lock); }
+static void after_fork_child(void) {
+    pthread_mutex_unlock(&lock);
+    /* the thread did not come along: its covers are void (program calls
+     * probe again) until the child's first refused call starts its own */
+    atomic_store_explicit(&running, false, memory_order_relaxed);
+    woken = false;
+    jitter_state = 0;
+    for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL; ep = ep->next) {
+        ck_breaker_cover(&ep->breaker, 0);
+        ep->check_next_ns = 0;
+    }
+}
+
+static void init_once(void) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+/* The endpoint listener: a circuit opened, or a call was refused with no
+ * check covering its circuit. */
+static void on_open(ck_endpoint *ep, bool opened) {
+    (void)ep;
+    if (!opened && atomic_load_explicit(&running, memory_order_acquire))
+        return; /* the thread covers it at its next pass */
+    pthread_once(&once, init_once);
+    pthread_mutex_lock(&lock);
+    if (!stopping && (atomic_load_explicit(&running, memory_order_relaxed) || !start_failed)) {
+        if (!atomic_load_explicit(&running, memory_order_relaxed))
+            start();
+        woken = true;
+        pthread_cond_signal(&wake);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void ck_health_check_configure(const ck_config *cfg) {
+    interval_ns = cfg->health_check_interval_ns;
+    /* a check is bounded even when the shim adds no timeout to the
+     * program's calls */
+    connect_bound_ns = cfg->connect_timeout_ns != 0 ? cfg->connect_timeout_ns : 2 * SECOND_NS;
+    reply_bound_ns = cfg->socket_timeout_ns != 0 ? cfg->socket_timeout_ns : 5 * SECOND_NS;
+    if (interval_ns != 0 && cfg->breaker_enabled)
+        ck_endpoint_listen(on_open);
+}
+
+void ck_health_check_stop(void) {
+    if (interval_ns == 0)
+        return;
+    pthread_once(&once, init_once);
+    pthread_mutex_lock(&lock);
+    stopping = true;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,23 @@
+/* Active health checks. While a circuit is open, one background thread of
+ * the process checks its endpoint every CACHEKIT_HEALTH_CHECK_INTERVAL
+ * (with jitter) on its own connection: connect, AUTH as the program last
+ * did, PING. PONG (or NOAUTH/WRONGPASS: Redis is there, only the
+ * credentials are not) closes the circuit and ends the async placeholders,
+ * so programs go live within about one interval of Redis returning; any
+ * other answer (LOADING, BUSY, MASTERDOWN...) or none is "down" and counts
+ * nothing for the program's calls. While the thread covers a circuit no
+ * program call probes it, so none pays a timeout as a probe. An endpoint
+ * the check cannot talk to (a protocol error: TLS) is left to the program
+ * calls' probes after the cooldown, as with the check off. */
+#ifndef CACHEKIT_HEALTH_CHECK_H
+#define CACHEKIT_HEALTH_CHECK_H
+
+#include "config.h"
+
+/* At load time: reads the interval (0: off, nothing is started ever). The
+ * thread starts when a circuit first opens. */
+void ck_health_check_configure(const ck_config *cfg);
+/* At exit: no further check starts (one in flight is not waited for). */
+void ck_health_check_stop(void);
+
+#endif
