@@ -22,9 +22,9 @@ start_async_client() {
     OUT=$BATS_TEST_TMPDIR/out
     STOP=$BATS_TEST_TMPDIR/stop
     MARK=0
-    env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=1 \
+    env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="${COOLDOWN:-1}" \
         CACHEKIT_OPEN_WRITES="${OPEN_WRITES:-nil}" \
-        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=2 CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX="${COOLDOWN:-2}" CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" \
         "$ASYNC_CLIENT" -p "$PORT" -l "$1" -i 50 ${CLIENT_FLAGS:-} -f "$STOP" > "$OUT" 2> "$BATS_TEST_TMPDIR/stderr" &
     BACKGROUND_PID=$!
 }
@@ -186,4 +186,37 @@ frozen_scenario() {
     all_within "$fault" 'GET str:hello|GETNEW nil' "$INSTANT_MS"
     # ...and what Redis answered is all it has
     writes_match "$resumed"
+}
+
+# The health check (on by default; the tests above pin it off, see
+# helpers.bash): with a 60 s cooldown, only the check can bring the
+# program back within the issue's 1.5 s.
+health_checked_recovery() {
+    start_redis
+    rcli set k hello > /dev/null
+    COOLDOWN=60 CACHEKIT_HEALTH_CHECK_INTERVAL=1 start_async_client "$1"
+    wait_for 3 'GET str:hello'
+    mark
+    "$REDISCTL" kill "$REDIS_DIR"
+    wait_for 3 'INCR nil' # the circuit is open
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    rcli set k world > /dev/null
+    local restarted
+    restarted=$(date +%s%N)
+    mark
+    wait_for 1 'GET str:world'
+    local live_ms=$((($(date +%s%N) - restarted) / 1000000))
+    echo "live ${live_ms} ms after the restart" >&2
+    finish_async_client
+    [ "$live_ms" -le 1500 ]
+    grep -q 'OPEN -> CLOSED (health check: Redis answers)' "$BATS_TEST_TMPDIR/stderr"
+    none grep 'HALF_OPEN' "$BATS_TEST_TMPDIR/stderr" # no program call probed
+}
+
+@test "async, health check (default 1 s), libevent: Redis killed and restarted, live within 1.5 s despite a 60 s cooldown, exactly-once callbacks" {
+    health_checked_recovery libevent
+}
+
+@test "async, health check (default 1 s), own poll loop: the same" {
+    health_checked_recovery poll
 }

@@ -227,7 +227,7 @@ YAML
 
 @test "cachekit-run: arguments and exit status pass through unchanged; options become CACHEKIT_* settings" {
     needs_plain_build
-    run env CACHEKIT_SHIM="$CK_SHIM_FILE" "$LAUNCHER" -t 3 --cooldown 7 --no-l1 -e LOG_LEVEL=error \
+    run env CACHEKIT_SHIM="$CK_SHIM_FILE" "$LAUNCHER" -t 3 --cooldown 7 --health-check 0.5 --no-l1 -e LOG_LEVEL=error \
         --set CACHEKIT_SOCKET_TIMEOUT=2 -- sh -c 'printf "[%s]" "$@"; echo; env | grep -E "^(CACHEKIT_|LD_PRELOAD)" | sort; exit 7' \
         zero 'two words' '' '*' '-t'
     echo "$output" >&2
@@ -235,6 +235,7 @@ YAML
     [ "${lines[0]}" = "[two words][][*][-t]" ]
     printf '%s\n' "${lines[@]}" | grep -qx 'CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3'
     printf '%s\n' "${lines[@]}" | grep -qx 'CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=7'
+    printf '%s\n' "${lines[@]}" | grep -qx 'CACHEKIT_HEALTH_CHECK_INTERVAL=0.5'
     printf '%s\n' "${lines[@]}" | grep -qx 'CACHEKIT_L1_ENABLED=false'
     printf '%s\n' "${lines[@]}" | grep -qx 'CACHEKIT_LOG_LEVEL=error'
     printf '%s\n' "${lines[@]}" | grep -qx 'CACHEKIT_SOCKET_TIMEOUT=2'
