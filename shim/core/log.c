@@ -105,15 +105,16 @@ void ck_log(ck_log_level level, const char *fmt, ...) {
     errno = saved_errno;
 }
 
-const char *ck_log_data(char *dst, const void *data, size_t len, size_t max) {
+size_t ck_escape(char *dst, size_t cap, const void *src, size_t len, bool quote) {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *bytes = data;
-    if (max > CK_LOG_DATA_MAX)
-        max = CK_LOG_DATA_MAX;
-    size_t shown = len > max ? max : len, n = 0;
-    for (size_t i = 0; i < shown; i++) {
+    const unsigned char *bytes = src;
+    size_t n = 0, i = 0;
+    for (; i < len; i++) {
         unsigned char b = bytes[i];
-        if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\') {
+        bool plain = b >= 0x20 && b < 0x7f && b != '\\' && !(quote && b == '"');
+        if (n + (plain ? 1 : 4) >= cap)
+            break;
+        if (plain) {
             dst[n++] = (char)b;
         } else {
             dst[n++] = '\\';
@@ -122,10 +123,17 @@ const char *ck_log_data(char *dst, const void *data, size_t len, size_t max) {
             dst[n++] = hex[b & 15];
         }
     }
-    if (shown < len) {
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    }
     dst[n] = '\0';
+    return i;
+}
+
+const char *ck_log_data(char *dst, const void *data, size_t len, size_t max) {
+    if (max > CK_LOG_DATA_MAX)
+        max = CK_LOG_DATA_MAX;
+    size_t shown = len > max ? max : len;
+    /* room for every shown byte escaped, and "..." after */
+    size_t taken = ck_escape(dst, CK_LOG_DATA_MAX * 4 + 1, data, shown, true);
+    if (taken < len)
+        strcat(dst, "...");
     return dst;
 }

@@ -4,6 +4,7 @@
 #define CACHEKIT_LOG_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,13 @@ int ck_log_enabled(ck_log_level level);
  * (closed, or its number reused by the program). */
 extern _Atomic uint64_t ck_log_lines_dropped;
 void ck_log(ck_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Bytes as one safe line of text: printable ASCII as is (but '\\', and
+ * '"' when `quote`), anything else as \xNN, never an escape cut in half.
+ * Writes at most cap - 1 characters and a NUL (cap > 0); returns how many
+ * source bytes it took. For log lines (ck_log_data) and endpoint names,
+ * which also go into errstr and metric labels. */
+size_t ck_escape(char *dst, size_t cap, const void *src, size_t len, bool quote);
 
 /* Program or server data quoted in a log line: at most `max` (at most
  * CK_LOG_DATA_MAX) bytes of it, printable ASCII as is (but '"' and '\\'), anything else as

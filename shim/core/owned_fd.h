@@ -14,8 +14,6 @@ typedef struct {
     ino_t ino;
 } ck_owned_fd;
 
-#define CK_OWNED_NONE ((ck_owned_fd){.fd = -1})
-
 /* Remembers fd (which may be -1) as it is now. */
 ck_owned_fd ck_own(int fd);
 /* Still the file the shim made: not closed, its number not reused. */

@@ -12,41 +12,20 @@
 #include <sys/un.h>
 
 #include "abi.h"
+#include "log.h"
 
 #define ENDPOINT_NAME_MAX 300
 
-/* A host or path as it goes into a name: printable ASCII as is (but '\\'),
- * any other byte as \xNN, so that a name is one safe line in a log, an
- * errstr or a metric label whatever the program passed; cut to fit. */
-static void escaped(char *dst, size_t cap, const char *src) {
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
-        bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\';
-        if (n + (plain ? 1 : 4) >= cap)
-            break;
-        if (plain) {
-            dst[n++] = (char)*p;
-        } else {
-            dst[n++] = '\\';
-            dst[n++] = 'x';
-            dst[n++] = hex[*p >> 4];
-            dst[n++] = hex[*p & 15];
-        }
-    }
-    dst[n] = '\0';
-}
-
 static void name_tcp(char *buf, const char *host, int port) {
     char safe[ENDPOINT_NAME_MAX];
-    escaped(safe, sizeof safe - 16, host);
+    ck_escape(safe, sizeof safe - 16, host, strlen(host), false);
     bool v6 = strchr(host, ':') != NULL;
     snprintf(buf, ENDPOINT_NAME_MAX, "%s%s%s:%d", v6 ? "[" : "", safe, v6 ? "]" : "", port);
 }
 
 static void name_unix(char *buf, const char *path) {
     char safe[ENDPOINT_NAME_MAX];
-    escaped(safe, sizeof safe - 8, path);
+    ck_escape(safe, sizeof safe - 8, path, strlen(path), false);
     snprintf(buf, ENDPOINT_NAME_MAX, "unix:%s", safe);
 }
 
