@@ -22,7 +22,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +36,7 @@
 #include "http_parse.h"
 #include "http_server.h"
 #include "log.h"
+#include "thread.h"
 #include "metrics.h"
 #include "owned_fd.h"
 
@@ -197,11 +197,7 @@ static void launch(void) {
      * fork while it works cannot leave it (or a child) waiting on an
      * allocator lock (ASan's allocator is not fork-safe) */
     ck_buf_reserve(&document, DOCUMENT_ROOM);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the full mask */
-    int rc = pthread_create(&thread, NULL, run, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = ck_thread_start(&thread, run, false, 0);
     running = rc == 0;
     if (!running) {
         ck_log(CK_LOG_ERROR, "cannot start the metrics exporter thread (%s); no metrics", strerror(rc));

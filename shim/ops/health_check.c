@@ -11,7 +11,6 @@
 #include "health_check.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "guard.h"
 #include "log.h"
 #include "real.h"
+#include "thread.h"
 #include "watchdog.h"
 
 #define SECOND_NS 1000000000ull
@@ -205,7 +205,7 @@ static void *run(void *unused) {
         if (next == UINT64_MAX) {
             pthread_cond_wait(&wake, &lock);
         } else {
-            struct timespec ts = {.tv_sec = (time_t)(next / SECOND_NS), .tv_nsec = (long)(next % SECOND_NS)};
+            struct timespec ts = ck_timespec_of_ns(next);
             pthread_cond_timedwait(&wake, &lock, &ts);
         }
     }
@@ -215,17 +215,8 @@ static void *run(void *unused) {
 
 /* Under the lock. */
 static void start(void) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the full mask */
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t thread;
-    int rc = pthread_create(&thread, &attr, run, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0) {
+    if (ck_thread_start(&thread, run, true, 0) == 0) {
         atomic_store_explicit(&running, true, memory_order_release);
     } else {
         start_failed = true;
@@ -249,11 +240,7 @@ static void after_fork_child(void) {
 }
 
 static void init_once(void) {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&wake, &attr);
-    pthread_condattr_destroy(&attr);
+    ck_cond_init_monotonic(&wake);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 

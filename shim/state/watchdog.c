@@ -10,12 +10,12 @@
 #include "watchdog.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "clock.h"
 #include "log.h"
+#include "thread.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake;
@@ -31,11 +31,7 @@ static void after_fork_child(void) {
 }
 
 static void init_once(void) {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&wake, &attr);
-    pthread_condattr_destroy(&attr);
+    ck_cond_init_monotonic(&wake);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
@@ -82,7 +78,7 @@ static void *run(void *unused) {
         uint64_t until = now + CK_WATCHDOG_TICK_NS;
         if (earliest < until)
             until = earliest;
-        struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u)};
+        struct timespec ts = ck_timespec_of_ns(until);
         pthread_cond_timedwait(&wake, &lock, &ts);
     }
     return NULL;
@@ -90,18 +86,8 @@ static void *run(void *unused) {
 
 /* Under the lock. */
 static void start(void) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits the full mask */
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
     pthread_t thread;
-    int rc = pthread_create(&thread, &attr, run, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    started = rc == 0;
+    started = ck_thread_start(&thread, run, true, 64 * 1024) == 0;
     if (!started)
         CK_LOG_ONCE(CK_LOG_ERROR, "could not start the deadline thread; async calls are not bounded in time");
 }
