@@ -228,6 +228,10 @@ static void before_fork(void) { pthread_mutex_lock(&lock); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void after_fork_child(void) {
     pthread_mutex_unlock(&lock);
+    /* the parent's thread was waiting on it: glibc counts that waiter, who
+     * does not exist here, and the child's first signal would wait for it
+     * for ever (audit: a daemon hung in redisCommand and in exit) */
+    ck_cond_init_monotonic(&wake);
     /* the thread did not come along: its covers are void (program calls
      * probe again) until the child's first refused call starts its own */
     atomic_store_explicit(&running, false, memory_order_relaxed);

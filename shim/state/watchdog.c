@@ -28,6 +28,10 @@ static void after_fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void after_fork_child(void) {
     pthread_mutex_unlock(&lock);
     started = false; /* threads do not survive fork: the next watch starts one */
+    /* the parent's thread may have been waiting on it: glibc counts that
+     * waiter, who does not exist here, and a signal would wait for it for
+     * ever (audit) */
+    ck_cond_init_monotonic(&wake);
 }
 
 static void init_once(void) {

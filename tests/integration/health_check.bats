@@ -170,3 +170,34 @@ SCRIPT
     grep -q 'CACHEKIT_HEALTH_CHECK_INTERVAL' "$BATS_TEST_TMPDIR/stderr"
     [ "$(live_after restarted "str v2")" -le "$LIVE_WITHIN_MS" ]
 }
+
+@test "audit: a daemon forked while the check thread waits meets a second outage: its calls and its exit do not hang" {
+    [[ "${CK_PRELOAD_FIRST:-}" != *libtsan* ]] || skip "ThreadSanitizer does not support new threads after a multi-threaded fork"
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET k v1
+sh $REDISCTL kill $REDIS_DIR
+loop 5 100 cmd GET k
+sleep 1500
+daemonize
+pid
+sh $REDISCTL start $REDIS_DIR $PORT
+loop 25 100 cmd GET k
+echo recovered
+sh $REDISCTL kill $REDIS_DIR
+loop 10 100 cmd GET k
+echo child finished
+SCRIPT
+    # the parent's check thread waits between checks when the program
+    # forks; the child's first signal to its own thread used to wait for
+    # that waiter for ever (glibc's condition variable), in a call or at exit
+    local out=$BATS_TEST_TMPDIR/out
+    COOLDOWN=60 client_under_shim -A < "$BATS_TEST_TMPDIR/script" > "$out"
+    eventually 20 grep -q '^child finished' "$out" || { cat "$out" "$BATS_TEST_TMPDIR/stderr" >&2; false; }
+    local child
+    child=$(sed -n 's/^pid \([0-9]*\).*/\1/p' "$out")
+    [ -n "$child" ]
+    eventually 5 test ! -e "/proc/$child"
+    grep -q '^recovered' "$out"
+}
