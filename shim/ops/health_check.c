@@ -19,6 +19,7 @@
 
 #include "abi.h"
 #include "clock.h"
+#include "command.h"
 #include "endpoint.h"
 #include "guard.h"
 #include "log.h"
@@ -79,9 +80,18 @@ static ck_check_result judge(redisContext *c, int rc, void *reply, char *why, si
         return CK_CHECK_UP;
     if (type == REDIS_REPLY_ERROR) {
         ck_log_data(why, ck_reply_str(reply), ck_reply_len(reply), CK_LOG_DATA_MAX); /* why has CK_LOG_DATA_ROOM */
-        /* Redis is there; only the credentials are not (they changed, or
-         * the program never authenticated) */
-        return error_is(reply, "NOAUTH") || error_is(reply, "WRONGPASS") ? CK_CHECK_UP : CK_CHECK_DOWN;
+        /* Down: Redis cannot serve now (LOADING, BUSY, MASTERDOWN...), as
+         * the breaker counts it for a program's call. Up: any other
+         * error, for Redis is there and refuses PING for reasons of its
+         * own, the program's calls then decide: the credentials (NOAUTH,
+         * WRONGPASS: changed, or never given), an ACL user without +ping
+         * (NOPERM), a renamed PING; and MISCONF, which Redis answers PING
+         * while its writes fail but its reads are served (audit: a check
+         * that waited for PONG kept those circuits open for good, where
+         * the cooldown's probe would have closed them). */
+        return ck_error_is_availability(ck_reply_str(reply), ck_reply_len(reply)) && !error_is(reply, "MISCONF")
+                   ? CK_CHECK_DOWN
+                   : CK_CHECK_UP;
     }
     snprintf(why, cap, "PING answered with a reply of type %d", type);
     return CK_CHECK_UNUSABLE;

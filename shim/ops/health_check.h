@@ -1,11 +1,13 @@
 /* Active health checks. While a circuit is open, one background thread of
  * the process checks its endpoint every CACHEKIT_HEALTH_CHECK_INTERVAL
  * (with jitter) on its own connection: connect, AUTH as the program last
- * did, PING. PONG (or NOAUTH/WRONGPASS: Redis is there, only the
- * credentials are not) closes the circuit and ends the async placeholders,
- * so programs go live within about one interval of Redis returning; any
- * other answer (LOADING, BUSY, MASTERDOWN...) or none is "down" and counts
- * nothing for the program's calls. While the thread covers a circuit no
+ * did, PING. PONG, or an error that is not an availability error (NOAUTH,
+ * WRONGPASS, NOPERM: Redis is there, it refuses PING for reasons of its
+ * own), closes the circuit and ends the async placeholders, so programs go
+ * live within about one interval of Redis returning; an availability error
+ * (LOADING, BUSY, MASTERDOWN...; not MISCONF, which PING gets while reads
+ * are served) or no answer is "down" and counts nothing for the program's
+ * calls. While the thread covers a circuit no
  * program call probes it, so none pays a timeout as a probe. An endpoint
  * the check cannot talk to (a protocol error: TLS) is left to the program
  * calls' probes after the cooldown, as with the check off. */

@@ -201,3 +201,30 @@ SCRIPT
     eventually 5 test ! -e "/proc/$child"
     grep -q '^recovered' "$out"
 }
+
+@test "audit: an ACL user without +ping (PING refused with NOPERM, the program's commands served): the circuit closes within 1.5 s of the restart" {
+    printf '%s\n' 'user default off' 'user app on >apppw ~* +get +set' > "$BATS_TEST_TMPDIR/users.acl"
+    start_redis --aclfile "$BATS_TEST_TMPDIR/users.acl"
+    local as_app="--user app --pass apppw --no-auth-warning"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd AUTH app apppw
+cmd SET k v1
+cmd GET k
+sh $REDISCTL kill $REDIS_DIR
+echo killed
+loop 6 100 cmd GET k
+sh $REDISCTL start $REDIS_DIR $PORT --aclfile $BATS_TEST_TMPDIR/users.acl && redis-cli -p $PORT $as_app set k v2 > /dev/null
+echo restarted
+loop 40 50 cmd GET k
+SCRIPT
+    [ "$(redis-cli -p "$PORT" $as_app ping)" = "NOPERM this user has no permissions to run the 'ping' command" ]
+    COOLDOWN=60 run client_under_shim -T -A < "$BATS_TEST_TMPDIR/script"
+    show
+    [ "$status" -eq 0 ]
+    local live_ms
+    live_ms=$(live_after restarted "str v2")
+    echo "live ${live_ms} ms after the restart" >&2
+    [ "$live_ms" -le "$LIVE_WITHIN_MS" ]
+    grep -q 'OPEN -> CLOSED (health check: Redis answers)' "$BATS_TEST_TMPDIR/stderr"
+}
