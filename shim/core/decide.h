@@ -34,6 +34,7 @@ typedef struct {
     bool writes;        /* the command may write (or is unknown, or a script) */
     bool refuse_writes; /* CACHEKIT_OPEN_WRITES=error: a write while open fails as on a dead server */
     bool session;       /* AUTH, HELLO, SELECT, CLIENT SETNAME: a placeholder remembers them */
+    bool lost_for_good; /* dead, and only the program can connect it again (made from its descriptor) */
 } ck_situation;
 
 typedef enum {
@@ -58,7 +59,7 @@ static inline bool ck_decide_must_connect(const ck_situation *s) {
 }
 
 static inline bool ck_decide_needs_permit(const ck_situation *s) {
-    if (s->conn == CK_CONN_PLACEHOLDER && !s->can_connect)
+    if ((s->conn == CK_CONN_PLACEHOLDER && !s->can_connect) || s->lost_for_good)
         return false; /* connected to nothing: it only answers or refuses */
     return ck_decide_gated(s) || ck_decide_must_connect(s);
 }
@@ -73,6 +74,10 @@ static inline ck_action ck_decide_unsent(const ck_situation *s) {
 static inline ck_action ck_decide(const ck_situation *s, ck_gate gate) {
     bool gated = ck_decide_gated(s);
     bool open = gate == CK_REJECT;
+    /* the program must learn that its connection is gone, as from hiredis,
+     * to make it again: made-up answers would hide that for good */
+    if (s->lost_for_good)
+        return CK_ACT_FAIL_DEAD;
     /* an open circuit answers a read the same on every context */
     if (gated && open)
         return ck_decide_unsent(s);

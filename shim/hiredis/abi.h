@@ -55,6 +55,14 @@ static inline const struct timeval *ck_ctx_command_timeout(const redisContext *c
 }
 static inline int ck_ctx_tcp_port(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_tcp_port, int); }
 static inline const char *ck_ctx_unix_path(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_unix_path, char *); }
+/* Whether redisReconnect can make the connection again: not for one made
+ * from a descriptor (redisConnectFd: 0.14 leaves it TCP without a host,
+ * 1.x marks it USERFD), which only its program can make anew. */
+static inline bool ck_ctx_reconnectable(const redisContext *c) {
+    int type = ck_ctx_connection_type(c);
+    return (type == REDIS_CONN_TCP && ck_ctx_tcp_host(c) != NULL) ||
+           (type == REDIS_CONN_UNIX && ck_ctx_unix_path(c) != NULL && ck_ctx_unix_path(c)[0] != '\0');
+}
 
 /* redisReply: type is the first int in every version. */
 static inline int ck_reply_type(const void *r) { return *(const int *)r; }

@@ -510,9 +510,11 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     /* decide */
     ck_situation situation = {cls,   connection_state(c, st, tr),   st->in_transaction,
                               false, st->endpoint->breaker.enabled, tr->can_connect,
-                              false, ck_open_writes_refused,        false};
+                              false, ck_open_writes_refused,        false,
+                              false};
     situation.owes_dead =
         ck_pending_owes_refusal(&st->pending) || (situation.conn == CK_CONN_DEAD && ck_pending_owes_dead(&st->pending));
+    situation.lost_for_good = situation.conn == CK_CONN_DEAD && !ck_ctx_reconnectable(c);
     ck_session_kind session_kind = CK_SESSION_AUTH;
     bool session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
                    ck_session_kind_of(call->cmd, call->len, &session_kind);
@@ -812,7 +814,10 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     void *stale = NULL;
     if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE)) {
         size_t stale_len;
-        char *bytes = !answered && ck_cache_stale_if_error && (flags & CK_SLOT_L1_READ)
+        /* (not when the connection died for good: the program must see
+         * that, to connect again) */
+        char *bytes = !answered && ck_cache_stale_if_error && (flags & CK_SLOT_L1_READ) &&
+                              (rc == REDIS_OK || ck_ctx_reconnectable(c))
                           ? ck_cache_stale(cache, &stale_len)
                           : NULL;
         if (bytes != NULL) /* stale-if-error: the last good value instead of the error */

@@ -39,8 +39,10 @@ static ck_endpoint *endpoint_tcp(const char *host, int port) {
 static ck_endpoint *endpoint_unix(const char *path) {
     char name[ENDPOINT_NAME_MAX];
     name_unix(name, path);
+    /* an abstract or unnamed socket (a descriptor the program connected
+     * itself) has no path to connect the health check to (audit) */
     ck_endpoint_target target = {true, 0, path};
-    return ck_endpoint_get(name, &target);
+    return ck_endpoint_get(name, path[0] != '\0' ? &target : NULL);
 }
 
 static ck_endpoint *endpoint_of_peer(int fd) {

@@ -4,6 +4,8 @@
  *
  *   connect                  redisFree the old context, redisConnectWithTimeout
  *   connect-unix             the same over the Unix socket given by -s
+ *   connect-abstract NAME    connect a socket to the abstract Unix socket
+ *                            "\0NAME" itself, then redisConnectFd
  *   reconnect                redisReconnect
  *   timeout MS               redisSetTimeout
  *   cmd GET k                redisCommand(c, "GET k") (format without %)
@@ -43,6 +45,7 @@
  * With -T, each reply line ends with " [MS ms]", the time the call took;
  * with -A, reply and echo lines also end with " @MS", the time since start. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
@@ -53,6 +56,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,10 +114,31 @@ static void do_connect(int use_unix) {
         printf("connect ok\n");
 }
 
+static char abstract_name[64]; /* set by connect-abstract: what -r reconnects to */
+
+static void do_connect_abstract(void) {
+    if (ctx != NULL)
+        redisFree(ctx);
+    ctx = NULL;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    size_t len = strlen(abstract_name);
+    memcpy(addr.sun_path + 1, abstract_name, len);
+    if (connect(fd, (struct sockaddr *)&addr, (socklen_t)(sizeof(sa_family_t) + 1 + len)) != 0) {
+        printf("connect failed: %s\n", strerror(errno));
+        close(fd);
+        return;
+    }
+    ctx = redisConnectFd(fd);
+    printf("connect %s\n", ctx != NULL && !ctx->err ? "ok" : "failed");
+}
+
 static void after_reply(redisReply *r) {
     print_reply(r);
     if (r != NULL)
         freeReplyObject(r);
+    else if (reconnect_on_error && abstract_name[0] != '\0')
+        do_connect_abstract();
     else if (reconnect_on_error)
         do_connect(socket_path != NULL);
 }
@@ -158,6 +183,9 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         do_connect(0);
     } else if (strcmp(op, "connect-unix") == 0) {
         do_connect(1);
+    } else if (strcmp(op, "connect-abstract") == 0 && argc >= 1) {
+        snprintf(abstract_name, sizeof abstract_name, "%s", argv[0]);
+        do_connect_abstract();
     } else if (strcmp(op, "reconnect") == 0) {
         int rc = redisReconnect(ctx);
         printf("reconnect %s%s%s\n", rc == REDIS_OK ? "ok" : "failed", rc == REDIS_OK ? "" : ": ",

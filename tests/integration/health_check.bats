@@ -31,6 +31,11 @@ live_after() {
 # calls_between FROM TO: the reply lines between two marker lines.
 calls_between() { sed -n "/^$1/,/^$2/p" <<<"$output" | grep -vE "^($1|$2)"; }
 
+without_sigpipe() {
+    trap '' PIPE # inherited, ignored, by what it runs
+    "$@"
+}
+
 show() {
     printf '%s\n' "$output" | runs >&2
     cat "$BATS_TEST_TMPDIR/stderr" >&2
@@ -227,4 +232,37 @@ SCRIPT
     echo "live ${live_ms} ms after the restart" >&2
     [ "$live_ms" -le "$LIVE_WITHIN_MS" ]
     grep -q 'OPEN -> CLOSED (health check: Redis answers)' "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "audit: an endpoint the check cannot reach (a descriptor the program connected to an abstract Unix socket): the program's probe after the cooldown recovers it" {
+    start_redis
+    local name="cachekit-test-$$-$RANDOM"
+    PROXY_MODE=$BATS_TEST_TMPDIR/proxy-mode
+    echo pass > "$PROXY_MODE"
+    "$FAULTPROXY" -a "$name" -t "$PORT" -m "$PROXY_MODE" -d 300 &
+    PROXY_PID=$!
+    eventually 5 grep -q "@$name\$" /proc/net/unix
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-abstract $name
+cmd SET k v1
+cmd GET k
+sh $REDISCTL kill $REDIS_DIR
+echo killed
+loop 6 100 cmd GET k
+sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 > /dev/null
+echo restarted
+loop 60 50 cmd GET k
+SCRIPT
+    # (a write to a Unix socket whose peer closed raises SIGPIPE, which a
+    # program using one ignores, with or without the shim)
+    COOLDOWN=1 run without_sigpipe client_under_shim -r -T -A < "$BATS_TEST_TMPDIR/script"
+    show
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "connect ok" ]
+    local live_ms
+    live_ms=$(live_after restarted "str v2")
+    echo "live ${live_ms} ms after the restart" >&2
+    # the cooldown (1 s), or twice that after a probe met Redis still down
+    [ "$live_ms" -le 4000 ]
+    grep -q 'HALF_OPEN -> CLOSED (probe succeeded)' "$BATS_TEST_TMPDIR/stderr"
 }

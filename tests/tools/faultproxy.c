@@ -1,9 +1,11 @@
 /* A TCP proxy on loopback that injects network faults between a program
  * and its redis-server, for the integration tests (shared FAULTS.md F5-F8).
  *
- *   faultproxy -l LISTEN_PORT -t TARGET_PORT -m MODE_FILE [-d MAX_SECONDS]
+ *   faultproxy (-l LISTEN_PORT | -a ABSTRACT_NAME) -t TARGET_PORT -m MODE_FILE [-d MAX_SECONDS]
  *
- * Listens on 127.0.0.1:LISTEN_PORT and forwards to 127.0.0.1:TARGET_PORT.
+ * Listens on 127.0.0.1:LISTEN_PORT (or on the abstract Unix socket
+ * "\0ABSTRACT_NAME": an endpoint with no path, as a program that connects
+ * its own descriptor may have) and forwards to 127.0.0.1:TARGET_PORT.
  * The first line of MODE_FILE, read again on every event, says what to do:
  *   pass        forward both ways
  *   blackhole   accept, read, never forward, never answer (F5)
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,6 +97,18 @@ static int loopback_socket(int port, int listening) {
     return fd;
 }
 
+static int abstract_listener(const char *name) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    size_t len = strlen(name) < sizeof addr.sun_path - 1 ? strlen(name) : sizeof addr.sun_path - 1;
+    memcpy(addr.sun_path + 1, name, len); /* sun_path[0] == '\0': abstract */
+    if (bind(fd, (struct sockaddr *)&addr, (socklen_t)(sizeof(sa_family_t) + 1 + len)) != 0 || listen(fd, 64) != 0) {
+        perror("faultproxy: listen");
+        exit(1);
+    }
+    return fd;
+}
+
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
@@ -101,21 +116,23 @@ static void sleep_ms(int ms) {
 
 int main(int argc, char **argv) {
     int listen_port = 0, max_seconds = 600, opt;
-    while ((opt = getopt(argc, argv, "l:t:m:d:")) != -1) {
+    const char *abstract_name = NULL;
+    while ((opt = getopt(argc, argv, "l:a:t:m:d:")) != -1) {
         switch (opt) {
         case 'l': listen_port = atoi(optarg); break;
+        case 'a': abstract_name = optarg; break;
         case 't': target_port = atoi(optarg); break;
         case 'm': mode_file = optarg; break;
         case 'd': max_seconds = atoi(optarg); break;
         default: break;
         }
     }
-    if (listen_port == 0 || target_port == 0 || mode_file == NULL) {
-        fprintf(stderr, "usage: faultproxy -l LISTEN_PORT -t TARGET_PORT -m MODE_FILE [-d MAX_SECONDS]\n");
+    if ((listen_port == 0 && abstract_name == NULL) || target_port == 0 || mode_file == NULL) {
+        fprintf(stderr, "usage: faultproxy (-l LISTEN_PORT | -a ABSTRACT_NAME) -t TARGET_PORT -m MODE_FILE [-d MAX_SECONDS]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    int listener = loopback_socket(listen_port, 1);
+    int listener = abstract_name != NULL ? abstract_listener(abstract_name) : loopback_socket(listen_port, 1);
     time_t deadline = time(NULL) + max_seconds;
     char buf[16384];
 

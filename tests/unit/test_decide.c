@@ -22,9 +22,9 @@ static void every_state_follows_the_rules(void **state) {
         for (size_t k = 0; k < sizeof conns / sizeof conns[0]; k++)
             for (int bits = 0; bits < 128; bits++)
                 for (size_t g = 0; g < sizeof gates / sizeof gates[0]; g++) {
-                    ck_situation s = {classes[c],        conns[k],           bits & 1,
-                                      (bits & 2) != 0,   (bits & 4) != 0,    (bits & 8) != 0,
-                                      (bits & 16) != 0,  (bits & 32) != 0,   (bits & 64) != 0};
+                    ck_situation s = {
+                        classes[c],      conns[k],         bits & 1,         (bits & 2) != 0,  (bits & 4) != 0,
+                        (bits & 8) != 0, (bits & 16) != 0, (bits & 32) != 0, (bits & 64) != 0, false};
                     ck_gate gate = gates[g];
                     ck_action a = ck_decide(&s, gate);
                     bool gated = (s.cls == CK_CMD_DATA || s.cls == CK_CMD_BLOCKING) && !s.in_transaction;
@@ -79,7 +79,7 @@ static void every_state_follows_the_rules(void **state) {
  * is not sent (so it cannot leave the context "in a transaction"). */
 static void multi_on_a_dead_connection_while_open_is_not_sent(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_TXN_BEGIN, CK_CONN_DEAD, false, false, true, true, false, true, false};
+    ck_situation s = {CK_CMD_TXN_BEGIN, CK_CONN_DEAD, false, false, true, true, false, true, false, false};
     assert_true(ck_decide_needs_permit(&s));
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_CONNECT_SEND);
@@ -89,7 +89,7 @@ static void multi_on_a_dead_connection_while_open_is_not_sent(void **state) {
  * healed under them. */
 static void owed_dead_replies_come_before_any_heal(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, true, true, true, false, true, false};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, true, true, true, false, true, false, false};
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
     s.owes_dead = false;
@@ -97,9 +97,22 @@ static void owed_dead_replies_come_before_any_heal(void **state) {
     assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_CONNECT_SEND);
 }
 
+/* Audit (issue 14): a connection the program made from its own
+ * descriptor cannot be healed; made-up answers would hide its death for
+ * good, so every command fails as on the dead connection, open or not. */
+static void a_connection_lost_for_good_always_fails_as_dead(void **state) {
+    (void)state;
+    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, false, true, true, false, true, false, true};
+    assert_false(ck_decide_needs_permit(&s));
+    assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_FAIL_DEAD);
+    assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_FAIL_DEAD);
+    s.writes = true;
+    assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_FAIL_DEAD);
+}
+
 static void placeholders(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_PLACEHOLDER, false, false, true, true, false, true, false};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_PLACEHOLDER, false, false, true, true, false, true, false, false};
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
     assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_CONNECT_SEND);
     s.cls = CK_CMD_CONNECTION;
@@ -119,7 +132,7 @@ static void placeholders(void **state) {
  * connection was sent, applied by Redis, and reported "not sent". */
 static void nothing_is_sent_behind_an_owed_refusal(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_LIVE, false, true, true, true, true, true, false};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_LIVE, false, true, true, true, true, true, false, false};
     assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_REFUSE);
@@ -133,7 +146,7 @@ static void nothing_is_sent_behind_an_owed_refusal(void **state) {
 static void writes_while_open_fail_unless_nil_was_chosen(void **state) {
     (void)state;
     for (size_t k = 0; k < sizeof conns / sizeof conns[0]; k++) {
-        ck_situation s = {CK_CMD_DATA, conns[k], false, false, true, true, true, true, false};
+        ck_situation s = {CK_CMD_DATA, conns[k], false, false, true, true, true, true, false, false};
         assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_REFUSE);
         s.refuse_writes = false;
         assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
@@ -148,6 +161,7 @@ int main(void) {
         cmocka_unit_test(every_state_follows_the_rules),
         cmocka_unit_test(multi_on_a_dead_connection_while_open_is_not_sent),
         cmocka_unit_test(owed_dead_replies_come_before_any_heal),
+        cmocka_unit_test(a_connection_lost_for_good_always_fails_as_dead),
         cmocka_unit_test(placeholders),
         cmocka_unit_test(writes_while_open_fail_unless_nil_was_chosen),
         cmocka_unit_test(nothing_is_sent_behind_an_owed_refusal),
