@@ -30,7 +30,6 @@ void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
     atomic_init(&b->tickets_issued, 0);
     atomic_init(&b->probe_expires_ns, 0);
     atomic_init(&b->checked_until_ns, 0);
-    atomic_init(&b->check_closed_ns, 0);
     atomic_init(&b->check_close_after_ns, 0);
     b->probe_timeout_ns = s->probe_timeout_ns != 0 ? s->probe_timeout_ns : s->cooldown_ns;
     b->threshold = s->threshold == 0 ? 1 : s->threshold;
@@ -149,24 +148,30 @@ void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now
      * new: only the CLOSED state counts them. */
     if (atomic_load_explicit(&b->state, memory_order_acquire) != CK_CLOSED)
         return;
-    uint32_t n = atomic_fetch_add_explicit(&b->consecutive_failures, 1, memory_order_relaxed) + 1;
+    uint32_t before = atomic_fetch_add_explicit(&b->consecutive_failures, 1, memory_order_relaxed);
+    uint32_t n = (before & ~CK_BREAKER_UNCONFIRMED) + 1;
     if (n < b->threshold)
         return;
-    /* Opening again soon after a health check closed it: the server
-     * answers PING but not the program's calls; back off as after a
-     * failed probe. Otherwise a fresh start (without checks this is
-     * always the case: only a probe closes the circuit, and it resets). */
-    uint64_t now_ns = now();
-    uint64_t check_closed = atomic_load_explicit(&b->check_closed_ns, memory_order_relaxed);
-    bool soon_after_check = check_closed != 0 && now_ns - check_closed < b->cooldown_ns;
-    uint32_t backoff = soon_after_check ? atomic_load_explicit(&b->probe_failures, memory_order_relaxed) + 1 : 0;
-    atomic_store_explicit(&b->probe_failures, backoff, memory_order_relaxed);
-    uint64_t probe_after = now_ns + ck_breaker_cooldown(b, backoff);
+    /* Opening again with no call succeeded since a health check closed
+     * it: the server answers PING but not the program's calls; back off
+     * as after a failed probe. Otherwise a fresh start (without checks
+     * this is always the case: only a probe closes the circuit, and it
+     * resets). Every caller that reaches the threshold stores the same
+     * cooldown (but for its jitter) before the state says OPEN, so that
+     * no caller sees OPEN with the last outage's; only the one that opens
+     * it keeps the count. */
+    bool unconfirmed = (before & CK_BREAKER_UNCONFIRMED) != 0;
+    uint32_t backoff = unconfirmed ? atomic_load_explicit(&b->probe_failures, memory_order_relaxed) + 1 : 0;
+    uint64_t probe_after = now() + ck_breaker_cooldown(b, backoff);
+    if (atomic_load_explicit(&b->state, memory_order_acquire) != CK_CLOSED)
+        return; /* opened meanwhile by another caller */
     atomic_store_explicit(&b->probe_after_ns, probe_after, memory_order_relaxed);
-    atomic_store_explicit(&b->check_close_after_ns, soon_after_check ? probe_after : 0, memory_order_relaxed);
+    atomic_store_explicit(&b->check_close_after_ns, unconfirmed ? probe_after : 0, memory_order_relaxed);
     uint32_t expected = CK_CLOSED;
     if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_OPEN, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
+        atomic_store_explicit(&b->probe_failures, backoff, memory_order_relaxed);
+        atomic_fetch_and_explicit(&b->consecutive_failures, ~CK_BREAKER_UNCONFIRMED, memory_order_relaxed);
         atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
         note(t, CK_CLOSED, CK_OPEN, "consecutive failures reached the threshold");
     }
@@ -192,8 +197,7 @@ bool ck_breaker_check_up(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
     if (!atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_CLOSED, memory_order_acq_rel,
                                                  memory_order_relaxed))
         return false;
-    atomic_store_explicit(&b->consecutive_failures, 0, memory_order_relaxed);
-    atomic_store_explicit(&b->check_closed_ns, now_ns, memory_order_relaxed);
+    atomic_store_explicit(&b->consecutive_failures, CK_BREAKER_UNCONFIRMED, memory_order_relaxed);
     atomic_store_explicit(&b->checked_until_ns, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
     note(t, (ck_breaker_state)s, CK_CLOSED, "health check: Redis answers");

@@ -18,10 +18,12 @@
  * A health check (state/health_check.c) may take over the probing: while
  * it covers the breaker (ck_breaker_cover), an open circuit lets no
  * program call probe, and the check's word closes it (ck_breaker_check_up).
- * A circuit that opens again within one recovery timeout of a check closing
- * it waits out the growing cooldown before the next check may close it, so
- * a server that answers PING but fails the program's calls is not
- * hammered once per check.
+ * A circuit that opens again before any call succeeded since a check closed
+ * it (the server answers PING but fails the program's calls) waits out the
+ * growing cooldown before the next check may close it, so such a server is
+ * not hammered once per check; a new outage after calls succeeded is a
+ * fresh start. The mark of "no success yet" is a bit of the failure count
+ * (CK_BREAKER_UNCONFIRMED), so the healthy path still reads one word.
  *
  * Pure and lock-free: the state lives in atomics, the clock is injected and
  * read only where a decision needs it (never on the CLOSED path). */
@@ -50,10 +52,15 @@ typedef struct {
 #define CK_PERMIT_ALLOW ((ck_permit){CK_ALLOW, 0})
 #define CK_PERMIT_REJECT ((ck_permit){CK_REJECT, 0})
 
+/* In consecutive_failures: a check closed the circuit and no call has
+ * succeeded since. A success clears it with the count; failures count
+ * below it. */
+#define CK_BREAKER_UNCONFIRMED 0x80000000u
+
 typedef struct {
     _Atomic uint32_t state;
-    _Atomic uint32_t consecutive_failures;
-    _Atomic uint64_t probe_after_ns; /* while OPEN: when the next call may probe */
+    _Atomic uint32_t consecutive_failures; /* and CK_BREAKER_UNCONFIRMED */
+    _Atomic uint64_t probe_after_ns;       /* while OPEN: when the next call may probe */
     _Atomic uint64_t failures_total;
     _Atomic uint64_t recoveries_total;
     _Atomic uint64_t opens_total;
@@ -63,7 +70,6 @@ typedef struct {
     _Atomic uint32_t tickets_issued;
     _Atomic uint64_t probe_expires_ns;     /* while HALF_OPEN: when the probe may be taken over */
     _Atomic uint64_t checked_until_ns;     /* a health check covers the breaker until then; 0: it never did */
-    _Atomic uint64_t check_closed_ns;      /* when a health check last closed the circuit */
     _Atomic uint64_t check_close_after_ns; /* while OPEN: a health check may close it from then on */
     uint64_t probe_timeout_ns;
     uint32_t threshold;
@@ -156,6 +162,11 @@ static inline void ck_breaker_count_rejected(ck_breaker *b) {
     atomic_fetch_add_explicit(&b->rejected_total, 1, memory_order_relaxed);
 }
 ck_breaker_state ck_breaker_state_of(const ck_breaker *b);
+/* Failures in a row counted toward opening. */
+static inline uint32_t ck_breaker_failures_in_a_row(const ck_breaker *b) {
+    return atomic_load_explicit(&((ck_breaker *)b)->consecutive_failures, memory_order_relaxed) &
+           ~CK_BREAKER_UNCONFIRMED;
+}
 const char *ck_breaker_state_name(ck_breaker_state s);
 
 #endif

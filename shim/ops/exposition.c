@@ -58,9 +58,7 @@ static bool per_endpoint(ck_buf *out, const char *name, const char *extra, value
 }
 
 static uint64_t state(ck_endpoint *ep) { return (uint64_t)ck_breaker_state_of(&ep->breaker); }
-static uint64_t consecutive(ck_endpoint *ep) {
-    return atomic_load_explicit(&ep->breaker.consecutive_failures, memory_order_relaxed);
-}
+static uint64_t consecutive(ck_endpoint *ep) { return ck_breaker_failures_in_a_row(&ep->breaker); }
 static uint64_t failures(ck_endpoint *ep) { return load(&ep->breaker.failures_total); }
 static uint64_t recoveries(ck_endpoint *ep) { return load(&ep->breaker.recoveries_total); }
 static uint64_t opens(ck_endpoint *ep) { return load(&ep->breaker.opens_total); }

@@ -266,3 +266,35 @@ SCRIPT
     [ "$live_ms" -le 4000 ]
     grep -q 'HALF_OPEN -> CLOSED (probe succeeded)' "$BATS_TEST_TMPDIR/stderr"
 }
+
+@test "audit: a second outage soon after the first (the calls between succeeded): live again within 1.5 s of the second restart" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET k v1
+cmd GET k
+sh $REDISCTL kill $REDIS_DIR
+loop 6 100 cmd GET k
+sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 > /dev/null
+echo first restart
+loop 30 50 cmd GET k
+sh $REDISCTL kill $REDIS_DIR
+loop 6 100 cmd GET k
+sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v3 > /dev/null
+echo second restart
+loop 40 50 cmd GET k
+SCRIPT
+    # the second outage begins within one cooldown (10 s) of the check
+    # closing the circuit: it is not "PING answers, the calls fail", for
+    # calls succeeded in between, and must not wait the cooldown out
+    COOLDOWN=10 run client_under_shim -r -T -A < "$BATS_TEST_TMPDIR/script"
+    show
+    [ "$status" -eq 0 ]
+    local first_ms second_ms
+    first_ms=$(live_after "first restart" "str v2")
+    second_ms=$(live_after "second restart" "str v3")
+    echo "live ${first_ms} ms after the first restart, ${second_ms} ms after the second" >&2
+    [ "$first_ms" -le "$LIVE_WITHIN_MS" ]
+    [ "$second_ms" -le "$LIVE_WITHIN_MS" ]
+    [ "$(grep -c 'OPEN -> CLOSED (health check: Redis answers)' "$BATS_TEST_TMPDIR/stderr")" -eq 2 ]
+}

@@ -385,26 +385,33 @@ static void a_check_overtakes_a_program_probe_in_flight(void **state) {
     /* the probe's late failure is an expired ticket's: ignored */
     ck_breaker_record(&b, probe, false, fake_clock, NULL);
     assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
-    assert_int_equal(atomic_load(&b.consecutive_failures), 0);
+    assert_int_equal(ck_breaker_failures_in_a_row(&b), 0);
 }
 
-/* PING answers but the program's calls fail: each reopening soon after a
- * check closed the circuit waits out a growing cooldown. */
-static void reopening_soon_after_a_check_backs_off(void **state) {
+/* PING answers but the program's calls fail: each reopening with no call
+ * succeeded since a check closed the circuit waits out a growing
+ * cooldown; a new outage after a success is a fresh start (audit: a second
+ * real outage soon after the first waited out a cooldown). */
+static void reopening_before_any_success_backs_off(void **state) {
     (void)state;
     init_breaker(true, 3, 2 * SEC, 60 * SEC);
     fail_n(3);
     assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
+    assert_int_equal(ck_breaker_failures_in_a_row(&b), 0);
     fake_now += 1 * SEC;
-    fail_n(3); /* within the first cooldown (2 s) of the check's close */
+    fail_n(3); /* no success in between */
     assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
     assert_int_equal(atomic_load(&b.probe_failures), 1);
     assert_false(ck_breaker_check_up(&b, fake_clock, NULL)); /* too soon */
     fake_now += 4 * SEC;                                    /* the doubled cooldown, jitter 0: 2..4 s */
     assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
-    /* long after: a fresh start, a check may close it at once */
-    fake_now += 10 * SEC;
+    /* calls succeed, then Redis goes again a moment later: a fresh start,
+     * a check may close it at once */
+    ck_permit p = ck_breaker_acquire(&b, fake_clock, NULL);
+    ck_breaker_record(&b, p, true, fake_clock, NULL);
+    fake_now += 1 * SEC;
     fail_n(3);
+    assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
     assert_int_equal(atomic_load(&b.probe_failures), 0);
     assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
 }
@@ -437,7 +444,7 @@ int main(void) {
         cmocka_unit_test_setup(a_covered_open_circuit_lets_no_call_probe, setup),
         cmocka_unit_test_setup(a_check_that_finds_redis_up_closes_the_circuit, setup),
         cmocka_unit_test_setup(a_check_overtakes_a_program_probe_in_flight, setup),
-        cmocka_unit_test_setup(reopening_soon_after_a_check_backs_off, setup),
+        cmocka_unit_test_setup(reopening_before_any_success_backs_off, setup),
         cmocka_unit_test_setup(a_disabled_breaker_ignores_checks, setup),
     };
     return cmocka_run_group_tests_name("breaker", tests, NULL, NULL);
