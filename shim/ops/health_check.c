@@ -10,6 +10,7 @@
  * is started again lazily in a forked child (threads do not survive fork). */
 #include "health_check.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -114,6 +115,14 @@ static ck_check_result check(ck_endpoint *ep, char *why, size_t cap) {
         return result;
     }
     CK_REAL_CALL(redisSetTimeout, c, timeval_of(reply_bound_ns));
+    /* hiredis's timeout bounds each read: a server that trickles its
+     * answer a byte at a time would hold the check (and every other
+     * endpoint's) for ever. The deadline thread bounds the whole exchange
+     * (audit), and the socket is not inherited by what the program execs. */
+    fcntl(ck_ctx_fd(c), F_SETFD, FD_CLOEXEC);
+    ck_watch deadline = {.quiet = true};
+    ck_watchdog_add(&deadline, ck_ctx_fd(c), ep->name);
+    ck_watch_arm(&deadline, ck_clock_monotonic_ns() + 2 * reply_bound_ns);
     ck_buf auth = CK_BUF_EMPTY;
     bool authenticate = ck_endpoint_copy_auth(ep, &auth) && auth.len > 0;
     int rc = REDIS_OK;
@@ -136,8 +145,11 @@ static ck_check_result check(ck_endpoint *ep, char *why, size_t cap) {
     if (rc == REDIS_OK)
         rc = CK_REAL_CALL(redisGetReply, c, &reply);
     result = judge(c, rc, reply, why, cap);
+    if (atomic_load_explicit(&deadline.fired, memory_order_relaxed))
+        snprintf(why, cap, "no answer within %.1f s", (double)(2 * reply_bound_ns) / 1e9);
     if (reply != NULL)
         CK_REAL_CALL(freeReplyObject, reply);
+    ck_watchdog_remove(&deadline);
     CK_REAL_CALL(redisFree, c);
     return result;
 }
@@ -160,6 +172,7 @@ static void check_and_act(ck_endpoint *ep) {
         ck_transition t;
         if (ck_breaker_check_up(&ep->breaker, ck_clock_monotonic_ns, &t)) {
             ck_endpoint_log_transition(ep, &t, NULL);
+            atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
             ck_watchdog_end_placeholders(ep->name);
         }
     } else if (r == CK_CHECK_UNUSABLE) {

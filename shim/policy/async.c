@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -325,6 +326,15 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
         st->watch.placeholder = true;
         ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
         ck_watch_arm(&st->watch, due > now + 100000000u ? due : now + 100000000u);
+        /* A health check that closed the circuit between the read of
+         * `due` and the arm missed this watch (audit): read again once
+         * armed. The check closes, then ends the armed placeholders; the
+         * fences order this arm before that read, and that close before
+         * its walk, so one of the two sees the other. */
+        atomic_thread_fence(memory_order_seq_cst);
+        uint64_t again = ck_breaker_next_chance_ns(&ep->breaker);
+        if (again < due)
+            ck_watch_arm(&st->watch, again > now + 100000000u ? again : now + 100000000u);
         return ac;
     }
     st->program_timeout = ck_timeouts_is_set(ck_ctx_command_timeout(c));

@@ -60,7 +60,7 @@ static uint64_t expire(uint64_t now) {
                        "%s may be reachable again: closing an async placeholder so the program "
                        "reconnects",
                        w->what);
-            else
+            else if (!w->quiet)
                 ck_log(CK_LOG_WARN, "%s: no reply within the deadline on an async connection; closing it", w->what);
             atomic_store_explicit(&w->fired, true, memory_order_relaxed);
             shutdown(w->sock.fd, SHUT_RDWR);

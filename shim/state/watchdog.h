@@ -24,6 +24,7 @@ typedef struct ck_watch {
     _Atomic bool fired;           /* the watchdog shut the socket down */
     const char *what;             /* for the log line: the endpoint */
     bool placeholder;             /* an async placeholder, ended when Redis may be back */
+    bool quiet;                   /* shut down without a log line (a health check's own connection) */
 } ck_watch;
 
 /* Starts watching fd (the thread starts with the first watch). */

@@ -298,3 +298,33 @@ SCRIPT
     [ "$second_ms" -le "$LIVE_WITHIN_MS" ]
     [ "$(grep -c 'OPEN -> CLOSED (health check: Redis answers)' "$BATS_TEST_TMPDIR/stderr")" -eq 2 ]
 }
+
+@test "audit: a server that trickles its answer a byte at a time: a check is bounded in all (twice the socket timeout) and counts down" {
+    start_redis
+    start_proxy
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET k v1
+cmd GET k
+sh echo reset > $PROXY_MODE
+loop 6 100 cmd GET k
+sh echo trickle 700 > $PROXY_MODE
+echo trickling
+loop 160 50 cmd GET k
+health
+SCRIPT
+    # +PONG and its CRLF, 7 bytes 0.7 s apart: every read gets a byte
+    # within the 1 s socket timeout, the answer takes 4.9 s; a check must
+    # give up after 2 s (before, it waited for the PONG and closed the
+    # circuit on a server that could not answer in time)
+    # (bounded: a client whose circuit closed on the trickling server would
+    # take 5 s a call)
+    run timeout 30 bash -c 'exec "$@" 2> "$0"' "$BATS_TEST_TMPDIR/stderr" env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=60 CACHEKIT_SOCKET_TIMEOUT=1 LD_PRELOAD="$SHIM" \
+        "$CLIENT" -p "$PROXY_PORT" -T -A < "$BATS_TEST_TMPDIR/script"
+    show
+    [ "$status" -eq 0 ]
+    grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
+    grep -qE '"state":"OPEN".*"health_checks":\{"up":0,"down":[1-9]' <<<"$output"
+    none grep 'OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
+}

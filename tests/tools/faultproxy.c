@@ -12,6 +12,8 @@
  *   delay MS    forward every chunk MS milliseconds late (F6)
  *   reset       answer any connection or data with a TCP reset (F7)
  *   truncate    forward half of the server's next chunk, then close (F8)
+ *   trickle MS  forward the server's bytes one at a time, MS milliseconds
+ *               apart (a server that answers, byte by byte)
  * It never talks to anything but 127.0.0.1 and exits by itself after
  * MAX_SECONDS (default 600). */
 #include <arpa/inet.h>
@@ -29,7 +31,7 @@
 
 #define MAX_PAIRS 64
 
-typedef enum { PASS, BLACKHOLE, DELAY, RESET, TRUNCATE } mode_kind;
+typedef enum { PASS, BLACKHOLE, DELAY, RESET, TRUNCATE, TRICKLE } mode_kind;
 
 typedef struct {
     int client, server;
@@ -59,6 +61,10 @@ static mode_kind read_mode(int *delay_ms) {
         return RESET;
     if (strncmp(line, "truncate", 8) == 0)
         return TRUNCATE;
+    if (strncmp(line, "trickle", 7) == 0) {
+        *delay_ms = atoi(line + 7);
+        return TRICKLE;
+    }
     return PASS;
 }
 
@@ -166,6 +172,18 @@ int main(int argc, char **argv) {
                     continue;
                 if (mode == DELAY)
                     sleep_ms(delay_ms);
+                if (mode == TRICKLE && side == 1) {
+                    ssize_t sent = 0;
+                    while (sent < got && write(to, buf + sent, 1) == 1) {
+                        sent++;
+                        sleep_ms(delay_ms);
+                    }
+                    if (sent < got) {
+                        drop_pair(i, 0);
+                        break;
+                    }
+                    continue;
+                }
                 if (mode == TRUNCATE && side == 1) {
                     ssize_t half = got / 2 > 0 ? got / 2 : 1;
                     if (write(to, buf, (size_t)half) < 0) {
