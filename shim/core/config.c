@@ -237,6 +237,19 @@ int ck_config_load(ck_config *cfg, ck_getenv_fn getenv_fn, ck_config_report_fn r
         }
         cfg->recovery_timeout_max_ns = cfg->recovery_timeout_ns;
     }
+    /* a check is a new connection: more than ten a second would be a
+     * connection storm against a server that is struggling (audit) */
+    if (cfg->health_check_interval_ns != 0 && cfg->health_check_interval_ns < CK_HEALTH_CHECK_INTERVAL_MIN_NS) {
+        problems++;
+        if (report != NULL) {
+            char line[200];
+            snprintf(line, sizeof line, "CACHEKIT_HEALTH_CHECK_INTERVAL=%g is below %g s; using %g",
+                     (double)cfg->health_check_interval_ns / 1e9, CK_HEALTH_CHECK_INTERVAL_MIN_NS / 1e9,
+                     CK_HEALTH_CHECK_INTERVAL_MIN_NS / 1e9);
+            report(line);
+        }
+        cfg->health_check_interval_ns = CK_HEALTH_CHECK_INTERVAL_MIN_NS;
+    }
     return problems;
 }
 

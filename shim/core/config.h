@@ -42,6 +42,9 @@ typedef struct {
     char skip_cmds[1024];              /* CACHEKIT_SKIP_CMDS: programs it stays out of */
 } ck_config;
 
+/* The shortest health check interval (0 aside: off). */
+#define CK_HEALTH_CHECK_INTERVAL_MIN_NS 100000000ull
+
 typedef const char *(*ck_getenv_fn)(const char *name);
 /* Receives one finished diagnostic line (no newline) per bad variable. */
 typedef void (*ck_config_report_fn)(const char *line);

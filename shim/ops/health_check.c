@@ -167,6 +167,7 @@ static void check_and_act(ck_endpoint *ep) {
     ck_check_result r = check(ep, why, sizeof why);
     if (r == CK_CHECK_NONE)
         return; /* the check itself could not be made: nothing learnt */
+    bool was_down = atomic_load_explicit(&ep->check_last, memory_order_relaxed) == CK_CHECK_DOWN;
     count(ep, r);
     if (r == CK_CHECK_UP) {
         ck_transition t;
@@ -182,7 +183,10 @@ static void check_and_act(ck_endpoint *ep) {
             ep->name); /* they were waiting for the check: made anew, they wait for the cooldown */
         ck_log(CK_LOG_WARN, "health check of %s cannot talk to it (%s); the circuit's cooldown probes it instead",
                ep->name, why);
-    } else {
+    } else if (!was_down) {
+        /* once a streak: a line a second would be noise (and each line a
+         * moment inside syslog, where a fork of the program would leave
+         * the child's syslog locked: audit) */
         ck_log(CK_LOG_DEBUG, "health check of %s: down (%s)", ep->name, why);
     }
 }

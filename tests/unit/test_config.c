@@ -87,6 +87,26 @@ static void cooldown_cap_below_the_cooldown(void **state) {
     assert_non_null(strstr(reports[0], "CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX=60 is below"));
 }
 
+static void health_check_interval(void **state) {
+    (void)state;
+    ck_config cfg;
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.health_check_interval_ns, 1 * SEC); /* the default */
+    set_env("CACHEKIT_HEALTH_CHECK_INTERVAL", "0");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.health_check_interval_ns, 0); /* off */
+    env_count = 0;
+    set_env("CACHEKIT_HEALTH_CHECK_INTERVAL", "2.5");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 0);
+    assert_int_equal(cfg.health_check_interval_ns, 2500000000ull);
+    /* audit: a microsecond made a connection storm */
+    env_count = 0;
+    set_env("CACHEKIT_HEALTH_CHECK_INTERVAL", "0.000001");
+    assert_int_equal(ck_config_load(&cfg, fake_getenv, capture), 1);
+    assert_int_equal(cfg.health_check_interval_ns, CK_HEALTH_CHECK_INTERVAL_MIN_NS);
+    assert_non_null(strstr(reports[0], "CACHEKIT_HEALTH_CHECK_INTERVAL=1e-06 is below 0.1 s; using 0.1"));
+}
+
 static void good_values(void **state) {
     (void)state;
     set_env("CACHEKIT_CIRCUIT_BREAKER_ENABLED", "false");
@@ -268,6 +288,7 @@ int main(void) {
         cmocka_unit_test_setup(bad_seconds_bool_and_level, setup),
         cmocka_unit_test_setup(timeouts_and_their_zero, setup),
         cmocka_unit_test_setup(cooldown_cap_below_the_cooldown, setup),
+        cmocka_unit_test_setup(health_check_interval, setup),
         cmocka_unit_test_setup(operator_settings, setup),
         cmocka_unit_test_setup(open_writes, setup),
         cmocka_unit_test_setup(timeout_cap_and_floor, setup),
