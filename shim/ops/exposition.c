@@ -188,17 +188,23 @@ bool ck_exposition_health(ck_buf *out) {
         uint64_t changed = load(&ep->metrics.transition_ns);
         uint64_t probe_at = load(&ep->breaker.probe_after_ns);
         double until_probe = s == CK_OPEN && probe_at > now ? (double)(probe_at - now) / 1e9 : 0;
+        /* while a health check covers the circuit, no program call probes */
+        bool covered = s != CK_CLOSED && load(&ep->breaker.checked_until_ns) > now;
+        char until[32] = "null";
+        if (!covered)
+            snprintf(until, sizeof until, "%.3f", until_probe);
         ok = ck_buf_printf(out, DOCUMENT_LIMIT,
                            "%s{\"endpoint\":\"%s\",\"state\":\"%s\",\"consecutive_failures\":%u,"
-                           "\"seconds_since_transition\":%.3f,\"seconds_until_probe\":%.3f,"
+                           "\"seconds_since_transition\":%.3f,\"seconds_until_probe\":%s,"
                            "\"failures_total\":%llu,\"opens_total\":%llu,\"recoveries_total\":%llu,"
-                           "\"health_checks\":{\"up\":%llu,\"down\":%llu,\"unusable\":%llu,\"last\":\"%s\"}}",
+                           "\"health_checks\":{\"up\":%llu,\"down\":%llu,\"unusable\":%llu,\"last\":\"%s\","
+                           "\"covering\":%s}}",
                            ep == ck_endpoint_list() ? "" : ",", endpoint, ck_breaker_state_name(s),
-                           (unsigned)consecutive(ep), now > changed ? (double)(now - changed) / 1e9 : 0, until_probe,
+                           (unsigned)consecutive(ep), now > changed ? (double)(now - changed) / 1e9 : 0, until,
                            (unsigned long long)failures(ep), (unsigned long long)opens(ep),
                            (unsigned long long)recoveries(ep), (unsigned long long)checks_up(ep),
                            (unsigned long long)checks_down(ep), (unsigned long long)checks_unusable(ep),
-                           check_result_names[load32(&ep->check_last) & 3]);
+                           check_result_names[load32(&ep->check_last) & 3], covered ? "true" : "false");
     }
     ck_l1_stats l1;
     ck_l1_stats_get(&l1);

@@ -326,5 +326,7 @@ SCRIPT
     [ "$status" -eq 0 ]
     grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
     grep -qE '"state":"OPEN".*"health_checks":\{"up":0,"down":[1-9]' <<<"$output"
+    # while the check covers the circuit no program call will probe it
+    grep -qE '"seconds_until_probe":null,.*"covering":true\}' <<<"$output"
     none grep 'OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
 }
