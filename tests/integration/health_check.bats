@@ -41,9 +41,12 @@ show() {
     cat "$BATS_TEST_TMPDIR/stderr" >&2
 }
 
+# kill_restart_script [CONNECT [READS]]: the program connects (CONNECT,
+# default "connect"), Redis is killed, then restarted holding k=v2; READS
+# reads follow (default 40, 50 ms apart), then the health document.
 kill_restart_script() {
     cat <<SCRIPT
-connect
+${1:-connect}
 cmd SET k v1
 cmd GET k
 sh $REDISCTL kill $REDIS_DIR
@@ -51,7 +54,7 @@ echo killed
 loop 6 100 cmd GET k
 sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 > /dev/null
 echo restarted
-loop 40 50 cmd GET k
+loop ${2:-40} 50 cmd GET k
 health
 SCRIPT
 }
@@ -242,17 +245,7 @@ SCRIPT
     "$FAULTPROXY" -a "$name" -t "$PORT" -m "$PROXY_MODE" -d 300 &
     PROXY_PID=$!
     eventually 5 grep -q "@$name\$" /proc/net/unix
-    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
-connect-abstract $name
-cmd SET k v1
-cmd GET k
-sh $REDISCTL kill $REDIS_DIR
-echo killed
-loop 6 100 cmd GET k
-sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 > /dev/null
-echo restarted
-loop 60 50 cmd GET k
-SCRIPT
+    kill_restart_script "connect-abstract $name" 60 > "$BATS_TEST_TMPDIR/script"
     # (a write to a Unix socket whose peer closed raises SIGPIPE, which a
     # program using one ignores, with or without the shim)
     COOLDOWN=1 run without_sigpipe client_under_shim -r -T -A < "$BATS_TEST_TMPDIR/script"
