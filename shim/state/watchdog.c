@@ -26,6 +26,23 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void before_fork(void) { pthread_mutex_lock(&lock); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void after_fork_child(void) {
+    /* A quiet watch belongs to a thread of the shim (a health check in
+     * flight), which did not come along: its struct lies on that thread's
+     * stack, which the child's threads may be given (review: the list
+     * would then loop), and its socket is the parent's. Unlisted here,
+     * the socket closed on this side. */
+    for (ck_watch *w = watched, *next; w != NULL; w = next) {
+        next = w->next;
+        if (!w->quiet)
+            continue;
+        if (w->prev != NULL)
+            w->prev->next = w->next;
+        else
+            watched = w->next;
+        if (w->next != NULL)
+            w->next->prev = w->prev;
+        ck_let_go(&w->sock);
+    }
     pthread_mutex_unlock(&lock);
     started = false; /* threads do not survive fork: the next watch starts one */
     /* the parent's thread may have been waiting on it: glibc counts that

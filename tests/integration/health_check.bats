@@ -323,3 +323,33 @@ SCRIPT
     grep -qE '"seconds_until_probe":null,.*"covering":true\}' <<<"$output"
     none grep 'OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
 }
+
+@test "review: a daemon forked while a check waits on a frozen Redis: the child's own checks and exit do not hang" {
+    [[ "${CK_PRELOAD_FIRST:-}" != *libtsan* ]] || skip "ThreadSanitizer does not support new threads after a multi-threaded fork"
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd SET k v1
+sh $REDISCTL freeze $REDIS_DIR
+loop 5 100 cmd GET k
+sleep 1300
+daemonize
+pid
+loop 30 100 cmd GET k
+sh $REDISCTL thaw $REDIS_DIR
+loop 30 100 cmd GET k
+echo child finished
+SCRIPT
+    # the parent's check waits up to 4 s on the frozen server when the
+    # program forks: its deadline watch, listed with the deadline thread,
+    # lies on the check thread's stack, which the child's own check thread
+    # may be given
+    local out=$BATS_TEST_TMPDIR/out
+    COOLDOWN=60 CACHEKIT_SOCKET_TIMEOUT=2 client_under_shim -A < "$BATS_TEST_TMPDIR/script" > "$out"
+    eventually 30 grep -q '^child finished' "$out" || { cat "$out" "$BATS_TEST_TMPDIR/stderr" >&2; false; }
+    local child
+    child=$(sed -n 's/^pid \([0-9]*\).*/\1/p' "$out")
+    [ -n "$child" ]
+    eventually 5 test ! -e "/proc/$child"
+    grep -q '^str v1' < <(sed -n '/^pid/,$p' "$out")
+}
