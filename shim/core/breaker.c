@@ -31,6 +31,7 @@ void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
     atomic_init(&b->probe_expires_ns, 0);
     atomic_init(&b->checked_until_ns, 0);
     atomic_init(&b->check_close_after_ns, 0);
+    atomic_init(&b->check_closed_ns, 0);
     b->probe_timeout_ns = s->probe_timeout_ns != 0 ? s->probe_timeout_ns : s->cooldown_ns;
     b->threshold = s->threshold == 0 ? 1 : s->threshold;
     b->cooldown_ns = s->cooldown_ns;
@@ -160,9 +161,11 @@ void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now
      * cooldown (but for its jitter) before the state says OPEN, so that
      * no caller sees OPEN with the last outage's; only the one that opens
      * it keeps the count. */
-    bool unconfirmed = (before & CK_BREAKER_UNCONFIRMED) != 0;
+    uint64_t now_ns = now();
+    bool unconfirmed = (before & CK_BREAKER_UNCONFIRMED) != 0 &&
+                       now_ns - atomic_load_explicit(&b->check_closed_ns, memory_order_relaxed) < b->cooldown_ns;
     uint32_t backoff = unconfirmed ? atomic_load_explicit(&b->probe_failures, memory_order_relaxed) + 1 : 0;
-    uint64_t probe_after = now() + ck_breaker_cooldown(b, backoff);
+    uint64_t probe_after = now_ns + ck_breaker_cooldown(b, backoff);
     if (atomic_load_explicit(&b->state, memory_order_acquire) != CK_CLOSED)
         return; /* opened meanwhile by another caller */
     atomic_store_explicit(&b->probe_after_ns, probe_after, memory_order_relaxed);
@@ -193,11 +196,14 @@ bool ck_breaker_check_up(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
         if (held == 0 || !settle_ticket(b, held))
             return false; /* settled meanwhile: the probe decided */
     }
+    /* the count first, as a probe's success does: a call that sees CLOSED
+     * counts from it (the count is ignored while not CLOSED) */
+    atomic_store_explicit(&b->consecutive_failures, CK_BREAKER_UNCONFIRMED, memory_order_relaxed);
+    atomic_store_explicit(&b->check_closed_ns, now_ns, memory_order_relaxed);
     uint32_t expected = s;
     if (!atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_CLOSED, memory_order_acq_rel,
                                                  memory_order_relaxed))
         return false;
-    atomic_store_explicit(&b->consecutive_failures, CK_BREAKER_UNCONFIRMED, memory_order_relaxed);
     atomic_store_explicit(&b->checked_until_ns, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
     note(t, (ck_breaker_state)s, CK_CLOSED, "health check: Redis answers");

@@ -18,11 +18,11 @@
  * A health check (state/health_check.c) may take over the probing: while
  * it covers the breaker (ck_breaker_cover), an open circuit lets no
  * program call probe, and the check's word closes it (ck_breaker_check_up).
- * A circuit that opens again before any call succeeded since a check closed
- * it (the server answers PING but fails the program's calls) waits out the
- * growing cooldown before the next check may close it, so such a server is
- * not hammered once per check; a new outage after calls succeeded is a
- * fresh start. The mark of "no success yet" is a bit of the failure count
+ * A circuit that opens again within one recovery timeout of a check closing
+ * it, before any call succeeded since (the server answers PING but fails the
+ * program's calls), waits out the growing cooldown before the next check may
+ * close it, so such a server is not hammered once per check; a new outage
+ * after calls succeeded, or later, is a fresh start. The mark of "no success yet" is a bit of the failure count
  * (CK_BREAKER_UNCONFIRMED), so the healthy path still reads one word.
  *
  * Pure and lock-free: the state lives in atomics, the clock is injected and
@@ -71,6 +71,7 @@ typedef struct {
     _Atomic uint64_t probe_expires_ns;     /* while HALF_OPEN: when the probe may be taken over */
     _Atomic uint64_t checked_until_ns;     /* a health check covers the breaker until then; 0: it never did */
     _Atomic uint64_t check_close_after_ns; /* while OPEN: a health check may close it from then on */
+    _Atomic uint64_t check_closed_ns;      /* when a health check last closed it */
     uint64_t probe_timeout_ns;
     uint32_t threshold;
     uint64_t cooldown_ns;
@@ -138,11 +139,11 @@ static inline bool ck_breaker_holds(const ck_breaker *b, uint32_t ticket) {
  * cannot connect itself and must end in time for its program to
  * reconnect. UINT64_MAX while a health check watches the endpoint: the
  * check ends the placeholders itself when it closes the circuit. */
-static inline uint64_t ck_breaker_next_chance_ns(const ck_breaker *b) {
+static inline uint64_t ck_breaker_next_chance_ns(const ck_breaker *b, uint64_t now_ns) {
     uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
     if (!b->enabled || s == CK_CLOSED)
         return 0;
-    if (atomic_load_explicit(&((ck_breaker *)b)->checked_until_ns, memory_order_relaxed) != 0)
+    if (atomic_load_explicit(&((ck_breaker *)b)->checked_until_ns, memory_order_relaxed) > now_ns)
         return UINT64_MAX;
     return atomic_load_explicit(s == CK_OPEN ? &b->probe_after_ns : &b->probe_expires_ns, memory_order_relaxed);
 }

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,9 +66,10 @@ static struct timeval timeval_of(uint64_t ns) {
     return (struct timeval){.tv_sec = (time_t)(ns / SECOND_NS), .tv_usec = (suseconds_t)(ns % SECOND_NS / 1000)};
 }
 
-static bool error_is(const void *reply, const char *prefix) {
-    size_t n = strlen(prefix);
-    return ck_reply_len(reply) >= n && strncmp(ck_reply_str(reply), prefix, n) == 0;
+/* The error's first word is `word` (as the availability list matches). */
+static bool error_is(const void *reply, const char *word) {
+    size_t n = strlen(word), len = ck_reply_len(reply);
+    return len >= n && strncasecmp(ck_reply_str(reply), word, n) == 0 && (len == n || ck_reply_str(reply)[n] == ' ');
 }
 
 /* What PING's answer (or its absence) says. `why` gets a short cause. */
@@ -167,7 +169,6 @@ static void check_and_act(ck_endpoint *ep) {
     ck_check_result r = check(ep, why, sizeof why);
     if (r == CK_CHECK_NONE)
         return; /* the check itself could not be made: nothing learnt */
-    bool was_down = atomic_load_explicit(&ep->check_last, memory_order_relaxed) == CK_CHECK_DOWN;
     count(ep, r);
     if (r == CK_CHECK_UP) {
         ck_transition t;
@@ -179,11 +180,14 @@ static void check_and_act(ck_endpoint *ep) {
     } else if (r == CK_CHECK_UNUSABLE) {
         ep->check_unusable = true;
         ck_breaker_cover(&ep->breaker, 0);
-        ck_watchdog_end_placeholders(
-            ep->name); /* they were waiting for the check: made anew, they wait for the cooldown */
+        /* placeholders waiting for the check: made anew, they wait for the
+         * cooldown */
+        atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
+        ck_watchdog_end_placeholders(ep->name);
         ck_log(CK_LOG_WARN, "health check of %s cannot talk to it (%s); the circuit's cooldown probes it instead",
                ep->name, why);
-    } else if (!was_down) {
+    } else if (!ep->check_logged_down) {
+        ep->check_logged_down = true;
         /* once a streak: a line a second would be noise (and each line a
          * moment inside syslog, where a fork of the program would leave
          * the child's syslog locked: audit) */
@@ -201,8 +205,14 @@ static uint64_t pass(void) {
         ck_breaker *b = &ep->breaker;
         if (ck_breaker_state_of(b) == CK_CLOSED || !b->enabled || ep->target.address == NULL || ep->check_unusable) {
             ep->check_next_ns = 0;
-            if (atomic_load_explicit(&b->checked_until_ns, memory_order_relaxed) != 0 && !ep->check_unusable)
+            ep->check_logged_down = false;
+            if (atomic_load_explicit(&b->checked_until_ns, memory_order_relaxed) != 0 && !ep->check_unusable) {
+                /* closed by a program's probe (the cover had lapsed):
+                 * placeholders armed to wait for the check end now */
                 ck_breaker_cover(b, 0);
+                atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
+                ck_watchdog_end_placeholders(ep->name);
+            }
             continue;
         }
         uint64_t now = ck_clock_monotonic_ns();

@@ -322,7 +322,7 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
          * and the program reconnects for real. Never sooner than 100 ms
          * from now, so a program that reconnects at once cannot spin. */
         uint64_t now = ck_clock_monotonic_ns();
-        uint64_t due = ck_breaker_next_chance_ns(&ep->breaker);
+        uint64_t due = ck_breaker_next_chance_ns(&ep->breaker, now);
         st->watch.placeholder = true;
         ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
         ck_watch_arm(&st->watch, due > now + 100000000u ? due : now + 100000000u);
@@ -332,7 +332,7 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
          * fences order this arm before that read, and that close before
          * its walk, so one of the two sees the other. */
         atomic_thread_fence(memory_order_seq_cst);
-        uint64_t again = ck_breaker_next_chance_ns(&ep->breaker);
+        uint64_t again = ck_breaker_next_chance_ns(&ep->breaker, now);
         if (again < due)
             ck_watch_arm(&st->watch, again > now + 100000000u ? again : now + 100000000u);
         return ac;

@@ -45,6 +45,7 @@ typedef struct ck_endpoint {
     _Atomic uint32_t check_last; /* ck_check_result */
     uint64_t check_next_ns;      /* the check thread's: when to check next, 0: not scheduled */
     bool check_unusable;         /* the check thread's: it cannot talk to this endpoint (TLS...) */
+    bool check_logged_down;      /* the check thread's: this outage's first "down" was logged */
     char name[];
 } ck_endpoint;
 

@@ -349,7 +349,7 @@ static void a_covered_open_circuit_lets_no_call_probe(void **state) {
     fake_now += 60 * SEC; /* the cooldown is long over */
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
     assert_false(ck_breaker_due(&b, fake_now));
-    assert_int_equal(ck_breaker_next_chance_ns(&b), UINT64_MAX);
+    assert_int_equal(ck_breaker_next_chance_ns(&b, fake_now), UINT64_MAX);
     /* the cover lapses (the check thread is gone): calls probe again */
     fake_now += 41 * SEC;
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
@@ -412,6 +412,12 @@ static void reopening_before_any_success_backs_off(void **state) {
     fake_now += 1 * SEC;
     fail_n(3);
     assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
+    assert_int_equal(atomic_load(&b.probe_failures), 0);
+    assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
+    /* an idle program (no call at all) whose next outage comes later than
+     * one recovery timeout: a fresh start too (review) */
+    fake_now += 3 * SEC;
+    fail_n(3);
     assert_int_equal(atomic_load(&b.probe_failures), 0);
     assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
 }
