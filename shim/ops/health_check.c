@@ -44,26 +44,11 @@ static bool start_failed;   /* under the lock */
 static bool stopping;       /* under the lock */
 static bool woken;          /* under the lock: a circuit opened since the thread last looked */
 
-/* xorshift64*, for the jitter; the thread's own, seeded per process */
-static uint64_t jitter_state;
-static uint64_t next_random(void) {
-    if (jitter_state == 0)
-        jitter_state = (ck_clock_monotonic_ns() ^ ((uint64_t)getpid() << 32)) | 1;
-    jitter_state ^= jitter_state >> 12;
-    jitter_state ^= jitter_state << 25;
-    jitter_state ^= jitter_state >> 27;
-    return jitter_state * 0x2545F4914F6CDD1Dull;
-}
-
 /* The interval, drawn uniformly within +-20%: processes that opened
  * together do not check in step. */
 static uint64_t jittered_interval(void) {
     uint64_t spread = interval_ns / 5;
-    return interval_ns - spread + (spread != 0 ? next_random() % (2 * spread + 1) : 0);
-}
-
-static struct timeval timeval_of(uint64_t ns) {
-    return (struct timeval){.tv_sec = (time_t)(ns / SECOND_NS), .tv_usec = (suseconds_t)(ns % SECOND_NS / 1000)};
+    return interval_ns - spread + (spread != 0 ? ck_clock_jitter() % (2 * spread + 1) : 0);
 }
 
 /* The error's first word is `word` (as the availability list matches). */
@@ -103,7 +88,7 @@ static ck_check_result judge(redisContext *c, int rc, void *reply, char *why, si
 /* One check of ep, on a connection of its own. */
 static ck_check_result check(ck_endpoint *ep, char *why, size_t cap) {
     const ck_endpoint_target *to = &ep->target;
-    struct timeval connect_tv = timeval_of(connect_bound_ns);
+    struct timeval connect_tv = ck_timeval_of_ns(connect_bound_ns);
     redisContext *c = to->is_unix ? CK_REAL_CALL(redisConnectUnixWithTimeout, to->address, connect_tv)
                                   : CK_REAL_CALL(redisConnectWithTimeout, to->address, to->port, connect_tv);
     if (c == NULL) {
@@ -116,7 +101,7 @@ static ck_check_result check(ck_endpoint *ep, char *why, size_t cap) {
         CK_REAL_CALL(redisFree, c);
         return result;
     }
-    CK_REAL_CALL(redisSetTimeout, c, timeval_of(reply_bound_ns));
+    CK_REAL_CALL(redisSetTimeout, c, ck_timeval_of_ns(reply_bound_ns));
     /* hiredis's timeout bounds each read: a server that trickles its
      * answer a byte at a time would hold the check (and every other
      * endpoint's) for ever. The deadline thread bounds the whole exchange
@@ -273,7 +258,6 @@ static void after_fork_child(void) {
      * probe again) until the child's first refused call starts its own */
     atomic_store_explicit(&running, false, memory_order_relaxed);
     woken = false;
-    jitter_state = 0;
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL; ep = ep->next) {
         ck_breaker_cover(&ep->breaker, 0);
         ep->check_next_ns = 0;

@@ -130,16 +130,6 @@ static ck_connect_outcome replay_session(redisContext *c, ck_context_state *st) 
 }
 
 ck_connect_outcome ck_heal_context(redisContext *c, ck_context_state *st) {
-    if (!ck_ctx_reconnectable(c)) {
-        /* The program made this connection from its own descriptor: it
-         * must be told the connection is gone, as hiredis tells it, to
-         * make one again (a heal that cannot succeed would serve it the
-         * open circuit's answers for good: audit) */
-        CK_REAL_CALL(__redisSetError, c, REDIS_ERR_EOF,
-                     "cachekit: the connection was lost; it was made from a descriptor, which only the program can "
-                     "connect again");
-        return CK_CONNECT_FAILED;
-    }
     st->healing = true;
     int rc = CK_REAL_CALL(redisReconnect, c);
     /* bounded from the first byte: the replay must not wait for ever on a

@@ -20,19 +20,6 @@ static ck_config settings;
 static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER; /* the kept AUTH of every endpoint */
 static _Atomic ck_endpoint_listener listener;
 
-/* Jitter for the growing cooldown: xorshift64*, one state per thread,
- * seeded from the clock and the thread, so processes started together do
- * not draw the same sequence. */
-static uint64_t jitter_random(void) {
-    static __thread uint64_t state;
-    if (state == 0)
-        state = (ck_clock_monotonic_ns() ^ ((uint64_t)(uintptr_t)&state << 16) ^ (uint64_t)getpid()) | 1;
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return state * 0x2545F4914F6CDD1Dull;
-}
-
 static void lock_registry(void) {
     pthread_mutex_lock(&registry_lock);
     pthread_mutex_lock(&auth_lock);
@@ -67,7 +54,7 @@ ck_endpoint *ck_endpoint_get(const char *name, const ck_endpoint_target *target)
                                      settings.failure_threshold,
                                      settings.recovery_timeout_ns,
                                      settings.recovery_timeout_max_ns,
-                                     jitter_random,
+                                     ck_clock_jitter,
                                      settings.connect_timeout_ns + settings.socket_timeout_ns};
             ck_breaker_init(&ep->breaker, &s);
             ck_adaptive_init(&ep->adaptive, settings.socket_timeout_ns);

@@ -31,21 +31,17 @@ void ck_timeouts_configure(const ck_config *cfg) {
         ck_log(CK_LOG_WARN, "CACHEKIT_ADAPTIVE_TIMEOUT needs CACHEKIT_SOCKET_TIMEOUT above 0; adaptive timeout off");
 }
 
-static struct timeval to_timeval(uint64_t ns) {
-    return (struct timeval){.tv_sec = (time_t)(ns / 1000000000u), .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u)};
-}
-
 struct timeval ck_timeouts_capped(struct timeval tv) {
     if (socket_timeout_max_ns == 0)
         return tv;
     uint64_t ns = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
-    return ns == 0 || ns > socket_timeout_max_ns || tv.tv_sec < 0 ? to_timeval(socket_timeout_max_ns) : tv;
+    return ns == 0 || ns > socket_timeout_max_ns || tv.tv_sec < 0 ? ck_timeval_of_ns(socket_timeout_max_ns) : tv;
 }
 
 bool ck_timeouts_connect_default(struct timeval *tv) {
     if (connect_timeout_ns == 0)
         return false;
-    *tv = to_timeval(connect_timeout_ns);
+    *tv = ck_timeval_of_ns(connect_timeout_ns);
     return true;
 }
 
@@ -55,7 +51,7 @@ uint64_t ck_timeouts_socket_ns(void) { return socket_timeout_ns; }
 bool ck_timeouts_time_calls(void) { return slow_call_ns != 0 || adaptive; }
 
 static void set_socket_timeout(redisContext *c, uint64_t ns) {
-    struct timeval tv = to_timeval(ns);
+    struct timeval tv = ck_timeval_of_ns(ns);
     int fd = ck_ctx_fd(c);
     if (fd < 0)
         return;

@@ -23,6 +23,17 @@ static ck_watch *watched;
 static bool started;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* Under the lock. */
+static void unlist(ck_watch *w) {
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        watched = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->listed = false;
+}
+
 static void before_fork(void) { pthread_mutex_lock(&lock); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void after_fork_child(void) {
@@ -35,12 +46,7 @@ static void after_fork_child(void) {
         next = w->next;
         if (!w->quiet)
             continue;
-        if (w->prev != NULL)
-            w->prev->next = w->next;
-        else
-            watched = w->next;
-        if (w->next != NULL)
-            w->next->prev = w->prev;
+        unlist(w);
         ck_let_go(&w->sock);
     }
     pthread_mutex_unlock(&lock);
@@ -135,13 +141,7 @@ void ck_watchdog_remove(ck_watch *w) {
     if (!w->listed)
         return;
     pthread_mutex_lock(&lock);
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        watched = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    w->listed = false;
+    unlist(w);
     pthread_mutex_unlock(&lock);
 }
 
