@@ -11,7 +11,8 @@ unset LIBRARY_PATH
 CK_PACKAGES=(gcc make pkg-config meson ninja-build libhiredis-dev redis-server redis-tools
              libcmocka-dev bats dpkg-dev xz-utils valgrind procps
              libevent-dev libredis-fast-perl webdis curl prometheus strace man-db
-             clang libclang-rt-14-dev clang-format rsyslog rsyslog-hiredis varnish varnish-redis)
+             clang libclang-rt-14-dev clang-format rsyslog rsyslog-hiredis varnish varnish-redis ccache
+             util-linux)
 
 ck_say() { printf '==> %s\n' "$*" >&2; }
 

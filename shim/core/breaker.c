@@ -2,11 +2,13 @@
  * of every thread passes through here, and in the CLOSED state a call must
  * cost a couple of loads. Only the rare transitions use compare-and-swap;
  * the CAS on OPEN->HALF_OPEN is the probe permit, so exactly one caller in
- * the whole process probes a recovering endpoint. */
+ * the whole process (or, with shared state, in every process that shares
+ * the words) probes a recovering endpoint. */
 #include "breaker.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static void note(ck_transition *t, ck_breaker_state from, ck_breaker_state to, const char *reason) {
     if (t != NULL) {
@@ -18,26 +20,43 @@ static void note(ck_transition *t, ck_breaker_state from, ck_breaker_state to, c
 }
 
 void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
-    atomic_init(&b->state, CK_CLOSED);
-    atomic_init(&b->consecutive_failures, 0);
-    atomic_init(&b->probe_after_ns, 0);
+    memset(&b->own, 0, sizeof b->own); /* all zero: CLOSED, nothing counted, no probe, no lease */
+    b->w = &b->own;
     atomic_init(&b->failures_total, 0);
     atomic_init(&b->recoveries_total, 0);
     atomic_init(&b->opens_total, 0);
     atomic_init(&b->rejected_total, 0);
-    atomic_init(&b->probe_failures, 0);
-    atomic_init(&b->probe_ticket, 0);
-    atomic_init(&b->tickets_issued, 0);
-    atomic_init(&b->probe_expires_ns, 0);
-    atomic_init(&b->checked_until_ns, 0);
-    atomic_init(&b->check_close_after_ns, 0);
-    atomic_init(&b->check_closed_ns, 0);
     b->probe_timeout_ns = s->probe_timeout_ns != 0 ? s->probe_timeout_ns : s->cooldown_ns;
     b->threshold = s->threshold == 0 ? 1 : s->threshold;
     b->cooldown_ns = s->cooldown_ns;
     b->cooldown_max_ns = s->cooldown_max_ns < s->cooldown_ns ? s->cooldown_ns : s->cooldown_max_ns;
+    b->cover_max_ns = s->cover_max_ns != 0 ? s->cover_max_ns : b->probe_timeout_ns;
     b->random = s->random;
     b->enabled = s->enabled;
+}
+
+/* Shared words outlive processes and may be written by another version's
+ * settings or by a stray writer: a value no decision of this code would
+ * make (an unknown state, a cooldown, probe or lease beyond what any
+ * setting allows) would stall the circuit for ever. On the slow path each
+ * is brought back to what a fresh start would decide: this costs nothing
+ * while CLOSED, and at worst one probe too early. */
+static void repair(ck_breaker *b, uint64_t now_ns) {
+    uint32_t s = atomic_load_explicit(&b->w->state, memory_order_acquire);
+    if (s > CK_HALF_OPEN)
+        atomic_compare_exchange_strong_explicit(&b->w->state, &s, CK_CLOSED, memory_order_acq_rel,
+                                                memory_order_relaxed);
+    /* far: beyond every bound this code sets, whatever the process's settings */
+    uint64_t far = now_ns + b->cooldown_max_ns + b->probe_timeout_ns + b->cover_max_ns;
+    static const size_t deadlines[] = {
+        offsetof(ck_breaker_words, probe_after_ns), offsetof(ck_breaker_words, probe_expires_ns),
+        offsetof(ck_breaker_words, checked_until_ns), offsetof(ck_breaker_words, check_close_after_ns)};
+    for (size_t i = 0; i < sizeof deadlines / sizeof deadlines[0]; i++) {
+        _Atomic uint64_t *word = (_Atomic uint64_t *)((char *)b->w + deadlines[i]);
+        uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
+        if (v > far && far > now_ns)
+            atomic_compare_exchange_strong_explicit(word, &v, now_ns, memory_order_relaxed, memory_order_relaxed);
+    }
 }
 
 uint64_t ck_breaker_cooldown(const ck_breaker *b, uint32_t probe_failures) {
@@ -58,36 +77,40 @@ uint64_t ck_breaker_cooldown(const ck_breaker *b, uint32_t probe_failures) {
 static uint32_t issue_ticket(ck_breaker *b, uint64_t now_ns) {
     uint32_t ticket;
     do
-        ticket = atomic_fetch_add_explicit(&b->tickets_issued, 1, memory_order_relaxed) + 1;
+        ticket = atomic_fetch_add_explicit(&b->w->tickets_issued, 1, memory_order_relaxed) + 1;
     while (ticket == 0);
     /* the expiry first: a reader that sees the ticket sees its expiry */
-    atomic_store_explicit(&b->probe_expires_ns, now_ns + b->probe_timeout_ns, memory_order_relaxed);
+    atomic_store_explicit(&b->w->probe_expires_ns, now_ns + b->probe_timeout_ns, memory_order_relaxed);
     return ticket;
 }
 
 ck_permit ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
     if (t != NULL)
         t->happened = false;
-    uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
+    uint32_t s = atomic_load_explicit(&b->w->state, memory_order_acquire);
     if (s == CK_CLOSED || !b->enabled)
         return CK_PERMIT_ALLOW;
     uint64_t now_ns = now();
-    if (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed) &&
-        now_ns >= atomic_load_explicit(&b->checked_until_ns, memory_order_relaxed)) {
+    repair(b, now_ns);
+    s = atomic_load_explicit(&b->w->state, memory_order_acquire);
+    if (s == CK_CLOSED)
+        return CK_PERMIT_ALLOW;
+    if (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->w->probe_after_ns, memory_order_relaxed) &&
+        now_ns >= atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed)) {
         uint32_t expected = CK_OPEN;
-        if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_HALF_OPEN, memory_order_acq_rel,
+        if (atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_HALF_OPEN, memory_order_acq_rel,
                                                     memory_order_acquire)) {
             uint32_t ticket = issue_ticket(b, now_ns);
-            atomic_store_explicit(&b->probe_ticket, ticket, memory_order_release);
+            atomic_store_explicit(&b->w->probe_ticket, ticket, memory_order_release);
             note(t, CK_OPEN, CK_HALF_OPEN, "cooldown elapsed, one call probes");
             return (ck_permit){CK_PROBE, ticket};
         }
     } else if (s == CK_HALF_OPEN) {
         /* a probe nobody settled in time is taken over */
-        uint32_t held = atomic_load_explicit(&b->probe_ticket, memory_order_acquire);
-        if (held != 0 && now_ns >= atomic_load_explicit(&b->probe_expires_ns, memory_order_relaxed)) {
+        uint32_t held = atomic_load_explicit(&b->w->probe_ticket, memory_order_acquire);
+        if (held != 0 && now_ns >= atomic_load_explicit(&b->w->probe_expires_ns, memory_order_relaxed)) {
             uint32_t ticket = issue_ticket(b, now_ns);
-            if (atomic_compare_exchange_strong_explicit(&b->probe_ticket, &held, ticket, memory_order_acq_rel,
+            if (atomic_compare_exchange_strong_explicit(&b->w->probe_ticket, &held, ticket, memory_order_acq_rel,
                                                         memory_order_acquire)) {
                 note(t, CK_HALF_OPEN, CK_HALF_OPEN, "probe not settled in time, another call probes");
                 return (ck_permit){CK_PROBE, ticket};
@@ -102,12 +125,12 @@ ck_permit ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
  * of the current ticket, once. */
 static bool settle_ticket(ck_breaker *b, uint32_t ticket) {
     uint32_t expected = ticket;
-    return ticket != 0 && atomic_compare_exchange_strong_explicit(&b->probe_ticket, &expected, 0, memory_order_acq_rel,
-                                                                  memory_order_relaxed);
+    return ticket != 0 && atomic_compare_exchange_strong_explicit(&b->w->probe_ticket, &expected, 0,
+                                                                  memory_order_acq_rel, memory_order_relaxed);
 }
 
 static void open_circuit(ck_breaker *b, ck_clock_fn now, uint32_t probe_failures) {
-    atomic_store_explicit(&b->probe_after_ns, now() + ck_breaker_cooldown(b, probe_failures), memory_order_relaxed);
+    atomic_store_explicit(&b->w->probe_after_ns, now() + ck_breaker_cooldown(b, probe_failures), memory_order_relaxed);
 }
 
 void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now, ck_transition *t) {
@@ -123,16 +146,16 @@ void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now
         if (!settle_ticket(b, p.ticket))
             return;
         if (success) {
-            atomic_store_explicit(&b->consecutive_failures, 0, memory_order_relaxed);
-            atomic_store_explicit(&b->probe_failures, 0, memory_order_relaxed);
+            atomic_store_explicit(&b->w->consecutive_failures, 0, memory_order_relaxed);
+            atomic_store_explicit(&b->w->probe_failures, 0, memory_order_relaxed);
             atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
-            atomic_store_explicit(&b->state, CK_CLOSED, memory_order_release);
+            atomic_store_explicit(&b->w->state, CK_CLOSED, memory_order_release);
             note(t, CK_HALF_OPEN, CK_CLOSED, "probe succeeded");
         } else {
-            uint32_t n = atomic_fetch_add_explicit(&b->probe_failures, 1, memory_order_relaxed) + 1;
+            uint32_t n = atomic_fetch_add_explicit(&b->w->probe_failures, 1, memory_order_relaxed) + 1;
             open_circuit(b, now, n);
             atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
-            atomic_store_explicit(&b->state, CK_OPEN, memory_order_release);
+            atomic_store_explicit(&b->w->state, CK_OPEN, memory_order_release);
             note(t, CK_HALF_OPEN, CK_OPEN, "probe failed");
         }
         return;
@@ -141,15 +164,15 @@ void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now
     if (success) {
         /* Load first: a store on every success would bounce the cache line
          * between threads on the healthy path. */
-        if (atomic_load_explicit(&b->consecutive_failures, memory_order_relaxed) != 0)
-            atomic_store_explicit(&b->consecutive_failures, 0, memory_order_relaxed);
+        if (atomic_load_explicit(&b->w->consecutive_failures, memory_order_relaxed) != 0)
+            atomic_store_explicit(&b->w->consecutive_failures, 0, memory_order_relaxed);
         return;
     }
     /* Failures of calls let through before the circuit opened say nothing
      * new: only the CLOSED state counts them. */
-    if (atomic_load_explicit(&b->state, memory_order_acquire) != CK_CLOSED)
+    if (atomic_load_explicit(&b->w->state, memory_order_acquire) != CK_CLOSED)
         return;
-    uint32_t before = atomic_fetch_add_explicit(&b->consecutive_failures, 1, memory_order_relaxed);
+    uint32_t before = atomic_fetch_add_explicit(&b->w->consecutive_failures, 1, memory_order_relaxed);
     uint32_t n = (before & ~CK_BREAKER_UNCONFIRMED) + 1;
     if (n < b->threshold)
         return;
@@ -163,18 +186,19 @@ void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now
      * it keeps the count. */
     uint64_t now_ns = now();
     bool unconfirmed = (before & CK_BREAKER_UNCONFIRMED) != 0 &&
-                       now_ns - atomic_load_explicit(&b->check_closed_ns, memory_order_relaxed) < b->cooldown_ns;
-    uint32_t backoff = unconfirmed ? atomic_load_explicit(&b->probe_failures, memory_order_relaxed) + 1 : 0;
+                       now_ns - atomic_load_explicit(&b->w->check_closed_ns, memory_order_relaxed) < b->cooldown_ns;
+    uint32_t backoff = unconfirmed ? atomic_load_explicit(&b->w->probe_failures, memory_order_relaxed) + 1 : 0;
     uint64_t probe_after = now_ns + ck_breaker_cooldown(b, backoff);
-    if (atomic_load_explicit(&b->state, memory_order_acquire) != CK_CLOSED)
+    if (atomic_load_explicit(&b->w->state, memory_order_acquire) != CK_CLOSED)
         return; /* opened meanwhile by another caller */
-    atomic_store_explicit(&b->probe_after_ns, probe_after, memory_order_relaxed);
-    atomic_store_explicit(&b->check_close_after_ns, unconfirmed ? probe_after : 0, memory_order_relaxed);
+    atomic_store_explicit(&b->w->probe_after_ns, probe_after, memory_order_relaxed);
+    atomic_store_explicit(&b->w->check_close_after_ns, unconfirmed ? probe_after : 0, memory_order_relaxed);
     uint32_t expected = CK_CLOSED;
-    if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_OPEN, memory_order_acq_rel,
+    if (atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_OPEN, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
-        atomic_store_explicit(&b->probe_failures, backoff, memory_order_relaxed);
-        atomic_fetch_and_explicit(&b->consecutive_failures, ~CK_BREAKER_UNCONFIRMED, memory_order_relaxed);
+        atomic_store_explicit(&b->w->probe_failures, backoff, memory_order_relaxed);
+        atomic_store_explicit(&b->w->check_due_ns, 0, memory_order_relaxed);
+        atomic_fetch_and_explicit(&b->w->consecutive_failures, ~CK_BREAKER_UNCONFIRMED, memory_order_relaxed);
         atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
         note(t, CK_CLOSED, CK_OPEN, "consecutive failures reached the threshold");
     }
@@ -185,29 +209,62 @@ bool ck_breaker_check_up(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
         t->happened = false;
     if (!b->enabled)
         return false;
-    uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
+    uint32_t s = atomic_load_explicit(&b->w->state, memory_order_acquire);
     uint64_t now_ns = now();
-    if (s == CK_CLOSED || now_ns < atomic_load_explicit(&b->check_close_after_ns, memory_order_relaxed))
+    if (s == CK_CLOSED || now_ns < atomic_load_explicit(&b->w->check_close_after_ns, memory_order_relaxed))
         return false;
     if (s == CK_HALF_OPEN) {
         /* a program call probes: its ticket is taken back, so its word,
          * when it comes, is ignored as an expired probe's */
-        uint32_t held = atomic_load_explicit(&b->probe_ticket, memory_order_acquire);
+        uint32_t held = atomic_load_explicit(&b->w->probe_ticket, memory_order_acquire);
         if (held == 0 || !settle_ticket(b, held))
             return false; /* settled meanwhile: the probe decided */
     }
     /* the count first, as a probe's success does: a call that sees CLOSED
      * counts from it (the count is ignored while not CLOSED) */
-    atomic_store_explicit(&b->consecutive_failures, CK_BREAKER_UNCONFIRMED, memory_order_relaxed);
-    atomic_store_explicit(&b->check_closed_ns, now_ns, memory_order_relaxed);
+    atomic_store_explicit(&b->w->consecutive_failures, CK_BREAKER_UNCONFIRMED, memory_order_relaxed);
+    atomic_store_explicit(&b->w->check_closed_ns, now_ns, memory_order_relaxed);
     uint32_t expected = s;
-    if (!atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_CLOSED, memory_order_acq_rel,
+    if (!atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_CLOSED, memory_order_acq_rel,
                                                  memory_order_relaxed))
         return false;
-    atomic_store_explicit(&b->checked_until_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&b->w->checked_until_ns, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
     note(t, (ck_breaker_state)s, CK_CLOSED, "health check: Redis answers");
     return true;
+}
+
+bool ck_breaker_take_cover(ck_breaker *b, _Atomic uint64_t *mine, uint64_t until_ns, uint64_t now_ns) {
+    uint64_t v = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed);
+    uint64_t held = atomic_load_explicit(mine, memory_order_relaxed);
+    bool ours = held != 0 && v == held;
+    bool lapsed = v <= now_ns || v > now_ns + b->cover_max_ns;
+    if ((ours || lapsed) && atomic_compare_exchange_strong_explicit(&b->w->checked_until_ns, &v, until_ns,
+                                                                    memory_order_relaxed, memory_order_relaxed)) {
+        atomic_store_explicit(mine, until_ns, memory_order_relaxed);
+        return true;
+    }
+    atomic_store_explicit(mine, 0, memory_order_relaxed);
+    return false;
+}
+
+void ck_breaker_drop_cover(ck_breaker *b, _Atomic uint64_t *mine) {
+    uint64_t held = atomic_exchange_explicit(mine, 0, memory_order_relaxed);
+    if (held != 0)
+        atomic_compare_exchange_strong_explicit(&b->w->checked_until_ns, &held, 0, memory_order_relaxed,
+                                                memory_order_relaxed);
+}
+
+bool ck_breaker_claim_check(ck_breaker *b, uint64_t now_ns, uint64_t next_ns) {
+    uint64_t due = atomic_load_explicit(&b->w->check_due_ns, memory_order_relaxed);
+    /* a due time beyond any interval is garbage: due now */
+    if (due != 0 && now_ns < due && due <= now_ns + b->cover_max_ns)
+        return false;
+    /* 0: the circuit has just opened, the first check comes an interval
+     * later (the failures that opened it are that fresh) */
+    return atomic_compare_exchange_strong_explicit(&b->w->check_due_ns, &due, next_ns, memory_order_relaxed,
+                                                   memory_order_relaxed) &&
+           due != 0;
 }
 
 void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t) {
@@ -216,13 +273,13 @@ void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t) 
     if (!settle_ticket(b, ticket))
         return; /* expired: taken over already */
     uint32_t expected = CK_HALF_OPEN;
-    if (atomic_compare_exchange_strong_explicit(&b->state, &expected, CK_OPEN, memory_order_acq_rel,
+    if (atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_OPEN, memory_order_acq_rel,
                                                 memory_order_relaxed))
         note(t, CK_HALF_OPEN, CK_OPEN, "probe abandoned, the next call probes");
 }
 
 ck_breaker_state ck_breaker_state_of(const ck_breaker *b) {
-    return (ck_breaker_state)atomic_load_explicit(&b->state, memory_order_acquire);
+    return (ck_breaker_state)atomic_load_explicit(&b->w->state, memory_order_acquire);
 }
 
 const char *ck_breaker_state_name(ck_breaker_state s) {

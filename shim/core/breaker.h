@@ -57,25 +57,41 @@ typedef struct {
  * below it. */
 #define CK_BREAKER_UNCONFIRMED 0x80000000u
 
+/* The words that make the decisions. They live in the breaker itself, or,
+ * with shared state (state/shared_state.c), in a slot of a file that every
+ * process of the user maps: lock-free atomics are address-free, so the same
+ * code serves both, and a process that dies mid-change leaves words that
+ * each other process still reads as a whole (a stale ticket or cover ends
+ * with its expiry; impossible values are repaired on the slow path). The
+ * layout is part of the file's version: change it, bump the version. */
 typedef struct {
     _Atomic uint32_t state;
     _Atomic uint32_t consecutive_failures; /* and CK_BREAKER_UNCONFIRMED */
     _Atomic uint64_t probe_after_ns;       /* while OPEN: when the next call may probe */
+    _Atomic uint32_t probe_failures;       /* failed probes in a row */
+    _Atomic uint32_t probe_ticket;         /* the outstanding probe's ticket, 0: none */
+    _Atomic uint32_t tickets_issued;
+    _Atomic uint32_t reserved;
+    _Atomic uint64_t probe_expires_ns;     /* while HALF_OPEN: when the probe may be taken over */
+    _Atomic uint64_t checked_until_ns;     /* a health check's lease: it covers the breaker until then; 0: none */
+    _Atomic uint64_t check_close_after_ns; /* while OPEN: a health check may close it from then on */
+    _Atomic uint64_t check_closed_ns;      /* when a health check last closed it */
+    _Atomic uint64_t check_due_ns;         /* when the next health check is due, whoever holds the lease */
+} ck_breaker_words;
+
+typedef struct {
+    ck_breaker_words *w; /* &own, or a shared slot */
+    ck_breaker_words own;
+    /* this process's counts (metrics), and its settings */
     _Atomic uint64_t failures_total;
     _Atomic uint64_t recoveries_total;
     _Atomic uint64_t opens_total;
     _Atomic uint64_t rejected_total;
-    _Atomic uint32_t probe_failures; /* failed probes in a row */
-    _Atomic uint32_t probe_ticket;   /* the outstanding probe's ticket, 0: none */
-    _Atomic uint32_t tickets_issued;
-    _Atomic uint64_t probe_expires_ns;     /* while HALF_OPEN: when the probe may be taken over */
-    _Atomic uint64_t checked_until_ns;     /* a health check covers the breaker until then; 0: it never did */
-    _Atomic uint64_t check_close_after_ns; /* while OPEN: a health check may close it from then on */
-    _Atomic uint64_t check_closed_ns;      /* when a health check last closed it */
     uint64_t probe_timeout_ns;
     uint32_t threshold;
     uint64_t cooldown_ns;
     uint64_t cooldown_max_ns;
+    uint64_t cover_max_ns; /* the longest lease a health check takes: a longer one is a dead process's garbage */
     uint64_t (*random)(void);
     bool enabled;
 } ck_breaker;
@@ -87,6 +103,7 @@ typedef struct {
     uint64_t cooldown_max_ns;  /* cap of the growing cooldown (>= cooldown_ns) */
     uint64_t (*random)(void);  /* jitter source; NULL: no jitter */
     uint64_t probe_timeout_ns; /* a probe not settled by then is taken over; 0: the first cooldown */
+    uint64_t cover_max_ns;     /* the longest health check lease; 0: the probe timeout */
 } ck_breaker_settings;
 
 /* A state change caused by a call, for the caller to log. */
@@ -107,11 +124,10 @@ void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now
 /* The healthy path, inline: a closed circuit allows, and a success that
  * follows a success changes nothing. Both are a load or two. */
 static inline bool ck_breaker_closed(const ck_breaker *b) {
-    return atomic_load_explicit(&((ck_breaker *)b)->state, memory_order_acquire) == CK_CLOSED;
+    return atomic_load_explicit(&b->w->state, memory_order_acquire) == CK_CLOSED;
 }
 static inline bool ck_breaker_success_is_news(const ck_breaker *b, ck_permit p) {
-    return p.gate == CK_PROBE ||
-           atomic_load_explicit(&((ck_breaker *)b)->consecutive_failures, memory_order_relaxed) != 0;
+    return p.gate == CK_PROBE || atomic_load_explicit(&b->w->consecutive_failures, memory_order_relaxed) != 0;
 }
 /* The probe holder gives the permit back without an outcome (its call was
  * never sent, or its context went away before the reply): the circuit goes
@@ -123,16 +139,16 @@ void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t);
  * the call itself (an async placeholder) and only makes way for one that
  * can. */
 static inline bool ck_breaker_due(const ck_breaker *b, uint64_t now_ns) {
-    uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
+    uint32_t s = atomic_load_explicit(&b->w->state, memory_order_acquire);
     return !b->enabled || s == CK_CLOSED ||
-           (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->probe_after_ns, memory_order_relaxed) &&
-            now_ns >= atomic_load_explicit(&((ck_breaker *)b)->checked_until_ns, memory_order_relaxed));
+           (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->w->probe_after_ns, memory_order_relaxed) &&
+            now_ns >= atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed));
 }
 
 /* Whether `ticket` is still the outstanding probe's (not expired and
  * taken over, not settled). */
 static inline bool ck_breaker_holds(const ck_breaker *b, uint32_t ticket) {
-    return ticket != 0 && atomic_load_explicit(&((ck_breaker *)b)->probe_ticket, memory_order_acquire) == ticket;
+    return ticket != 0 && atomic_load_explicit(&b->w->probe_ticket, memory_order_acquire) == ticket;
 }
 
 /* When a call may next be let through (0: now): for a placeholder that
@@ -140,19 +156,39 @@ static inline bool ck_breaker_holds(const ck_breaker *b, uint32_t ticket) {
  * reconnect. UINT64_MAX while a health check watches the endpoint: the
  * check ends the placeholders itself when it closes the circuit. */
 static inline uint64_t ck_breaker_next_chance_ns(const ck_breaker *b, uint64_t now_ns) {
-    uint32_t s = atomic_load_explicit(&b->state, memory_order_acquire);
+    uint32_t s = atomic_load_explicit(&b->w->state, memory_order_acquire);
     if (!b->enabled || s == CK_CLOSED)
         return 0;
-    if (atomic_load_explicit(&((ck_breaker *)b)->checked_until_ns, memory_order_relaxed) > now_ns)
+    if (atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed) > now_ns)
         return UINT64_MAX;
-    return atomic_load_explicit(s == CK_OPEN ? &b->probe_after_ns : &b->probe_expires_ns, memory_order_relaxed);
+    return atomic_load_explicit(s == CK_OPEN ? &b->w->probe_after_ns : &b->w->probe_expires_ns, memory_order_relaxed);
 }
 
-/* The health check watches this breaker until `until_ns` (renewed while it
- * runs; 0: it stops, and program calls probe after the cooldown again). */
-static inline void ck_breaker_cover(ck_breaker *b, uint64_t until_ns) {
-    atomic_store_explicit(&b->checked_until_ns, until_ns, memory_order_relaxed);
+/* The health check's lease on the breaker (its cover). With shared state
+ * one process's check covers every process's calls; the lease makes it
+ * one check per host: a thread takes a lease that lapsed (its holder died,
+ * or stopped), renews its own, and knows it by the expiry it last wrote
+ * (`*mine`, atomic for a process's exit to give it back while its
+ * thread runs; 0: it holds none). Returns whether it holds the lease now;
+ * an expiry no check would write (beyond cover_max_ns) counts as lapsed. */
+bool ck_breaker_take_cover(ck_breaker *b, _Atomic uint64_t *mine, uint64_t until_ns, uint64_t now_ns);
+/* Gives the lease back, if still held: program calls probe after the
+ * cooldown again, or another process's check takes it. */
+void ck_breaker_drop_cover(ck_breaker *b, _Atomic uint64_t *mine);
+/* The lease holder's turn to check: true once per interval for the whole
+ * host (the due time lives with the breaker, so a new holder does not
+ * check again at once, nor a short-lived one wait out an interval of its
+ * own before its first check). */
+bool ck_breaker_claim_check(ck_breaker *b, uint64_t now_ns, uint64_t next_ns);
+/* Whether a health check covers the breaker at now_ns. */
+static inline bool ck_breaker_covered(const ck_breaker *b, uint64_t now_ns) {
+    return atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed) > now_ns;
 }
+/* Shares the decisions with other processes: `words` (a slot of the
+ * shared file) replaces the breaker's own, as they are (the state the
+ * other processes made). Before the breaker is published. */
+static inline void ck_breaker_attach(ck_breaker *b, ck_breaker_words *words) { b->w = words; }
+static inline bool ck_breaker_is_shared(const ck_breaker *b) { return b->w != &b->own; }
 /* The health check found the server up: an open circuit closes (unless it
  * must still wait out a cooldown, see above); a program probe in flight is
  * overtaken (its word is then ignored). Returns whether it closed. */
@@ -165,8 +201,7 @@ static inline void ck_breaker_count_rejected(ck_breaker *b) {
 ck_breaker_state ck_breaker_state_of(const ck_breaker *b);
 /* Failures in a row counted toward opening. */
 static inline uint32_t ck_breaker_failures_in_a_row(const ck_breaker *b) {
-    return atomic_load_explicit(&((ck_breaker *)b)->consecutive_failures, memory_order_relaxed) &
-           ~CK_BREAKER_UNCONFIRMED;
+    return atomic_load_explicit(&b->w->consecutive_failures, memory_order_relaxed) & ~CK_BREAKER_UNCONFIRMED;
 }
 const char *ck_breaker_state_name(ck_breaker_state s);
 

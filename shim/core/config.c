@@ -64,6 +64,7 @@ static const config_row rows[] = {
     ROW("CACHEKIT_METRICS_INTERVAL", KIND_SECONDS, metrics_interval_ns, 0.1, 86400),
     TEXT_ROW("CACHEKIT_ONLY_CMDS", only_cmds),
     TEXT_ROW("CACHEKIT_SKIP_CMDS", skip_cmds),
+    TEXT_ROW("CACHEKIT_SHARED_STATE", shared_state),
 };
 
 void ck_config_defaults(ck_config *cfg) {
@@ -93,6 +94,18 @@ void ck_config_defaults(ck_config *cfg) {
     cfg->metrics_interval_ns = 15ull * 1000000000ull;
     cfg->only_cmds[0] = '\0';
     cfg->skip_cmds[0] = '\0';
+    snprintf(cfg->shared_state, sizeof cfg->shared_state, "on");
+}
+
+uint64_t ck_config_check_connect_bound_ns(const ck_config *cfg) {
+    return cfg->connect_timeout_ns != 0 ? cfg->connect_timeout_ns : 2000000000ull;
+}
+uint64_t ck_config_check_reply_bound_ns(const ck_config *cfg) {
+    return cfg->socket_timeout_ns != 0 ? cfg->socket_timeout_ns : 5000000000ull;
+}
+uint64_t ck_config_check_lease_ns(const ck_config *cfg) {
+    return 3 * cfg->health_check_interval_ns +
+           2 * (ck_config_check_connect_bound_ns(cfg) + 2 * ck_config_check_reply_bound_ns(cfg));
 }
 
 static bool parse_bool(const char *s, bool *out) {

@@ -40,10 +40,21 @@ typedef struct {
     uint64_t metrics_interval_ns;      /* CACHEKIT_METRICS_INTERVAL: seconds between file writes */
     char only_cmds[1024];              /* CACHEKIT_ONLY_CMDS: programs the shim is active in, empty: all */
     char skip_cmds[1024];              /* CACHEKIT_SKIP_CMDS: programs it stays out of */
+    char shared_state[256];            /* CACHEKIT_SHARED_STATE: on, off, or the file's absolute path */
 } ck_config;
 
 /* The shortest health check interval (0 aside: off). */
 #define CK_HEALTH_CHECK_INTERVAL_MIN_NS 100000000ull
+
+/* How long a health check may take to connect, and to read each reply:
+ * bounded even when the shim adds no timeout to the program's calls. */
+uint64_t ck_config_check_connect_bound_ns(const ck_config *cfg);
+uint64_t ck_config_check_reply_bound_ns(const ck_config *cfg);
+/* How long one lease of a health check on a circuit lasts: it outlives a
+ * check thread's longest gap between two renewals (a sleep of at most
+ * 1.2 intervals, and a check of at most a connect and two reply bounds,
+ * with room for a slow scheduler). */
+uint64_t ck_config_check_lease_ns(const ck_config *cfg);
 
 typedef const char *(*ck_getenv_fn)(const char *name);
 /* Receives one finished diagnostic line (no newline) per bad variable. */

@@ -186,10 +186,10 @@ bool ck_exposition_health(ck_buf *out) {
         ck_label_escape(endpoint, sizeof endpoint, ep->name);
         ck_breaker_state s = ck_breaker_state_of(&ep->breaker);
         uint64_t changed = load(&ep->metrics.transition_ns);
-        uint64_t probe_at = load(&ep->breaker.probe_after_ns);
+        uint64_t probe_at = load(&ep->breaker.w->probe_after_ns);
         double until_probe = s == CK_OPEN && probe_at > now ? (double)(probe_at - now) / 1e9 : 0;
         /* while a health check covers the circuit, no program call probes */
-        bool covered = s != CK_CLOSED && load(&ep->breaker.checked_until_ns) > now;
+        bool covered = s != CK_CLOSED && ck_breaker_covered(&ep->breaker, now);
         char until[32] = "null";
         if (!covered)
             snprintf(until, sizeof until, "%.3f", until_probe);

@@ -29,20 +29,21 @@
 #include "thread.h"
 #include "watchdog.h"
 
-#define SECOND_NS 1000000000ull
 #define PING_RESP "*1\r\n$4\r\nPING\r\n"
 
 static uint64_t interval_ns;      /* 0: off */
 static uint64_t connect_bound_ns; /* how long a check may take to connect, and to read each reply */
 static uint64_t reply_bound_ns;
+static uint64_t lease_ns; /* how long one lease on a circuit's cover lasts */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static atomic_bool running; /* this process has the thread */
-static bool start_failed;   /* under the lock */
-static bool stopping;       /* under the lock */
-static bool woken;          /* under the lock: a circuit opened since the thread last looked */
+static atomic_bool running;  /* this process has the thread */
+static bool start_failed;    /* under the lock */
+static bool stopping;        /* under the lock */
+static bool woken;           /* under the lock: a circuit opened since the thread last looked */
+static atomic_bool quitting; /* the process exits: no lease is taken any more */
 
 /* The interval, drawn uniformly within +-20%: processes that opened
  * together do not check in step. */
@@ -164,7 +165,7 @@ static void check_and_act(ck_endpoint *ep) {
         }
     } else if (r == CK_CHECK_UNUSABLE) {
         ep->check_unusable = true;
-        ck_breaker_cover(&ep->breaker, 0);
+        ck_breaker_drop_cover(&ep->breaker, &ep->check_lease);
         /* placeholders waiting for the check: made anew, they wait for the
          * cooldown */
         atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
@@ -180,36 +181,56 @@ static void check_and_act(ck_endpoint *ep) {
     }
 }
 
-/* One pass over the endpoints: cover each open one, check those due.
- * Returns when the next check is due (UINT64_MAX: none is open). */
+/* Placeholders of this process that wait for a check (the circuit was
+ * covered when they were made) end now that it is closed, by whichever
+ * check or probe of whichever process. */
+static void end_awaiting_placeholders(ck_endpoint *ep) {
+    if (!atomic_load_explicit(&ep->check_awaited, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&ep->check_awaited, false, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
+    ck_watchdog_end_placeholders(ep->name);
+}
+
+/* One pass over the endpoints: hold the lease on each open one (unless
+ * another process's check holds it) and check those due. Returns when to
+ * look again (UINT64_MAX: none is open). */
 static uint64_t pass(void) {
     uint64_t earliest = UINT64_MAX;
-    /* a cover outlives a pass's longest gap: a sleep and a slow check */
-    uint64_t span = 3 * interval_ns + 2 * (connect_bound_ns + 2 * reply_bound_ns);
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL; ep = ep->next) {
         ck_breaker *b = &ep->breaker;
-        if (ck_breaker_state_of(b) == CK_CLOSED || !b->enabled || ep->target.address == NULL || ep->check_unusable) {
-            ep->check_next_ns = 0;
-            ep->check_logged_down = false;
-            if (atomic_load_explicit(&b->checked_until_ns, memory_order_relaxed) != 0 && !ep->check_unusable) {
-                /* closed by a program's probe (the cover had lapsed):
-                 * placeholders armed to wait for the check end now */
-                ck_breaker_cover(b, 0);
-                atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
-                ck_watchdog_end_placeholders(ep->name);
+        bool closed = ck_breaker_state_of(b) == CK_CLOSED;
+        if (closed || !b->enabled || ep->target.address == NULL || ep->check_unusable) {
+            if (closed) {
+                ep->check_logged_down = false;
+                ck_breaker_drop_cover(b, &ep->check_lease);
+                end_awaiting_placeholders(ep);
             }
             continue;
         }
+        if (atomic_load_explicit(&quitting, memory_order_relaxed))
+            break;
         uint64_t now = ck_clock_monotonic_ns();
-        ck_breaker_cover(b, now + span);
-        if (ep->check_next_ns == 0)
-            ep->check_next_ns = now + jittered_interval();
-        if (now >= ep->check_next_ns) {
-            check_and_act(ep);
-            ep->check_next_ns = ck_clock_monotonic_ns() + jittered_interval();
+        if (!ck_breaker_take_cover(b, &ep->check_lease, now + lease_ns, now)) {
+            /* another process's check covers it: look again in an
+             * interval (to see it closed) or when its lease lapses (its
+             * holder died: take it over) */
+            uint64_t lapses = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed) + 1000000;
+            uint64_t again = now + jittered_interval();
+            earliest = lapses < earliest ? lapses : earliest;
+            earliest = again < earliest ? again : earliest;
+            continue;
         }
-        if (ck_breaker_state_of(b) != CK_CLOSED && ep->check_next_ns < earliest)
-            earliest = ep->check_next_ns;
+        if (ck_breaker_claim_check(b, now, now + jittered_interval()))
+            check_and_act(ep);
+        if (ck_breaker_state_of(b) == CK_CLOSED) {
+            end_awaiting_placeholders(ep); /* closed by the check, or meanwhile by a probe */
+            continue;
+        }
+        uint64_t due = atomic_load_explicit(&b->w->check_due_ns, memory_order_relaxed);
+        uint64_t latest = ck_clock_monotonic_ns() + interval_ns + interval_ns / 5;
+        due = due == 0 || due > latest ? latest : due; /* never sleep past a renewal */
+        earliest = due < earliest ? due : earliest;
     }
     return earliest;
 }
@@ -254,13 +275,17 @@ static void after_fork_child(void) {
      * does not exist here, and the child's first signal would wait for it
      * for ever (audit: a daemon hung in redisCommand and in exit) */
     ck_cond_init_monotonic(&wake);
-    /* the thread did not come along: its covers are void (program calls
-     * probe again) until the child's first refused call starts its own */
+    /* the thread did not come along. Its leases on shared circuits stay
+     * the parent's, whose thread goes on checking for both; on this
+     * process's own circuits they are void (program calls probe again)
+     * until the child's first refused call starts its thread. */
     atomic_store_explicit(&running, false, memory_order_relaxed);
     woken = false;
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL; ep = ep->next) {
-        ck_breaker_cover(&ep->breaker, 0);
-        ep->check_next_ns = 0;
+        if (ck_breaker_is_shared(&ep->breaker))
+            atomic_store_explicit(&ep->check_lease, 0, memory_order_relaxed);
+        else
+            ck_breaker_drop_cover(&ep->breaker, &ep->check_lease);
     }
 }
 
@@ -272,7 +297,8 @@ static void init_once(void) {
 /* The endpoint listener: a circuit opened, or a call was refused with no
  * check covering its circuit. */
 static void on_open(ck_endpoint *ep, bool opened) {
-    (void)ep;
+    if (!opened && !atomic_load_explicit(&ep->check_awaited, memory_order_relaxed))
+        atomic_store_explicit(&ep->check_awaited, true, memory_order_relaxed);
     if (!opened && atomic_load_explicit(&running, memory_order_acquire))
         return; /* the thread covers it at its next pass */
     pthread_once(&once, init_once);
@@ -288,10 +314,9 @@ static void on_open(ck_endpoint *ep, bool opened) {
 
 void ck_health_check_configure(const ck_config *cfg) {
     interval_ns = cfg->health_check_interval_ns;
-    /* a check is bounded even when the shim adds no timeout to the
-     * program's calls */
-    connect_bound_ns = cfg->connect_timeout_ns != 0 ? cfg->connect_timeout_ns : 2 * SECOND_NS;
-    reply_bound_ns = cfg->socket_timeout_ns != 0 ? cfg->socket_timeout_ns : 5 * SECOND_NS;
+    connect_bound_ns = ck_config_check_connect_bound_ns(cfg);
+    reply_bound_ns = ck_config_check_reply_bound_ns(cfg);
+    lease_ns = ck_config_check_lease_ns(cfg);
     if (interval_ns != 0 && cfg->breaker_enabled)
         ck_endpoint_listen(on_open);
 }
@@ -302,6 +327,14 @@ void ck_health_check_stop(void) {
     pthread_once(&once, init_once);
     pthread_mutex_lock(&lock);
     stopping = true;
+    atomic_store_explicit(&quitting, true, memory_order_relaxed);
+    /* A process that exits gives its leases back, so that the next
+     * process's check need not wait for them to lapse (short-lived
+     * programs, one per compile). Also mid-check: its connection dies with
+     * the process; the due time it claimed keeps the host's checks one per
+     * interval. */
+    for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL; ep = ep->next)
+        ck_breaker_drop_cover(&ep->breaker, &ep->check_lease);
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
 }

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "shared_state.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -33,6 +34,7 @@ static void install_atfork(void) { pthread_atfork(lock_registry, unlock_registry
 void ck_endpoint_configure(const ck_config *cfg) {
     pthread_once(&atfork_once, install_atfork);
     settings = *cfg;
+    ck_shared_state_configure(cfg->shared_state);
 }
 
 ck_endpoint *ck_endpoint_get(const char *name, const ck_endpoint_target *target) {
@@ -55,8 +57,12 @@ ck_endpoint *ck_endpoint_get(const char *name, const ck_endpoint_target *target)
                                      settings.recovery_timeout_ns,
                                      settings.recovery_timeout_max_ns,
                                      ck_clock_jitter,
-                                     settings.connect_timeout_ns + settings.socket_timeout_ns};
+                                     settings.connect_timeout_ns + settings.socket_timeout_ns,
+                                     ck_config_check_lease_ns(&settings)};
             ck_breaker_init(&ep->breaker, &s);
+            ck_breaker_words *shared = settings.breaker_enabled ? ck_shared_state_words(name) : NULL;
+            if (shared != NULL)
+                ck_breaker_attach(&ep->breaker, shared);
             ck_adaptive_init(&ep->adaptive, settings.socket_timeout_ns);
             atomic_store_explicit(&ep->metrics.transition_ns, ck_clock_monotonic_ns(), memory_order_relaxed);
             ep->next = atomic_load_explicit(&endpoints, memory_order_relaxed);
@@ -93,7 +99,11 @@ ck_permit ck_endpoint_acquire_slow(ck_endpoint *ep) {
     ck_transition t;
     ck_permit p = ck_breaker_acquire(&ep->breaker, ck_clock_monotonic_ns, &t);
     ck_endpoint_log_transition(ep, &t, NULL);
-    if (p.gate == CK_REJECT && atomic_load_explicit(&ep->breaker.checked_until_ns, memory_order_relaxed) == 0) {
+    if (p.gate == CK_REJECT) {
+        /* the listener, not the breaker, knows whether this process's
+         * check thread runs: another process's may cover the circuit
+         * (shared state), and this one's placeholders still need one of
+         * their own to end them */
         ck_endpoint_listener fn = atomic_load_explicit(&listener, memory_order_acquire);
         if (fn != NULL)
             fn(ep, false);

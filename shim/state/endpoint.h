@@ -42,10 +42,11 @@ typedef struct ck_endpoint {
     /* health checks: counts and last result (exposition), and the check
      * thread's own schedule */
     _Atomic uint64_t checks_up, checks_down, checks_unusable;
-    _Atomic uint32_t check_last; /* ck_check_result */
-    uint64_t check_next_ns;      /* the check thread's: when to check next, 0: not scheduled */
-    bool check_unusable;         /* the check thread's: it cannot talk to this endpoint (TLS...) */
-    bool check_logged_down;      /* the check thread's: this outage's first "down" was logged */
+    _Atomic uint32_t check_last;  /* ck_check_result */
+    _Atomic uint64_t check_lease; /* the check thread's lease on the breaker's cover (0: none) */
+    atomic_bool check_awaited;    /* a call was refused: placeholders may wait for the check thread */
+    bool check_unusable;          /* the check thread's: it cannot talk to this endpoint (TLS...) */
+    bool check_logged_down;       /* the check thread's: this outage's first "down" was logged */
     char name[];
 } ck_endpoint;
 
@@ -65,9 +66,10 @@ void ck_endpoint_keep_auth(ck_endpoint *ep, const char *resp, size_t len);
  * short. */
 bool ck_endpoint_copy_auth(ck_endpoint *ep, ck_buf *out);
 
-/* Told when a circuit opens (`opened`), and when a call is refused while
- * no health check covers the circuit (a forked child, whose check thread
- * did not survive the fork): the health check's way in. One listener. */
+/* Told when a circuit opens (`opened`), and when a call is refused (the
+ * circuit may have been opened by another process, or before a fork whose
+ * child has no check thread yet): the health check's way in. One
+ * listener; it must be cheap when its thread runs already. */
 typedef void (*ck_endpoint_listener)(ck_endpoint *ep, bool opened);
 void ck_endpoint_listen(ck_endpoint_listener fn);
 

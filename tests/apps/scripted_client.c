@@ -43,7 +43,9 @@
  * "NULL <errstr>" (no reply: the context carries the error).
  * With -r, a NULL reply makes the program reconnect, as collectd does.
  * With -T, each reply line ends with " [MS ms]", the time the call took;
- * with -A, reply and echo lines also end with " @MS", the time since start. */
+ * with -A, reply and echo lines also end with " @MS", the time since start;
+ * with -M, " @MS" is the monotonic clock's time, which the lines of two
+ * programs share. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -350,7 +352,7 @@ static void run(char *line) {
 int main(int argc, char **argv) {
     int opt;
     program_started = now_ms();
-    while ((opt = getopt(argc, argv, "h:p:s:rTA")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:s:rTAM")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -358,6 +360,7 @@ int main(int argc, char **argv) {
         case 'r': reconnect_on_error = 1; break;
         case 'T': timing = 1; break;
         case 'A': absolute = 1; break;
+        case 'M': absolute = 1, program_started = 0; break;
         default: fprintf(stderr, "usage: %s [-h host] [-p port] [-s socket] [-r] [-T] [-A] < script\n", argv[0]); return 2;
         }
     }

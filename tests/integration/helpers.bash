@@ -17,6 +17,10 @@ source "$CK_ROOT/scripts/lib/common.sh"
 # program-call probe after the cooldown, which is what the shim does with
 # the check off: they run so. health_check.bats runs the default.
 export CACHEKIT_HEALTH_CHECK_INTERVAL=0
+# Breaker state is shared by the processes of a user (CACHEKIT_SHARED_STATE):
+# each test has a file of its own, so that no circuit a test opened (ports
+# are reused) is found open by the next.
+export CACHEKIT_SHARED_STATE=$BATS_TEST_TMPDIR/breakers.state
 
 start_redis() {
     REDIS_DIR=$BATS_TEST_TMPDIR/redis
@@ -33,6 +37,7 @@ teardown() {
     [ -n "${REDIS_DIR:-}" ] && "$REDISCTL" kill "$REDIS_DIR"
     [ -n "${BACKGROUND_PID:-}" ] && kill "$BACKGROUND_PID" 2>/dev/null
     [ -n "${TRICKLER:-}" ] && kill "$TRICKLER" 2>/dev/null
+    [ -n "${SCRATCH_DIR:-}" ] && rm -rf "$SCRATCH_DIR"
     return 0
 }
 

@@ -22,7 +22,7 @@ static uint64_t fake_random_value;
 static uint64_t fake_random(void) { return fake_random_value; }
 
 static void init_breaker(bool enabled, uint32_t threshold, uint64_t cooldown, uint64_t cooldown_max) {
-    ck_breaker_settings s = {enabled, threshold, cooldown, cooldown_max, fake_random, 0};
+    ck_breaker_settings s = {enabled, threshold, cooldown, cooldown_max, fake_random, 0, 200 * SEC};
     ck_breaker_init(&b, &s);
 }
 
@@ -197,7 +197,7 @@ static void released_probe_lets_the_next_call_probe(void **state) {
  * the probe timeout passes, and the first holder's late word is ignored. */
 static void unsettled_probe_expires_and_is_taken_over(void **state) {
     (void)state;
-    ck_breaker_settings s = {true, 3, 30 * SEC, 30 * SEC, fake_random, 7 * SEC};
+    ck_breaker_settings s = {true, 3, 30 * SEC, 30 * SEC, fake_random, 7 * SEC, 200 * SEC};
     ck_breaker_init(&b, &s);
     fail_n(3);
     fake_now += 30 * SEC;
@@ -265,7 +265,7 @@ static void cooldown_doubles_with_jitter_and_is_capped(void **state) {
     fail_probe();
     uint64_t c2 = ck_breaker_cooldown(&b, 2);
     assert_true(c2 >= 20 * SEC && c2 <= 40 * SEC);
-    assert_next_probe_after(atomic_load(&b.probe_after_ns) - fake_now);
+    assert_next_probe_after(atomic_load(&b.w->probe_after_ns) - fake_now);
     fail_probe();
     for (uint32_t n = 3; n < 40; n++) { /* capped, never beyond the maximum */
         uint64_t c = ck_breaker_cooldown(&b, n);
@@ -342,10 +342,16 @@ static void exactly_one_probe_under_concurrency(void **state) {
 
 /* Health checks (state/health_check.c drives these). */
 
+static _Atomic uint64_t lease; /* the check thread's */
+static void cover(uint64_t until) {
+    atomic_store(&lease, 0);
+    assert_true(ck_breaker_take_cover(&b, &lease, until, fake_now));
+}
+
 static void a_covered_open_circuit_lets_no_call_probe(void **state) {
     (void)state;
     fail_n(3);
-    ck_breaker_cover(&b, fake_now + 100 * SEC);
+    cover(fake_now + 100 * SEC);
     fake_now += 60 * SEC; /* the cooldown is long over */
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
     assert_false(ck_breaker_due(&b, fake_now));
@@ -358,7 +364,7 @@ static void a_covered_open_circuit_lets_no_call_probe(void **state) {
 static void a_check_that_finds_redis_up_closes_the_circuit(void **state) {
     (void)state;
     fail_n(3);
-    ck_breaker_cover(&b, fake_now + 10 * SEC);
+    cover(fake_now + 10 * SEC);
     fake_now += 1 * SEC; /* well within the cooldown */
     ck_transition t;
     assert_true(ck_breaker_check_up(&b, fake_clock, &t));
@@ -367,7 +373,7 @@ static void a_check_that_finds_redis_up_closes_the_circuit(void **state) {
     assert_int_equal(t.to, CK_CLOSED);
     assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
     assert_int_equal(atomic_load(&b.recoveries_total), 1);
-    assert_int_equal(atomic_load(&b.checked_until_ns), 0);
+    assert_int_equal(atomic_load(&b.w->checked_until_ns), 0);
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_ALLOW);
     /* closed already: nothing more */
     assert_false(ck_breaker_check_up(&b, fake_clock, &t));
@@ -401,7 +407,7 @@ static void reopening_before_any_success_backs_off(void **state) {
     fake_now += 1 * SEC;
     fail_n(3); /* no success in between */
     assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
-    assert_int_equal(atomic_load(&b.probe_failures), 1);
+    assert_int_equal(atomic_load(&b.w->probe_failures), 1);
     assert_false(ck_breaker_check_up(&b, fake_clock, NULL)); /* too soon */
     fake_now += 4 * SEC;                                    /* the doubled cooldown, jitter 0: 2..4 s */
     assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
@@ -412,13 +418,13 @@ static void reopening_before_any_success_backs_off(void **state) {
     fake_now += 1 * SEC;
     fail_n(3);
     assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
-    assert_int_equal(atomic_load(&b.probe_failures), 0);
+    assert_int_equal(atomic_load(&b.w->probe_failures), 0);
     assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
     /* an idle program (no call at all) whose next outage comes later than
      * one recovery timeout: a fresh start too (review) */
     fake_now += 3 * SEC;
     fail_n(3);
-    assert_int_equal(atomic_load(&b.probe_failures), 0);
+    assert_int_equal(atomic_load(&b.w->probe_failures), 0);
     assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
 }
 
@@ -427,6 +433,107 @@ static void a_disabled_breaker_ignores_checks(void **state) {
     init_breaker(false, 3, 30 * SEC, 30 * SEC);
     assert_false(ck_breaker_check_up(&b, fake_clock, NULL));
     assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+}
+
+/* Shared state: two breakers on the same words stand for two processes
+ * (each its own settings and counts, the decisions shared). */
+
+static ck_breaker other;
+static void attach_other(void) {
+    ck_breaker_settings s = {true, 3, 30 * SEC, 30 * SEC, fake_random, 0, 200 * SEC};
+    ck_breaker_init(&other, &s);
+    ck_breaker_attach(&other, b.w);
+}
+
+static void failures_of_every_process_open_the_circuit_for_all(void **state) {
+    (void)state;
+    attach_other();
+    assert_true(ck_breaker_is_shared(&other));
+    assert_false(ck_breaker_is_shared(&b));
+    fail_n(2);
+    ck_permit p = ck_breaker_acquire(&other, fake_clock, NULL);
+    ck_transition t;
+    ck_breaker_record(&other, p, false, fake_clock, &t);
+    assert_true(t.happened); /* the third failure, in the other process, opens it */
+    assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    /* one probe for both */
+    fake_now += 31 * SEC;
+    ck_permit probe = ck_breaker_acquire(&other, fake_clock, NULL);
+    assert_int_equal(probe.gate, CK_PROBE);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    ck_breaker_record(&other, probe, true, fake_clock, NULL);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_ALLOW);
+    /* the counts stay each process's own */
+    assert_int_equal(atomic_load(&other.opens_total), 1);
+    assert_int_equal(atomic_load(&b.opens_total), 0);
+}
+
+static void a_probe_holder_that_dies_loses_the_probe_to_the_next_process(void **state) {
+    (void)state;
+    attach_other();
+    fail_n(3);
+    fake_now += 31 * SEC;
+    assert_int_equal(ck_breaker_acquire(&other, fake_clock, NULL).gate, CK_PROBE); /* and never settles it */
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    fake_now += 30 * SEC; /* its probe timeout */
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
+}
+
+static void one_check_lease_per_host_and_a_lapsed_one_is_taken_over(void **state) {
+    (void)state;
+    attach_other();
+    fail_n(3);
+    _Atomic uint64_t mine = 0, theirs = 0;
+    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now));
+    assert_false(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now));
+    assert_int_equal(atomic_load(&mine), 0);
+    /* the holder renews its own */
+    fake_now += 5 * SEC;
+    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now));
+    fake_now += 9 * SEC;
+    assert_false(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now));
+    /* the holder dies: its lease lapses, the other takes it; the dead
+     * one's late word cannot renew it */
+    fake_now += 2 * SEC;
+    assert_true(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now));
+    assert_false(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now));
+    /* given back: free at once */
+    ck_breaker_drop_cover(&b, &mine);
+    assert_false(ck_breaker_covered(&b, fake_now));
+    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now));
+    /* a lease no check would take (beyond cover_max) is garbage: lapsed */
+    atomic_store(&b.w->checked_until_ns, fake_now + 1000 * SEC);
+    assert_true(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now));
+}
+
+static void the_check_is_due_once_per_interval_for_the_host(void **state) {
+    (void)state;
+    attach_other();
+    fail_n(3);
+    /* just opened: the first check is an interval away */
+    assert_false(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC));
+    assert_false(ck_breaker_claim_check(&other, fake_now, fake_now + 1 * SEC));
+    fake_now += 1 * SEC;
+    assert_true(ck_breaker_claim_check(&other, fake_now, fake_now + 1 * SEC));
+    assert_false(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC)); /* claimed by the other */
+    fake_now += 1 * SEC;
+    assert_true(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC));
+    /* a due time beyond any interval is garbage: due now */
+    atomic_store(&b.w->check_due_ns, fake_now + 1000 * SEC);
+    assert_true(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC));
+}
+
+static void impossible_shared_words_are_repaired_on_the_slow_path(void **state) {
+    (void)state;
+    atomic_store(&b.w->state, 7); /* not a state */
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_ALLOW);
+    assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+    /* an open circuit whose cooldown or cover ends in a year: probed now */
+    fail_n(3);
+    atomic_store(&b.w->probe_after_ns, fake_now + 365 * 86400 * SEC);
+    atomic_store(&b.w->checked_until_ns, fake_now + 365 * 86400 * SEC);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
 }
 
 int main(void) {
@@ -452,6 +559,11 @@ int main(void) {
         cmocka_unit_test_setup(a_check_overtakes_a_program_probe_in_flight, setup),
         cmocka_unit_test_setup(reopening_before_any_success_backs_off, setup),
         cmocka_unit_test_setup(a_disabled_breaker_ignores_checks, setup),
+        cmocka_unit_test_setup(failures_of_every_process_open_the_circuit_for_all, setup),
+        cmocka_unit_test_setup(a_probe_holder_that_dies_loses_the_probe_to_the_next_process, setup),
+        cmocka_unit_test_setup(one_check_lease_per_host_and_a_lapsed_one_is_taken_over, setup),
+        cmocka_unit_test_setup(the_check_is_due_once_per_interval_for_the_host, setup),
+        cmocka_unit_test_setup(impossible_shared_words_are_repaired_on_the_slow_path, setup),
     };
     return cmocka_run_group_tests_name("breaker", tests, NULL, NULL);
 }
