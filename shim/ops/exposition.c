@@ -198,13 +198,14 @@ bool ck_exposition_health(ck_buf *out) {
                            "\"seconds_since_transition\":%.3f,\"seconds_until_probe\":%s,"
                            "\"failures_total\":%llu,\"opens_total\":%llu,\"recoveries_total\":%llu,"
                            "\"health_checks\":{\"up\":%llu,\"down\":%llu,\"unusable\":%llu,\"last\":\"%s\","
-                           "\"covering\":%s}}",
+                           "\"covering\":%s},\"shared\":%s}",
                            ep == ck_endpoint_list() ? "" : ",", endpoint, ck_breaker_state_name(s),
                            (unsigned)consecutive(ep), now > changed ? (double)(now - changed) / 1e9 : 0, until,
                            (unsigned long long)failures(ep), (unsigned long long)opens(ep),
                            (unsigned long long)recoveries(ep), (unsigned long long)checks_up(ep),
                            (unsigned long long)checks_down(ep), (unsigned long long)checks_unusable(ep),
-                           check_result_names[load32(&ep->check_last) & 3], covered ? "true" : "false");
+                           check_result_names[load32(&ep->check_last) & 3], covered ? "true" : "false",
+                           ck_breaker_is_shared(&ep->breaker) ? "true" : "false");
     }
     ck_l1_stats l1;
     ck_l1_stats_get(&l1);

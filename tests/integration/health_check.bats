@@ -320,7 +320,7 @@ SCRIPT
     grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
     grep -qE '"state":"OPEN".*"health_checks":\{"up":0,"down":[1-9]' <<<"$output"
     # while the check covers the circuit no program call will probe it
-    grep -qE '"seconds_until_probe":null,.*"covering":true\}' <<<"$output"
+    grep -qE '"seconds_until_probe":null,.*"covering":true\},"shared":true\}' <<<"$output"
     none grep 'OPEN -> CLOSED' "$BATS_TEST_TMPDIR/stderr"
 }
 
