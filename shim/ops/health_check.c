@@ -321,6 +321,8 @@ void ck_health_check_configure(const ck_config *cfg) {
         ck_endpoint_listen(on_open);
 }
 
+bool ck_health_check_running(void) { return atomic_load_explicit(&running, memory_order_acquire); }
+
 void ck_health_check_stop(void) {
     if (interval_ns == 0)
         return;

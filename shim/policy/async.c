@@ -43,6 +43,7 @@
 #include "command.h"
 #include "connect.h"
 #include "errors.h"
+#include "health_check.h"
 #include "log.h"
 #include "placeholder.h"
 #include "real.h"
@@ -298,6 +299,19 @@ static redisAsyncContext *connect_real(const ck_async_target *t) {
     return NULL;
 }
 
+/* When a placeholder of ep should end by itself. While a health check
+ * covers the circuit, never: the check thread ends it when the circuit
+ * closes. But the check may be another process's (shared state) while this
+ * process runs no thread (its checks are off, or the thread could not
+ * start): then the placeholder looks again every second. */
+#define PLACEHOLDER_RECHECK_NS 1000000000ull
+static uint64_t placeholder_due(ck_endpoint *ep, uint64_t now) {
+    uint64_t due = ck_breaker_next_chance_ns(&ep->breaker, now);
+    if (due == UINT64_MAX && !ck_health_check_running())
+        due = now + PLACEHOLDER_RECHECK_NS;
+    return due;
+}
+
 /* Starts tracking a connected (or connecting) async context, or a
  * placeholder whose other end is peer_fd. */
 static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permit permit, int peer_fd) {
@@ -322,7 +336,7 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
          * and the program reconnects for real. Never sooner than 100 ms
          * from now, so a program that reconnects at once cannot spin. */
         uint64_t now = ck_clock_monotonic_ns();
-        uint64_t due = ck_breaker_next_chance_ns(&ep->breaker, now);
+        uint64_t due = placeholder_due(ep, now);
         st->watch.placeholder = true;
         ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
         ck_watch_arm(&st->watch, due > now + 100000000u ? due : now + 100000000u);
@@ -332,7 +346,7 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
          * fences order this arm before that read, and that close before
          * its walk, so one of the two sees the other. */
         atomic_thread_fence(memory_order_seq_cst);
-        uint64_t again = ck_breaker_next_chance_ns(&ep->breaker, now);
+        uint64_t again = placeholder_due(ep, now);
         if (again < due)
             ck_watch_arm(&st->watch, again > now + 100000000u ? again : now + 100000000u);
         return ac;

@@ -320,3 +320,34 @@ SCRIPT
     THRESHOLD=1 run client_under_shim -T < <(two_gets)
     [ "$(slowest_call)" -lt 50 ] # the first one's open circuit, shared
 }
+
+@test "an async subscriber with its checks off, on a circuit another process's check covers: subscribed again once that check closes it" {
+    [ -z "${CK_PROGRAMS_SKIP:-}" ] || skip "$CK_PROGRAMS_SKIP"
+    start_redis
+    rcli set k v1 > /dev/null
+    # A: the check on, holds the lease of the shared circuit
+    printf 'connect\ncmd GET k\nsh %s kill %s\nloop 160 50 cmd GET k\n' "$REDISCTL" "$REDIS_DIR" \
+        > "$BATS_TEST_TMPDIR/a.script"
+    THRESHOLD=1 CACHEKIT_HEALTH_CHECK_INTERVAL=0.2 background_client a "$BATS_TEST_TMPDIR/a.script"
+    local a=$BG_PID
+    eventually 10 logged a 'CLOSED -> OPEN'
+    # B: Redis::Fast subscribing while the circuit is open (a placeholder
+    # confirms it), its own checks off and a cooldown that would not end
+    # before the test does
+    env LSAN_OPTIONS=suppressions=$BATS_TEST_DIRNAME/perl.supp CACHEKIT_HEALTH_CHECK_INTERVAL=0 \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=60 LD_PRELOAD="$SHIM" \
+        perl "$CK_ROOT/tests/apps/redis_fast_subscriber.pl" "$PORT" ch > "$BATS_TEST_TMPDIR/b.out" \
+        2> "$BATS_TEST_TMPDIR/b.err" &
+    BACKGROUND_PID=$!
+    eventually 10 grep -q '^subscribed$' "$BATS_TEST_TMPDIR/b.out"
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    eventually 5 logged a 'OPEN -> CLOSED (health check: Redis answers)'
+    # B's placeholder ends (it looks every second) and Redis::Fast
+    # subscribes again for real
+    eventually 5 bash -c "[ \"\$(redis-cli -p $PORT pubsub numsub ch | tail -1)\" = 1 ]"
+    rcli publish ch quit > /dev/null
+    eventually 5 grep -q '^message quit$' "$BATS_TEST_TMPDIR/b.out"
+    wait "$BACKGROUND_PID"
+    BACKGROUND_PID=
+    kill "$a" 2> /dev/null || true
+}
