@@ -38,25 +38,14 @@ void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
 /* Shared words outlive processes and may be written by another version's
  * settings or by a stray writer: a value no decision of this code would
  * make (an unknown state, a cooldown, probe or lease beyond what any
- * setting allows) would stall the circuit for ever. On the slow path each
- * is brought back to what a fresh start would decide: this costs nothing
- * while CLOSED, and at worst one probe too early. */
-static void repair(ck_breaker *b, uint64_t now_ns) {
-    uint32_t s = atomic_load_explicit(&b->w->state, memory_order_acquire);
-    if (s > CK_HALF_OPEN)
-        atomic_compare_exchange_strong_explicit(&b->w->state, &s, CK_CLOSED, memory_order_acq_rel,
-                                                memory_order_relaxed);
-    /* far: beyond every bound this code sets, whatever the process's settings */
-    uint64_t far = now_ns + b->cooldown_max_ns + b->probe_timeout_ns + b->cover_max_ns;
-    static const size_t deadlines[] = {
-        offsetof(ck_breaker_words, probe_after_ns), offsetof(ck_breaker_words, probe_expires_ns),
-        offsetof(ck_breaker_words, checked_until_ns), offsetof(ck_breaker_words, check_close_after_ns)};
-    for (size_t i = 0; i < sizeof deadlines / sizeof deadlines[0]; i++) {
-        _Atomic uint64_t *word = (_Atomic uint64_t *)((char *)b->w + deadlines[i]);
-        uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
-        if (v > far && far > now_ns)
-            atomic_compare_exchange_strong_explicit(word, &v, now_ns, memory_order_relaxed, memory_order_relaxed);
-    }
+ * setting allows) would stall the circuit for ever. The slow path checks
+ * the words it reads anyway and brings such a one back to what a fresh
+ * start would decide: at worst one probe too early. */
+static bool beyond_any_setting(const ck_breaker *b, uint64_t deadline_ns, uint64_t now_ns) {
+    return deadline_ns > now_ns && deadline_ns - now_ns > b->cooldown_max_ns + b->probe_timeout_ns + b->cover_max_ns;
+}
+static void repair_deadline(_Atomic uint64_t *word, uint64_t seen, uint64_t now_ns) {
+    atomic_compare_exchange_strong_explicit(word, &seen, now_ns, memory_order_relaxed, memory_order_relaxed);
 }
 
 uint64_t ck_breaker_cooldown(const ck_breaker *b, uint32_t probe_failures) {
@@ -84,41 +73,65 @@ static uint32_t issue_ticket(ck_breaker *b, uint64_t now_ns) {
     return ticket;
 }
 
-ck_permit ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
-    if (t != NULL)
-        t->happened = false;
+static ck_permit acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t, bool repaired) {
     uint32_t s = atomic_load_explicit(&b->w->state, memory_order_acquire);
     if (s == CK_CLOSED || !b->enabled)
         return CK_PERMIT_ALLOW;
     uint64_t now_ns = now();
-    repair(b, now_ns);
-    s = atomic_load_explicit(&b->w->state, memory_order_acquire);
-    if (s == CK_CLOSED)
+    if (s > CK_HALF_OPEN) {
+        /* not a state (shared words): a fresh start */
+        atomic_compare_exchange_strong_explicit(&b->w->state, &s, CK_CLOSED, memory_order_acq_rel,
+                                                memory_order_relaxed);
         return CK_PERMIT_ALLOW;
-    if (s == CK_OPEN && now_ns >= atomic_load_explicit(&b->w->probe_after_ns, memory_order_relaxed) &&
-        now_ns >= atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed)) {
-        uint32_t expected = CK_OPEN;
-        if (atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_HALF_OPEN, memory_order_acq_rel,
-                                                    memory_order_acquire)) {
-            uint32_t ticket = issue_ticket(b, now_ns);
-            atomic_store_explicit(&b->w->probe_ticket, ticket, memory_order_release);
-            note(t, CK_OPEN, CK_HALF_OPEN, "cooldown elapsed, one call probes");
-            return (ck_permit){CK_PROBE, ticket};
+    }
+    if (s == CK_OPEN) {
+        uint64_t after = atomic_load_explicit(&b->w->probe_after_ns, memory_order_relaxed);
+        uint64_t covered = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed);
+        if (now_ns >= after && now_ns >= covered) {
+            uint32_t expected = CK_OPEN;
+            if (atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_HALF_OPEN, memory_order_acq_rel,
+                                                        memory_order_acquire)) {
+                uint32_t ticket = issue_ticket(b, now_ns);
+                atomic_store_explicit(&b->w->probe_ticket, ticket, memory_order_release);
+                note(t, CK_OPEN, CK_HALF_OPEN, "cooldown elapsed, one call probes");
+                return (ck_permit){CK_PROBE, ticket};
+            }
+        } else if (beyond_any_setting(b, after, now_ns) || beyond_any_setting(b, covered, now_ns)) {
+            if (beyond_any_setting(b, after, now_ns))
+                repair_deadline(&b->w->probe_after_ns, after, now_ns);
+            if (beyond_any_setting(b, covered, now_ns))
+                repair_deadline(&b->w->checked_until_ns, covered, now_ns);
+            if (!repaired) /* decide again on the repaired words (once: a writer may go on) */
+                return acquire(b, now, t, true);
         }
     } else if (s == CK_HALF_OPEN) {
-        /* a probe nobody settled in time is taken over */
+        /* A probe nobody settled in time is taken over: its holder hangs,
+         * went away, or (shared words) died, also in the instant between
+         * taking the permit and storing its ticket, or between settling
+         * it and storing the outcome (no ticket held then). */
         uint32_t held = atomic_load_explicit(&b->w->probe_ticket, memory_order_acquire);
-        if (held != 0 && now_ns >= atomic_load_explicit(&b->w->probe_expires_ns, memory_order_relaxed)) {
+        uint64_t expires = atomic_load_explicit(&b->w->probe_expires_ns, memory_order_relaxed);
+        if (now_ns >= expires) {
             uint32_t ticket = issue_ticket(b, now_ns);
             if (atomic_compare_exchange_strong_explicit(&b->w->probe_ticket, &held, ticket, memory_order_acq_rel,
                                                         memory_order_acquire)) {
                 note(t, CK_HALF_OPEN, CK_HALF_OPEN, "probe not settled in time, another call probes");
                 return (ck_permit){CK_PROBE, ticket};
             }
+        } else if (beyond_any_setting(b, expires, now_ns)) {
+            repair_deadline(&b->w->probe_expires_ns, expires, now_ns);
+            if (!repaired)
+                return acquire(b, now, t, true);
         }
     }
     ck_breaker_count_rejected(b);
     return CK_PERMIT_REJECT;
+}
+
+ck_permit ck_breaker_acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
+    if (t != NULL)
+        t->happened = false;
+    return acquire(b, now, t, false);
 }
 
 /* Takes the outstanding probe back from its holder: true for the holder

@@ -108,8 +108,6 @@ static void open_rejects_until_cooldown(void **state) {
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
 }
 
-/* The look-ahead an async placeholder uses: no permit taken, no state
- * changed. */
 static void due_says_when_a_call_would_be_let_through(void **state) {
     (void)state;
     assert_true(ck_breaker_due(&b, fake_now));
@@ -524,6 +522,31 @@ static void the_check_is_due_once_per_interval_for_the_host(void **state) {
     assert_true(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC));
 }
 
+static void a_probe_whose_holder_died_between_two_words_is_taken_over(void **state) {
+    (void)state;
+    fail_n(3);
+    fake_now += 31 * SEC;
+    ck_permit p = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(p.gate, CK_PROBE);
+    /* the holder settled its ticket and died before storing the outcome:
+     * HALF_OPEN with no ticket */
+    atomic_store(&b.w->probe_ticket, 0);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    fake_now += 30 * SEC; /* the probe timeout */
+    ck_permit next = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(next.gate, CK_PROBE);
+    ck_breaker_record(&b, next, true, fake_clock, NULL);
+    assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+    /* a probe expiry no setting allows: taken over now */
+    fail_n(3);
+    fake_now += 31 * SEC;
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
+    atomic_store(&b.w->probe_expires_ns, fake_now + 365 * 86400 * SEC);
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
+}
+
+/* The look-ahead an async placeholder uses: no permit taken, no state
+ * changed. */
 static void impossible_shared_words_are_repaired_on_the_slow_path(void **state) {
     (void)state;
     atomic_store(&b.w->state, 7); /* not a state */
@@ -564,6 +587,7 @@ int main(void) {
         cmocka_unit_test_setup(one_check_lease_per_host_and_a_lapsed_one_is_taken_over, setup),
         cmocka_unit_test_setup(the_check_is_due_once_per_interval_for_the_host, setup),
         cmocka_unit_test_setup(impossible_shared_words_are_repaired_on_the_slow_path, setup),
+        cmocka_unit_test_setup(a_probe_whose_holder_died_between_two_words_is_taken_over, setup),
     };
     return cmocka_run_group_tests_name("breaker", tests, NULL, NULL);
 }
