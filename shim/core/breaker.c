@@ -31,6 +31,7 @@ void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
     b->cooldown_ns = s->cooldown_ns;
     b->cooldown_max_ns = s->cooldown_max_ns < s->cooldown_ns ? s->cooldown_ns : s->cooldown_max_ns;
     b->cover_max_ns = s->cover_max_ns != 0 ? s->cover_max_ns : b->probe_timeout_ns;
+    b->farthest_ns = b->cooldown_max_ns + b->probe_timeout_ns + b->cover_max_ns;
     b->random = s->random;
     b->enabled = s->enabled;
 }
@@ -42,7 +43,7 @@ void ck_breaker_init(ck_breaker *b, const ck_breaker_settings *s) {
  * the words it reads anyway and brings such a one back to what a fresh
  * start would decide: at worst one probe too early. */
 static bool beyond_any_setting(const ck_breaker *b, uint64_t deadline_ns, uint64_t now_ns) {
-    return deadline_ns > now_ns && deadline_ns - now_ns > b->cooldown_max_ns + b->probe_timeout_ns + b->cover_max_ns;
+    return deadline_ns > now_ns && deadline_ns - now_ns > b->farthest_ns;
 }
 static void repair_deadline(_Atomic uint64_t *word, uint64_t seen, uint64_t now_ns) {
     atomic_compare_exchange_strong_explicit(word, &seen, now_ns, memory_order_relaxed, memory_order_relaxed);

@@ -92,6 +92,7 @@ typedef struct {
     uint64_t cooldown_ns;
     uint64_t cooldown_max_ns;
     uint64_t cover_max_ns; /* the longest lease a health check takes: a longer one is a dead process's garbage */
+    uint64_t farthest_ns;  /* no deadline this code sets lies further ahead: a word beyond is garbage */
     uint64_t (*random)(void);
     bool enabled;
 } ck_breaker;
