@@ -73,7 +73,10 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
     command -v ccache > /dev/null || skip "ccache is not installed"
     start_redis
     # ccache's own operation timeout is 10 s: capped as a daemon's would be
-    local shim=(LD_PRELOAD="$SHIM" CACHEKIT_SOCKET_TIMEOUT_MAX=0.3 CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1)
+    # (the sanitized runs: the preload reaches gcc and cc1 too, whose own
+    # leaks LeakSanitizer would report; ASan's other checks stay on)
+    local shim=(LD_PRELOAD="$SHIM" CACHEKIT_SOCKET_TIMEOUT_MAX=0.3 CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1
+                ASAN_OPTIONS=detect_leaks=0:abort_on_error=0)
     local i t healthy=() open=()
     for i in 1 2 3; do
         t=$(ccache_compile "$i" "${shim[@]}")
