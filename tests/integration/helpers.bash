@@ -145,3 +145,21 @@ wait_for() {
     since "$MARK" | tail -n 20 >&2
     return 1
 }
+
+# kill_restart_script [CONNECT [READS]]: the program connects (CONNECT,
+# default "connect"), Redis is killed, then restarted holding k=v2; READS
+# reads follow (default 40, 50 ms apart), then the health document.
+kill_restart_script() {
+    cat <<SCRIPT
+${1:-connect}
+cmd SET k v1
+cmd GET k
+sh $REDISCTL kill $REDIS_DIR
+echo killed
+loop 6 100 cmd GET k
+sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 > /dev/null
+echo restarted
+loop ${2:-40} 50 cmd GET k
+health
+SCRIPT
+}

@@ -207,17 +207,7 @@ SCRIPT
     printf 'connect\nloop 120 50 cmd GET k\nhealth\n' > "$BATS_TEST_TMPDIR/b.script"
     background_client b "$BATS_TEST_TMPDIR/b.script" -M
     local b=$BG_PID
-    cat > "$BATS_TEST_TMPDIR/a.script" << SCRIPT
-connect
-cmd GET k
-sh $REDISCTL kill $REDIS_DIR
-echo killed
-loop 20 100 cmd GET k
-sh $REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 > /dev/null
-echo restarted
-loop 30 50 cmd GET k
-health
-SCRIPT
+    kill_restart_script connect 30 > "$BATS_TEST_TMPDIR/a.script"
     run client_under_shim -M < "$BATS_TEST_TMPDIR/a.script"
     wait "$b"
     printf '%s\n' "$output" | runs >&2
