@@ -205,6 +205,11 @@ static uint64_t pass(void) {
                 ep->check_logged_down = false;
                 ck_breaker_drop_cover(b, &ep->check_lease);
                 end_awaiting_placeholders(ep);
+            } else if (b->enabled && atomic_load_explicit(&ep->check_awaited, memory_order_relaxed)) {
+                /* not checked here, but another process's check may cover
+                 * it: look again, to end the placeholders when it closes */
+                uint64_t again = ck_clock_monotonic_ns() + jittered_interval();
+                earliest = again < earliest ? again : earliest;
             }
             continue;
         }
@@ -294,8 +299,8 @@ static void init_once(void) {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
-/* The endpoint listener: a circuit opened, or a call was refused with no
- * check covering its circuit. */
+/* The endpoint listener: a circuit opened, or a call was refused (its
+ * placeholders may wait for a check: this process's thread ends them). */
 static void on_open(ck_endpoint *ep, bool opened) {
     if (!opened && !atomic_load_explicit(&ep->check_awaited, memory_order_relaxed))
         atomic_store_explicit(&ep->check_awaited, true, memory_order_relaxed);

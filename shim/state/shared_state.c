@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -45,8 +46,6 @@ void ck_shared_state_configure(const char *setting) {
                setting, sizeof path - 1);
     snprintf(path, sizeof path, "/dev/shm/cachekit-%u.state", (unsigned)geteuid());
 }
-
-const char *ck_shared_state_path(void) { return mapped != NULL ? path : ""; }
 
 static void read_boot_id(char *out, size_t cap) {
     out[0] = '\0';

@@ -29,7 +29,4 @@ void ck_shared_state_configure(const char *setting);
  * its own). Called at endpoint registration, under its lock. */
 ck_breaker_words *ck_shared_state_words(const char *endpoint_name);
 
-/* The file's path (empty when off), for diagnostics and the health JSON. */
-const char *ck_shared_state_path(void);
-
 #endif
