@@ -5,6 +5,7 @@
 #include "shared_slots.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 _Static_assert(sizeof(ck_shared_header) == 128, "the header is part of the file layout");
@@ -24,20 +25,31 @@ void ck_shared_header_init(ck_shared_header *h, const char *boot_id) {
 
 ck_shared_verdict ck_shared_header_check(const ck_shared_header *h, size_t file_size, const char *boot_id,
                                          const char **why) {
-    if (file_size < sizeof *h || h->magic != CK_SHARED_MAGIC) {
-        *why = file_size < sizeof(ck_shared_file) ? "it is short" : "its header is not cachekit's";
+    if (file_size == 0) {
+        *why = "it is empty";
+        return CK_SHARED_DAMAGED;
+    }
+    if (file_size < sizeof h->magic || h->magic != CK_SHARED_MAGIC) {
+        *why = "it is not a cachekit state file";
+        return CK_SHARED_ALIEN;
+    }
+    if (file_size < offsetof(ck_shared_header, size)) {
+        *why = "it is short";
         return CK_SHARED_DAMAGED;
     }
     if (h->version != CK_SHARED_VERSION) {
         *why = "it has another layout version";
         return CK_SHARED_FOREIGN;
     }
-    if (h->size != sizeof(ck_shared_file) || h->slots != CK_SHARED_SLOTS || h->slot_size != sizeof(ck_shared_slot) ||
-        file_size < sizeof(ck_shared_file)) {
-        *why = file_size < sizeof(ck_shared_file) ? "it is short" : "its header does not match its layout";
+    if (file_size < sizeof(ck_shared_file)) {
+        *why = "it is short";
         return CK_SHARED_DAMAGED;
     }
-    if (strncmp(h->boot_id, boot_id, sizeof h->boot_id) != 0) {
+    if (h->size != sizeof(ck_shared_file) || h->slots != CK_SHARED_SLOTS || h->slot_size != sizeof(ck_shared_slot)) {
+        *why = "its header does not match its layout";
+        return CK_SHARED_DAMAGED;
+    }
+    if (boot_id[0] != '\0' && h->boot_id[0] != '\0' && strncmp(h->boot_id, boot_id, sizeof h->boot_id) != 0) {
         *why = "it was made before the last boot";
         return CK_SHARED_STALE;
     }

@@ -44,10 +44,22 @@ typedef struct {
 
 /* Fills a fresh header (the slots are zero: every circuit CLOSED). */
 void ck_shared_header_init(ck_shared_header *h, const char *boot_id);
-/* Whether the header is this layout's; `why` names what is not. A header
- * of this magic and another version is CK_SHARED_FOREIGN (another version
- * of the shim uses the file: leave it), anything else CK_SHARED_DAMAGED. */
-typedef enum { CK_SHARED_OK = 0, CK_SHARED_DAMAGED, CK_SHARED_FOREIGN, CK_SHARED_STALE } ck_shared_verdict;
+/* Whether the header is this layout's; `why` names what is not:
+ *   CK_SHARED_ALIEN    not cachekit's at all (no magic, not empty): a
+ *                      setting that names some other file; leave it;
+ *   CK_SHARED_FOREIGN  another layout version: another version of the
+ *                      shim uses it; leave it;
+ *   CK_SHARED_DAMAGED  cachekit's, but short or inconsistent (or empty):
+ *                      replace it;
+ *   CK_SHARED_STALE    made before the last boot: replace it.
+ * An empty boot id (on either side: /proc not readable) is not compared. */
+typedef enum {
+    CK_SHARED_OK = 0,
+    CK_SHARED_DAMAGED,
+    CK_SHARED_ALIEN,
+    CK_SHARED_FOREIGN,
+    CK_SHARED_STALE
+} ck_shared_verdict;
 ck_shared_verdict ck_shared_header_check(const ck_shared_header *h, size_t file_size, const char *boot_id,
                                          const char **why);
 

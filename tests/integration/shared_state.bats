@@ -284,9 +284,11 @@ SCRIPT
     [ "$(md5sum < "$dir/state")" = "$before" ]
 }
 
-@test "a corrupt or truncated file is rebuilt, and a process that maps the old one goes on unharmed" {
+@test "a corrupt or truncated state file is rebuilt, and a process that maps the old one goes on unharmed" {
     start_redis
     rcli set k v1 > /dev/null
+    # the shim's own name for its file: garbage in it is damage
+    export CACHEKIT_SHARED_STATE=$BATS_TEST_TMPDIR/cachekit-$(id -u).state
     # A maps the file and keeps calling
     printf 'connect\nloop 60 50 cmd GET k\n' > "$BATS_TEST_TMPDIR/a.script"
     background_client a "$BATS_TEST_TMPDIR/a.script"
@@ -296,7 +298,7 @@ SCRIPT
     head -c 128 /dev/urandom | dd of="$(STATE_FILE)" conv=notrunc status=none
     run client_under_shim < <(printf 'connect\ncmd GET k\n')
     assert_output_is $'connect ok\nstr v1'
-    grep -q "CACHEKIT_SHARED_STATE: $(STATE_FILE) was replaced (its header is not cachekit's)" \
+    grep -q "CACHEKIT_SHARED_STATE: $(STATE_FILE) was replaced (it is not a cachekit state file)" \
         "$BATS_TEST_TMPDIR/stderr"
     wait "$a"
     [ "$(grep -c '^str v1' "$BATS_TEST_TMPDIR/a.out")" -eq 60 ]
@@ -312,6 +314,24 @@ SCRIPT
     THRESHOLD=1 CACHEKIT_SOCKET_TIMEOUT=0.2 run client_under_shim -T < <(two_gets)
     THRESHOLD=1 run client_under_shim -T < <(two_gets)
     [ "$(slowest_call)" -lt 50 ] # the first one's open circuit, shared
+}
+
+@test "a setting that names some other file of the user: refused and left as it is (never replaced)" {
+    start_redis
+    local other=$BATS_TEST_TMPDIR/id_ed25519
+    printf 'secret\n' > "$other"
+    chmod 600 "$other"
+    CACHEKIT_SHARED_STATE=$other run client_under_shim < <(printf 'connect\ncmd SET k v1\n')
+    assert_output_is $'connect ok\nstatus OK'
+    [ "$(cat "$other")" = secret ]
+    grep -q "CACHEKIT_SHARED_STATE: $other cannot be used (it is not a cachekit state file)" \
+        "$BATS_TEST_TMPDIR/stderr"
+    # an empty file there is taken (a state file truncated to nothing)
+    : > "$BATS_TEST_TMPDIR/empty"
+    chmod 600 "$BATS_TEST_TMPDIR/empty"
+    CACHEKIT_SHARED_STATE=$BATS_TEST_TMPDIR/empty run client_under_shim < <(printf 'connect\ncmd GET k\n')
+    assert_output_is $'connect ok\nstr v1'
+    [ "$(stat -c %s "$BATS_TEST_TMPDIR/empty")" -gt 0 ]
 }
 
 @test "an async subscriber with its checks off, on a circuit another process's check covers: subscribed again once that check closes it" {
@@ -343,4 +363,47 @@ SCRIPT
     wait "$BACKGROUND_PID"
     BACKGROUND_PID=
     kill "$a" 2> /dev/null || true
+}
+
+@test "no room for the file (a full tmpfs, a file size limit): refused with a diagnostic, never a SIGBUS or SIGXFSZ" {
+    start_redis
+    rcli set k v1 > /dev/null
+    # a file size limit below the file's 8320 bytes: writing it would
+    # raise SIGXFSZ in the program
+    run bash -c "ulimit -f 4; CACHEKIT_SHARED_STATE=$BATS_TEST_TMPDIR/f.state LD_PRELOAD='$SHIM' \
+        '$CLIENT' -p $PORT 2> '$BATS_TEST_TMPDIR/stderr'" < <(printf 'connect\ncmd GET k\n')
+    [ "$status" -eq 0 ]
+    assert_output_is $'connect ok\nstr v1'
+    grep -q "cannot be used (File too large)" "$BATS_TEST_TMPDIR/stderr"
+    [ ! -e "$BATS_TEST_TMPDIR/f.state" ]
+
+    [ "$(id -u)" -eq 0 ] || skip "needs root to mount a small tmpfs"
+    command -v unshare > /dev/null || skip "no unshare"
+    # a tmpfs of 8 KB cannot hold the file; one of 64 KB can, and is then
+    # filled: a process that maps the file then writes a slot of its pages
+    # (the file's pages were all allocated when it was made)
+    cat > "$BATS_TEST_TMPDIR/full.sh" << SCRIPT
+set -u
+mnt=$BATS_TEST_TMPDIR/mnt
+mkdir -p \$mnt
+mount -t tmpfs -o size=8k tmpfs \$mnt
+printf 'connect\ncmd GET k\n' | CACHEKIT_SHARED_STATE=\$mnt/s.state LD_PRELOAD='$SHIM' '$CLIENT' -p $PORT
+echo "rc \$?"
+umount \$mnt
+mount -t tmpfs -o size=64k tmpfs \$mnt
+printf 'connect\ncmd GET k\n' | CACHEKIT_SHARED_STATE=\$mnt/s.state LD_PRELOAD='$SHIM' '$CLIENT' -p $PORT
+dd if=/dev/zero of=\$mnt/filler bs=4k status=none 2> /dev/null
+for port in 21002 21003 21004 21005 21006 21007 21008 21009 $PORT; do
+    printf 'connect\ncmd GET k\n' | CACHEKIT_SHARED_STATE=\$mnt/s.state LD_PRELOAD='$SHIM' '$CLIENT' -p \$port > /dev/null
+    echo "rc \$?"
+done
+umount \$mnt
+SCRIPT
+    run unshare -m bash -c "bash '$BATS_TEST_TMPDIR/full.sh' 2> '$BATS_TEST_TMPDIR/stderr'"
+    printf '%s\n' "$output" >&2
+    cat "$BATS_TEST_TMPDIR/stderr" >&2
+    [ "$status" -eq 0 ]
+    grep -q "cannot be used (No space left on device)" "$BATS_TEST_TMPDIR/stderr"
+    [ "$(grep -c '^str v1' <<<"$output")" -eq 2 ]
+    [ "$(grep -c '^rc 0$' <<<"$output")" -eq 10 ] # no SIGBUS (rc 135)
 }

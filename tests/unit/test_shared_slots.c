@@ -1,8 +1,8 @@
 /* The slot table of the shared breaker state, on plain memory: names find
  * their slot again (in every process: the tag is the same), different names
  * get different slots, a full table says so, threads racing to claim never
- * share a slot, and the header check tells a damaged, foreign or stale
- * file from a good one. */
+ * share a slot, and the header check tells a damaged, alien, foreign or
+ * stale file from a good one. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,20 +81,29 @@ static void the_header_check_tells_each_case(void **state) {
     (void)state;
     const char *why;
     assert_int_equal(ck_shared_header_check(&file.header, sizeof file, "boot-a", &why), CK_SHARED_OK);
-    /* short: truncated */
+    /* short: truncated, replaced */
     assert_int_equal(ck_shared_header_check(&file.header, sizeof file - 1, "boot-a", &why), CK_SHARED_DAMAGED);
     assert_string_equal(why, "it is short");
+    assert_int_equal(ck_shared_header_check(&file.header, 12, "boot-a", &why), CK_SHARED_DAMAGED);
     assert_int_equal(ck_shared_header_check(&file.header, 0, "boot-a", &why), CK_SHARED_DAMAGED);
-    /* made before the last boot */
+    assert_string_equal(why, "it is empty");
+    /* made before the last boot: replaced; an unknown boot id on either
+     * side is not compared (a process without /proc would replace the
+     * file at every start) */
     assert_int_equal(ck_shared_header_check(&file.header, sizeof file, "boot-b", &why), CK_SHARED_STALE);
+    assert_int_equal(ck_shared_header_check(&file.header, sizeof file, "", &why), CK_SHARED_OK);
+    ck_shared_header_init(&file.header, "");
+    assert_int_equal(ck_shared_header_check(&file.header, sizeof file, "boot-b", &why), CK_SHARED_OK);
     /* another version of the shim: left alone */
     file.header.version = CK_SHARED_VERSION + 1;
     assert_int_equal(ck_shared_header_check(&file.header, sizeof file, "boot-a", &why), CK_SHARED_FOREIGN);
     file.header.version = CK_SHARED_VERSION;
-    /* garbage */
+    /* not cachekit's (no magic: a setting naming some other file): left alone */
     file.header.magic ^= 1;
-    assert_int_equal(ck_shared_header_check(&file.header, sizeof file, "boot-a", &why), CK_SHARED_DAMAGED);
+    assert_int_equal(ck_shared_header_check(&file.header, sizeof file, "boot-a", &why), CK_SHARED_ALIEN);
+    assert_int_equal(ck_shared_header_check(&file.header, 5, "boot-a", &why), CK_SHARED_ALIEN);
     file.header.magic ^= 1;
+    /* cachekit's, inconsistent: replaced */
     file.header.slots = 3;
     assert_int_equal(ck_shared_header_check(&file.header, sizeof file, "boot-a", &why), CK_SHARED_DAMAGED);
 }
