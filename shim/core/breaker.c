@@ -231,8 +231,15 @@ bool ck_breaker_check_up(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
         /* a program call probes: its ticket is taken back, so its word,
          * when it comes, is ignored as an expired probe's */
         uint32_t held = atomic_load_explicit(&b->w->probe_ticket, memory_order_acquire);
-        if (held == 0 || !settle_ticket(b, held))
+        if (held == 0) {
+            /* settled, its outcome about to be stored; or (shared words)
+             * its holder died in between, and then the state is ours to
+             * decide once the probe has expired */
+            if (now_ns < atomic_load_explicit(&b->w->probe_expires_ns, memory_order_relaxed))
+                return false;
+        } else if (!settle_ticket(b, held)) {
             return false; /* settled meanwhile: the probe decided */
+        }
     }
     /* the count first, as a probe's success does: a call that sees CLOSED
      * counts from it (the count is ignored while not CLOSED) */
@@ -248,16 +255,28 @@ bool ck_breaker_check_up(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
     return true;
 }
 
-bool ck_breaker_take_cover(ck_breaker *b, _Atomic uint64_t *mine, uint64_t until_ns, uint64_t now_ns) {
+bool ck_breaker_take_cover_from(ck_breaker *b, _Atomic uint64_t *mine, uint64_t seen_ns, uint64_t until_ns,
+                                uint32_t holder) {
+    /* the holder is unknown (0) while the lease changes hands: a reader
+     * then never takes a fresh lease for a dead holder's */
+    atomic_store_explicit(&b->w->check_holder, 0, memory_order_release);
+    if (atomic_compare_exchange_strong_explicit(&b->w->checked_until_ns, &seen_ns, until_ns, memory_order_acq_rel,
+                                                memory_order_relaxed)) {
+        atomic_store_explicit(&b->w->check_holder, holder, memory_order_release);
+        atomic_store_explicit(mine, until_ns, memory_order_relaxed);
+        return true;
+    }
+    atomic_store_explicit(mine, 0, memory_order_relaxed);
+    return false;
+}
+
+bool ck_breaker_take_cover(ck_breaker *b, _Atomic uint64_t *mine, uint64_t until_ns, uint64_t now_ns, uint32_t holder) {
     uint64_t v = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed);
     uint64_t held = atomic_load_explicit(mine, memory_order_relaxed);
     bool ours = held != 0 && v == held;
     bool lapsed = v <= now_ns || v > now_ns + b->cover_max_ns;
-    if ((ours || lapsed) && atomic_compare_exchange_strong_explicit(&b->w->checked_until_ns, &v, until_ns,
-                                                                    memory_order_relaxed, memory_order_relaxed)) {
-        atomic_store_explicit(mine, until_ns, memory_order_relaxed);
-        return true;
-    }
+    if (ours || lapsed)
+        return ck_breaker_take_cover_from(b, mine, v, until_ns, holder);
     atomic_store_explicit(mine, 0, memory_order_relaxed);
     return false;
 }
@@ -269,16 +288,15 @@ void ck_breaker_drop_cover(ck_breaker *b, _Atomic uint64_t *mine) {
                                                 memory_order_relaxed);
 }
 
-bool ck_breaker_claim_check(ck_breaker *b, uint64_t now_ns, uint64_t next_ns) {
+bool ck_breaker_check_due(ck_breaker *b, uint64_t now_ns, uint64_t first_ns) {
     uint64_t due = atomic_load_explicit(&b->w->check_due_ns, memory_order_relaxed);
-    /* a due time beyond any interval is garbage: due now */
-    if (due != 0 && now_ns < due && due <= now_ns + b->cover_max_ns)
+    if (due == 0) {
+        atomic_compare_exchange_strong_explicit(&b->w->check_due_ns, &due, first_ns, memory_order_relaxed,
+                                                memory_order_relaxed);
         return false;
-    /* 0: the circuit has just opened, the first check comes an interval
-     * later (the failures that opened it are that fresh) */
-    return atomic_compare_exchange_strong_explicit(&b->w->check_due_ns, &due, next_ns, memory_order_relaxed,
-                                                   memory_order_relaxed) &&
-           due != 0;
+    }
+    /* a due time beyond any interval is garbage: due now */
+    return now_ns >= due || due - now_ns > b->cover_max_ns;
 }
 
 void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t) {

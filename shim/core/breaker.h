@@ -71,7 +71,7 @@ typedef struct {
     _Atomic uint32_t probe_failures;       /* failed probes in a row */
     _Atomic uint32_t probe_ticket;         /* the outstanding probe's ticket, 0: none */
     _Atomic uint32_t tickets_issued;
-    _Atomic uint32_t reserved;
+    _Atomic uint32_t check_holder;         /* the pid of the process whose check holds the lease (shared words) */
     _Atomic uint64_t probe_expires_ns;     /* while HALF_OPEN: when the probe may be taken over */
     _Atomic uint64_t checked_until_ns;     /* a health check's lease: it covers the breaker until then; 0: none */
     _Atomic uint64_t check_close_after_ns; /* while OPEN: a health check may close it from then on */
@@ -172,15 +172,33 @@ static inline uint64_t ck_breaker_next_chance_ns(const ck_breaker *b, uint64_t n
  * (`*mine`, atomic for a process's exit to give it back while its
  * thread runs; 0: it holds none). Returns whether it holds the lease now;
  * an expiry no check would write (beyond cover_max_ns) counts as lapsed. */
-bool ck_breaker_take_cover(ck_breaker *b, _Atomic uint64_t *mine, uint64_t until_ns, uint64_t now_ns);
+bool ck_breaker_take_cover(ck_breaker *b, _Atomic uint64_t *mine, uint64_t until_ns, uint64_t now_ns, uint32_t holder);
+/* The lease as it stands, and its holder (0: unknown), read so that a
+ * caller who found the holder gone can take it over from exactly that
+ * lease (ck_breaker_take_cover_from): another taker in between wins. */
+static inline uint64_t ck_breaker_cover_of(const ck_breaker *b, uint32_t *holder) {
+    uint64_t until = atomic_load_explicit(&b->w->checked_until_ns, memory_order_acquire);
+    *holder = atomic_load_explicit(&b->w->check_holder, memory_order_acquire);
+    if (atomic_load_explicit(&b->w->checked_until_ns, memory_order_acquire) != until)
+        *holder = 0; /* changed hands meanwhile */
+    return until;
+}
+bool ck_breaker_take_cover_from(ck_breaker *b, _Atomic uint64_t *mine, uint64_t seen_ns, uint64_t until_ns,
+                                uint32_t holder);
 /* Gives the lease back, if still held: program calls probe after the
  * cooldown again, or another process's check takes it. */
 void ck_breaker_drop_cover(ck_breaker *b, _Atomic uint64_t *mine);
-/* The lease holder's turn to check: true once per interval for the whole
- * host (the due time lives with the breaker, so a new holder does not
- * check again at once, nor a short-lived one wait out an interval of its
- * own before its first check). */
-bool ck_breaker_claim_check(ck_breaker *b, uint64_t now_ns, uint64_t next_ns);
+/* The lease holder's turn to check: the due time lives with the breaker,
+ * so a new holder does not check again at once, nor a short-lived one wait
+ * out an interval of its own before its first check. A circuit that has
+ * just opened is scheduled (`first_ns`) rather than checked (the failures
+ * that opened it are that fresh). The holder schedules the next check
+ * only once a check has ended: one cut short by its process's exit leaves
+ * the check due for the next holder. */
+bool ck_breaker_check_due(ck_breaker *b, uint64_t now_ns, uint64_t first_ns);
+static inline void ck_breaker_schedule_check(ck_breaker *b, uint64_t next_ns) {
+    atomic_store_explicit(&b->w->check_due_ns, next_ns, memory_order_relaxed);
+}
 /* Whether a health check covers the breaker at now_ns. */
 static inline bool ck_breaker_covered(const ck_breaker *b, uint64_t now_ns) {
     return atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed) > now_ns;

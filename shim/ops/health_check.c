@@ -10,7 +10,9 @@
  * is started again lazily in a forked child (threads do not survive fork). */
 #include "health_check.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -192,6 +194,24 @@ static void end_awaiting_placeholders(ck_endpoint *ep) {
     ck_watchdog_end_placeholders(ep->name);
 }
 
+/* The lease's holder is a process that is gone (killed, exited without
+ * giving it back: _exit, SIGTERM, exec of a program without the shim): its
+ * lease is taken over now rather than when it lapses (27 s with the
+ * default settings). A process of another pid namespace is not seen; its
+ * lease lapses as before. */
+static bool take_over_from_the_dead(ck_breaker *b, ck_endpoint *ep, uint64_t now) {
+    uint32_t holder;
+    uint64_t until = ck_breaker_cover_of(b, &holder);
+    if (holder == 0 || holder == (uint32_t)getpid() || until <= now)
+        return false;
+    if (kill((pid_t)holder, 0) == 0 || errno != ESRCH)
+        return false;
+    if (!ck_breaker_take_cover_from(b, &ep->check_lease, until, now + lease_ns, (uint32_t)getpid()))
+        return false;
+    ck_log(CK_LOG_DEBUG, "health check of %s: taken over from process %u, which is gone", ep->name, (unsigned)holder);
+    return true;
+}
+
 /* One pass over the endpoints: hold the lease on each open one (unless
  * another process's check holds it) and check those due. Returns when to
  * look again (UINT64_MAX: none is open). */
@@ -216,18 +236,22 @@ static uint64_t pass(void) {
         if (atomic_load_explicit(&quitting, memory_order_relaxed))
             break;
         uint64_t now = ck_clock_monotonic_ns();
-        if (!ck_breaker_take_cover(b, &ep->check_lease, now + lease_ns, now)) {
+        uint32_t me = (uint32_t)getpid();
+        if (!ck_breaker_take_cover(b, &ep->check_lease, now + lease_ns, now, me) &&
+            !take_over_from_the_dead(b, ep, now)) {
             /* another process's check covers it: look again in an
-             * interval (to see it closed) or when its lease lapses (its
-             * holder died: take it over) */
+             * interval (to see it closed, or its holder gone) or when its
+             * lease lapses */
             uint64_t lapses = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed) + 1000000;
             uint64_t again = now + jittered_interval();
             earliest = lapses < earliest ? lapses : earliest;
             earliest = again < earliest ? again : earliest;
             continue;
         }
-        if (ck_breaker_claim_check(b, now, now + jittered_interval()))
+        if (ck_breaker_check_due(b, now, now + jittered_interval())) {
             check_and_act(ep);
+            ck_breaker_schedule_check(b, ck_clock_monotonic_ns() + jittered_interval());
+        }
         if (ck_breaker_state_of(b) == CK_CLOSED) {
             end_awaiting_placeholders(ep); /* closed by the check, or meanwhile by a probe */
             continue;

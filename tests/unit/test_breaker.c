@@ -343,7 +343,7 @@ static void exactly_one_probe_under_concurrency(void **state) {
 static _Atomic uint64_t lease; /* the check thread's */
 static void cover(uint64_t until) {
     atomic_store(&lease, 0);
-    assert_true(ck_breaker_take_cover(&b, &lease, until, fake_now));
+    assert_true(ck_breaker_take_cover(&b, &lease, until, fake_now, 1));
 }
 
 static void a_covered_open_circuit_lets_no_call_probe(void **state) {
@@ -483,26 +483,42 @@ static void one_check_lease_per_host_and_a_lapsed_one_is_taken_over(void **state
     attach_other();
     fail_n(3);
     _Atomic uint64_t mine = 0, theirs = 0;
-    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now));
-    assert_false(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now));
+    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now, 7));
+    assert_false(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now, 7));
     assert_int_equal(atomic_load(&mine), 0);
     /* the holder renews its own */
     fake_now += 5 * SEC;
-    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now));
+    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now, 7));
     fake_now += 9 * SEC;
-    assert_false(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now));
+    assert_false(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now, 7));
     /* the holder dies: its lease lapses, the other takes it; the dead
      * one's late word cannot renew it */
     fake_now += 2 * SEC;
-    assert_true(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now));
-    assert_false(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now));
+    assert_true(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now, 7));
+    assert_false(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now, 7));
     /* given back: free at once */
     ck_breaker_drop_cover(&b, &mine);
     assert_false(ck_breaker_covered(&b, fake_now));
-    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now));
+    assert_true(ck_breaker_take_cover(&other, &theirs, fake_now + 10 * SEC, fake_now, 7));
+    /* its holder is known; one found gone is taken over from exactly that
+     * lease, and a taker that saw an older one loses */
+    uint32_t holder;
+    uint64_t seen = ck_breaker_cover_of(&b, &holder);
+    assert_int_equal(holder, 7);
+    assert_int_equal(seen, fake_now + 10 * SEC);
+    assert_true(ck_breaker_take_cover_from(&b, &mine, seen, fake_now + 11 * SEC, 9));
+    assert_false(ck_breaker_take_cover_from(&other, &theirs, seen, fake_now + 11 * SEC, 8));
+    assert_int_equal(atomic_load(&theirs), 0);
+    /* (the loser left the holder unknown, never wrong; the holder's next
+     * renewal names it again) */
+    ck_breaker_cover_of(&b, &holder);
+    assert_int_equal(holder, 0);
+    assert_true(ck_breaker_take_cover(&b, &mine, fake_now + 12 * SEC, fake_now, 9));
+    ck_breaker_cover_of(&b, &holder);
+    assert_int_equal(holder, 9);
     /* a lease no check would take (beyond cover_max) is garbage: lapsed */
     atomic_store(&b.w->checked_until_ns, fake_now + 1000 * SEC);
-    assert_true(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now));
+    assert_true(ck_breaker_take_cover(&b, &mine, fake_now + 10 * SEC, fake_now, 7));
 }
 
 static void the_check_is_due_once_per_interval_for_the_host(void **state) {
@@ -510,16 +526,29 @@ static void the_check_is_due_once_per_interval_for_the_host(void **state) {
     attach_other();
     fail_n(3);
     /* just opened: the first check is an interval away */
-    assert_false(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC));
-    assert_false(ck_breaker_claim_check(&other, fake_now, fake_now + 1 * SEC));
+    assert_false(ck_breaker_check_due(&b, fake_now, fake_now + 1 * SEC));
+    assert_false(ck_breaker_check_due(&other, fake_now, fake_now + 5 * SEC)); /* scheduled already */
     fake_now += 1 * SEC;
-    assert_true(ck_breaker_claim_check(&other, fake_now, fake_now + 1 * SEC));
-    assert_false(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC)); /* claimed by the other */
+    assert_true(ck_breaker_check_due(&other, fake_now, 0));
+    /* the holder checks, and schedules the next when its check ended */
+    ck_breaker_schedule_check(&other, fake_now + 1 * SEC);
+    assert_false(ck_breaker_check_due(&b, fake_now, 0));
     fake_now += 1 * SEC;
-    assert_true(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC));
+    /* a holder that died mid-check scheduled nothing: due for the next */
+    assert_true(ck_breaker_check_due(&b, fake_now, 0));
+    fake_now += 5 * SEC;
+    assert_true(ck_breaker_check_due(&b, fake_now, 0));
     /* a due time beyond any interval is garbage: due now */
-    atomic_store(&b.w->check_due_ns, fake_now + 1000 * SEC);
-    assert_true(ck_breaker_claim_check(&b, fake_now, fake_now + 1 * SEC));
+    ck_breaker_schedule_check(&b, fake_now + 1000 * SEC);
+    assert_true(ck_breaker_check_due(&b, fake_now, 0));
+    /* a new outage starts a fresh schedule */
+    ck_breaker_schedule_check(&b, fake_now + 1 * SEC);
+    fake_now += 30 * SEC; /* the cooldown */
+    ck_permit p = ck_breaker_acquire(&b, fake_clock, NULL);
+    assert_int_equal(p.gate, CK_PROBE);
+    ck_breaker_record(&b, p, true, fake_clock, NULL);
+    fail_n(3);
+    assert_false(ck_breaker_check_due(&b, fake_now, fake_now + 1 * SEC));
 }
 
 static void a_probe_whose_holder_died_between_two_words_is_taken_over(void **state) {
@@ -532,10 +561,19 @@ static void a_probe_whose_holder_died_between_two_words_is_taken_over(void **sta
      * HALF_OPEN with no ticket */
     atomic_store(&b.w->probe_ticket, 0);
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
+    assert_false(ck_breaker_check_up(&b, fake_clock, NULL)); /* not expired: the outcome may be on its way */
     fake_now += 30 * SEC; /* the probe timeout */
     ck_permit next = ck_breaker_acquire(&b, fake_clock, NULL);
     assert_int_equal(next.gate, CK_PROBE);
     ck_breaker_record(&b, next, true, fake_clock, NULL);
+    assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
+    /* a health check may close such a circuit too, once the probe expired */
+    fail_n(3);
+    fake_now += 31 * SEC;
+    assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
+    atomic_store(&b.w->probe_ticket, 0);
+    fake_now += 30 * SEC;
+    assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
     assert_int_equal(ck_breaker_state_of(&b), CK_CLOSED);
     /* a probe expiry no setting allows: taken over now */
     fail_n(3);
