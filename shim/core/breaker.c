@@ -63,14 +63,12 @@ uint64_t ck_breaker_cooldown(const ck_breaker *b, uint32_t probe_failures) {
     return low + b->random() % (d - low + 1);
 }
 
-/* A fresh ticket (never 0) for a probe that starts now. */
-static uint32_t issue_ticket(ck_breaker *b, uint64_t now_ns) {
+/* A fresh ticket (never 0). */
+static uint32_t new_ticket(ck_breaker *b) {
     uint32_t ticket;
     do
         ticket = atomic_fetch_add_explicit(&b->w->tickets_issued, 1, memory_order_relaxed) + 1;
     while (ticket == 0);
-    /* the expiry first: a reader that sees the ticket sees its expiry */
-    atomic_store_explicit(&b->w->probe_expires_ns, now_ns + b->probe_timeout_ns, memory_order_relaxed);
     return ticket;
 }
 
@@ -89,13 +87,24 @@ static ck_permit acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t, bool 
         uint64_t after = atomic_load_explicit(&b->w->probe_after_ns, memory_order_relaxed);
         uint64_t covered = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed);
         if (now_ns >= after && now_ns >= covered) {
+            /* The expiry before the state: whoever sees HALF_OPEN sees this
+             * probe's, not the last one's, which has passed and would let
+             * it take the permit over at once (two probes; shared words
+             * made that window reachable). */
+            atomic_store_explicit(&b->w->probe_expires_ns, now_ns + b->probe_timeout_ns, memory_order_relaxed);
             uint32_t expected = CK_OPEN;
             if (atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_HALF_OPEN, memory_order_acq_rel,
                                                         memory_order_acquire)) {
-                uint32_t ticket = issue_ticket(b, now_ns);
-                atomic_store_explicit(&b->w->probe_ticket, ticket, memory_order_release);
-                note(t, CK_OPEN, CK_HALF_OPEN, "cooldown elapsed, one call probes");
-                return (ck_permit){CK_PROBE, ticket};
+                uint32_t ticket = new_ticket(b);
+                /* from what is there (0, or a stray word): a taker that
+                 * found this probe expired before it was even published
+                 * keeps the permit */
+                uint32_t held = atomic_load_explicit(&b->w->probe_ticket, memory_order_acquire);
+                if (atomic_compare_exchange_strong_explicit(&b->w->probe_ticket, &held, ticket, memory_order_acq_rel,
+                                                            memory_order_acquire)) {
+                    note(t, CK_OPEN, CK_HALF_OPEN, "cooldown elapsed, one call probes");
+                    return (ck_permit){CK_PROBE, ticket};
+                }
             }
         } else if (beyond_any_setting(b, after, now_ns) || beyond_any_setting(b, covered, now_ns)) {
             if (beyond_any_setting(b, after, now_ns))
@@ -113,7 +122,9 @@ static ck_permit acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t, bool 
         uint32_t held = atomic_load_explicit(&b->w->probe_ticket, memory_order_acquire);
         uint64_t expires = atomic_load_explicit(&b->w->probe_expires_ns, memory_order_relaxed);
         if (now_ns >= expires) {
-            uint32_t ticket = issue_ticket(b, now_ns);
+            uint32_t ticket = new_ticket(b);
+            /* the expiry first: a reader that sees the ticket sees its expiry */
+            atomic_store_explicit(&b->w->probe_expires_ns, now_ns + b->probe_timeout_ns, memory_order_relaxed);
             if (atomic_compare_exchange_strong_explicit(&b->w->probe_ticket, &held, ticket, memory_order_acq_rel,
                                                         memory_order_acquire)) {
                 note(t, CK_HALF_OPEN, CK_HALF_OPEN, "probe not settled in time, another call probes");
@@ -162,15 +173,23 @@ void ck_breaker_record(ck_breaker *b, ck_permit p, bool success, ck_clock_fn now
         if (success) {
             atomic_store_explicit(&b->w->consecutive_failures, 0, memory_order_relaxed);
             atomic_store_explicit(&b->w->probe_failures, 0, memory_order_relaxed);
-            atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
-            atomic_store_explicit(&b->w->state, CK_CLOSED, memory_order_release);
-            note(t, CK_HALF_OPEN, CK_CLOSED, "probe succeeded");
+            /* from HALF_OPEN only: a check that closed it meanwhile (the
+             * probe expired) decided already */
+            uint32_t expected = CK_HALF_OPEN;
+            if (atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_CLOSED, memory_order_acq_rel,
+                                                        memory_order_relaxed)) {
+                atomic_fetch_add_explicit(&b->recoveries_total, 1, memory_order_relaxed);
+                note(t, CK_HALF_OPEN, CK_CLOSED, "probe succeeded");
+            }
         } else {
             uint32_t n = atomic_fetch_add_explicit(&b->w->probe_failures, 1, memory_order_relaxed) + 1;
             open_circuit(b, now, n);
-            atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
-            atomic_store_explicit(&b->w->state, CK_OPEN, memory_order_release);
-            note(t, CK_HALF_OPEN, CK_OPEN, "probe failed");
+            uint32_t expected = CK_HALF_OPEN;
+            if (atomic_compare_exchange_strong_explicit(&b->w->state, &expected, CK_OPEN, memory_order_acq_rel,
+                                                        memory_order_relaxed)) {
+                atomic_fetch_add_explicit(&b->opens_total, 1, memory_order_relaxed);
+                note(t, CK_HALF_OPEN, CK_OPEN, "probe failed");
+            }
         }
         return;
     }
@@ -225,7 +244,12 @@ bool ck_breaker_check_up(ck_breaker *b, ck_clock_fn now, ck_transition *t) {
         return false;
     uint32_t s = atomic_load_explicit(&b->w->state, memory_order_acquire);
     uint64_t now_ns = now();
-    if (s == CK_CLOSED || now_ns < atomic_load_explicit(&b->w->check_close_after_ns, memory_order_relaxed))
+    uint64_t close_after = atomic_load_explicit(&b->w->check_close_after_ns, memory_order_relaxed);
+    if (beyond_any_setting(b, close_after, now_ns)) {
+        repair_deadline(&b->w->check_close_after_ns, close_after, now_ns);
+        close_after = now_ns;
+    }
+    if (s == CK_CLOSED || now_ns < close_after)
         return false;
     if (s == CK_HALF_OPEN) {
         /* a program call probes: its ticket is taken back, so its word,
@@ -274,7 +298,9 @@ bool ck_breaker_take_cover(ck_breaker *b, _Atomic uint64_t *mine, uint64_t until
     uint64_t v = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed);
     uint64_t held = atomic_load_explicit(mine, memory_order_relaxed);
     bool ours = held != 0 && v == held;
-    bool lapsed = v <= now_ns || v > now_ns + b->cover_max_ns;
+    /* (beyond twice the longest lease: a holder that renewed after this
+     * caller read its clock is not garbage) */
+    bool lapsed = v <= now_ns || v - now_ns > 2 * b->cover_max_ns;
     if (ours || lapsed)
         return ck_breaker_take_cover_from(b, mine, v, until_ns, holder);
     atomic_store_explicit(mine, 0, memory_order_relaxed);
@@ -296,7 +322,7 @@ bool ck_breaker_check_due(ck_breaker *b, uint64_t now_ns, uint64_t first_ns) {
         return false;
     }
     /* a due time beyond any interval is garbage: due now */
-    return now_ns >= due || due - now_ns > b->cover_max_ns;
+    return now_ns >= due || due - now_ns > 2 * b->cover_max_ns;
 }
 
 void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t) {

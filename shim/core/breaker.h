@@ -15,8 +15,8 @@
  * connection that won it, a call that never returns) loses it to the next
  * caller, and its late word is ignored.
  *
- * A health check (state/health_check.c) may take over the probing: while
- * it covers the breaker (ck_breaker_cover), an open circuit lets no
+ * A health check (ops/health_check.c) may take over the probing: while
+ * it covers the breaker (a lease: ck_breaker_take_cover), an open circuit lets no
  * program call probe, and the check's word closes it (ck_breaker_check_up).
  * A circuit that opens again within one recovery timeout of a check closing
  * it, before any call succeeded since (the server answers PING but fails the
@@ -162,7 +162,10 @@ static inline uint64_t ck_breaker_next_chance_ns(const ck_breaker *b, uint64_t n
         return 0;
     if (atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed) > now_ns)
         return UINT64_MAX;
-    return atomic_load_explicit(s == CK_OPEN ? &b->w->probe_after_ns : &b->w->probe_expires_ns, memory_order_relaxed);
+    uint64_t at =
+        atomic_load_explicit(s == CK_OPEN ? &b->w->probe_after_ns : &b->w->probe_expires_ns, memory_order_relaxed);
+    /* a (shared) word beyond any setting is garbage the next call repairs */
+    return at > now_ns && at - now_ns > b->farthest_ns ? now_ns : at;
 }
 
 /* The health check's lease on the breaker (its cover). With shared state

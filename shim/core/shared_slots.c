@@ -26,8 +26,8 @@ void ck_shared_header_init(ck_shared_header *h, const char *boot_id) {
 ck_shared_verdict ck_shared_header_check(const ck_shared_header *h, size_t file_size, const char *boot_id,
                                          const char **why) {
     if (file_size == 0) {
-        *why = "it is empty";
-        return CK_SHARED_DAMAGED;
+        *why = "it is empty"; /* the shim never leaves one: some other program's (a lock file) */
+        return CK_SHARED_ALIEN;
     }
     if (file_size < sizeof h->magic || h->magic != CK_SHARED_MAGIC) {
         *why = "it is not a cachekit state file";

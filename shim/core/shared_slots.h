@@ -45,12 +45,12 @@ typedef struct {
 /* Fills a fresh header (the slots are zero: every circuit CLOSED). */
 void ck_shared_header_init(ck_shared_header *h, const char *boot_id);
 /* Whether the header is this layout's; `why` names what is not:
- *   CK_SHARED_ALIEN    not cachekit's at all (no magic, not empty): a
- *                      setting that names some other file; leave it;
+ *   CK_SHARED_ALIEN    not cachekit's (no magic, or empty: the shim never
+ *                      leaves an empty file): a setting that names some
+ *                      other file; leave it;
  *   CK_SHARED_FOREIGN  another layout version: another version of the
  *                      shim uses it; leave it;
- *   CK_SHARED_DAMAGED  cachekit's, but short or inconsistent (or empty):
- *                      replace it;
+ *   CK_SHARED_DAMAGED  cachekit's, but short or inconsistent: replace it;
  *   CK_SHARED_STALE    made before the last boot: replace it.
  * An empty boot id (on either side: /proc not readable) is not compared. */
 typedef enum {

@@ -46,6 +46,7 @@ static bool start_failed;    /* under the lock */
 static bool stopping;        /* under the lock */
 static bool woken;           /* under the lock: a circuit opened since the thread last looked */
 static atomic_bool quitting; /* the process exits: no lease is taken any more */
+static atomic_bool asleep;   /* the thread waits with no time set: every circuit it knew was closed */
 
 /* The interval, drawn uniformly within +-20%: processes that opened
  * together do not check in step. */
@@ -194,17 +195,39 @@ static void end_awaiting_placeholders(ck_endpoint *ep) {
     ck_watchdog_end_placeholders(ep->name);
 }
 
+/* Whether process pid is gone: no such process, or a zombie (killed, and
+ * not yet reaped by its parent). */
+static bool gone(pid_t pid) {
+    if (kill(pid, 0) != 0)
+        return errno == ESRCH;
+    char name[32], line[256];
+    snprintf(name, sizeof name, "/proc/%ld/stat", (long)pid);
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, line, sizeof line - 1);
+    close(fd);
+    line[n > 0 ? n : 0] = '\0';
+    const char *end = strrchr(line, ')'); /* "pid (comm) S ...": comm may hold spaces and parentheses */
+    return end != NULL && end[1] == ' ' && end[2] == 'Z';
+}
+
 /* The lease's holder is a process that is gone (killed, exited without
  * giving it back: _exit, SIGTERM, exec of a program without the shim): its
  * lease is taken over now rather than when it lapses (27 s with the
- * default settings). A process of another pid namespace is not seen; its
- * lease lapses as before. */
+ * default settings). So is a lease of this very pid that this process does
+ * not hold (the program it was before an exec). A holder that exec'd a
+ * program without the shim still looks alive, and a pid of another pid
+ * namespace means nothing here: such leases lapse. */
 static bool take_over_from_the_dead(ck_breaker *b, ck_endpoint *ep, uint64_t now) {
     uint32_t holder;
     uint64_t until = ck_breaker_cover_of(b, &holder);
-    if (holder == 0 || holder == (uint32_t)getpid() || until <= now)
+    if (holder == 0 || until <= now)
         return false;
-    if (kill((pid_t)holder, 0) == 0 || errno != ESRCH)
+    /* this pid's own lease, which this process does not hold: left by the
+     * program this process was before it exec'd */
+    bool own_stale = holder == (uint32_t)getpid();
+    if (!own_stale && !gone((pid_t)holder))
         return false;
     if (!ck_breaker_take_cover_from(b, &ep->check_lease, until, now + lease_ns, (uint32_t)getpid()))
         return false;
@@ -248,6 +271,10 @@ static uint64_t pass(void) {
             earliest = again < earliest ? again : earliest;
             continue;
         }
+        if (atomic_load_explicit(&quitting, memory_order_relaxed)) {
+            ck_breaker_drop_cover(b, &ep->check_lease); /* taken as the process exits: given back */
+            break;
+        }
         if (ck_breaker_check_due(b, now, now + jittered_interval())) {
             check_and_act(ep);
             ck_breaker_schedule_check(b, ck_clock_monotonic_ns() + jittered_interval());
@@ -275,7 +302,9 @@ static void *run(void *unused) {
         if (stopping || woken)
             continue;
         if (next == UINT64_MAX) {
+            atomic_store_explicit(&asleep, true, memory_order_relaxed);
             pthread_cond_wait(&wake, &lock);
+            atomic_store_explicit(&asleep, false, memory_order_relaxed);
         } else {
             struct timespec ts = ck_timespec_of_ns(next);
             pthread_cond_timedwait(&wake, &lock, &ts);
@@ -326,10 +355,19 @@ static void init_once(void) {
 /* The endpoint listener: a circuit opened, or a call was refused (its
  * placeholders may wait for a check: this process's thread ends them). */
 static void on_open(ck_endpoint *ep, bool opened) {
-    if (!opened && !atomic_load_explicit(&ep->check_awaited, memory_order_relaxed))
+    bool news = false;
+    if (!opened && !atomic_load_explicit(&ep->check_awaited, memory_order_relaxed)) {
         atomic_store_explicit(&ep->check_awaited, true, memory_order_relaxed);
-    if (!opened && atomic_load_explicit(&running, memory_order_acquire))
-        return; /* the thread covers it at its next pass */
+        news = true;
+    }
+    /* A refused call is news to a thread that may not know the circuit is
+     * open: another process opened it (shared state), and this thread,
+     * which saw every circuit closed, sleeps with no time set (review: its
+     * placeholders then waited for good). Otherwise the thread already
+     * looks at this circuit every interval. */
+    if (!opened && !news && !atomic_load_explicit(&asleep, memory_order_relaxed) &&
+        atomic_load_explicit(&running, memory_order_acquire))
+        return;
     pthread_once(&once, init_once);
     pthread_mutex_lock(&lock);
     if (!stopping && (atomic_load_explicit(&running, memory_order_relaxed) || !start_failed)) {
@@ -362,8 +400,8 @@ void ck_health_check_stop(void) {
     /* A process that exits gives its leases back, so that the next
      * process's check need not wait for them to lapse (short-lived
      * programs, one per compile). Also mid-check: its connection dies with
-     * the process; the due time it claimed keeps the host's checks one per
-     * interval. */
+     * the process, and the check, not scheduled again, is due for the next
+     * holder at once. */
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL; ep = ep->next)
         ck_breaker_drop_cover(&ep->breaker, &ep->check_lease);
     pthread_cond_signal(&wake);

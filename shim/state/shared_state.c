@@ -71,6 +71,23 @@ static void read_boot_id(char *out, size_t cap) {
     out[strcspn(out, "\n")] = '\0';
 }
 
+/* Writes all of buf at off; 0 or the error (a full file system ends a
+ * write short first, and says why at the next). */
+static int write_all(int fd, const void *buf, size_t len, off_t off) {
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : ENOSPC;
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
 /* A fresh file under a private name beside `path`, every page allocated;
  * its name in tmp. false with errno set when it cannot be made. */
 static bool make_fresh(const char *boot_id, char *tmp, size_t cap) {
@@ -88,10 +105,14 @@ static bool make_fresh(const char *boot_id, char *tmp, size_t cap) {
     ck_shared_header h;
     ck_shared_header_init(&h, boot_id);
     /* the mode whatever the umask (0277 would make it unusable: 0400); all
-     * of it allocated now, where a full tmpfs is an error, not a SIGBUS */
-    int e = fchmod(fd, 0600) != 0 ? errno : posix_fallocate(fd, 0, (off_t)sizeof(ck_shared_file));
-    if (e == 0 && pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
-        e = errno != 0 ? errno : EIO;
+     * of it written now, so every page is allocated on any file system,
+     * and a full one is an error here, not a SIGBUS at a slot's first write */
+    static const ck_shared_slot zero_slots[CK_SHARED_SLOTS];
+    int e = fchmod(fd, 0600) != 0 ? errno : 0;
+    if (e == 0)
+        e = write_all(fd, &h, sizeof h, 0);
+    if (e == 0)
+        e = write_all(fd, zero_slots, sizeof zero_slots, sizeof h);
     close(fd);
     if (e != 0) {
         unlink(tmp);
@@ -121,24 +142,28 @@ static void refuse(const char *why) {
  * path) by a fresh one. The lock is only ever held for that instant by
  * another process doing the same: waited for a little, never for good
  * (this runs inside the program's connect). */
-static void rebuild(int fd, const struct stat *st, const char *boot_id, const char *why) {
+static int rebuild(int fd, const struct stat *st, const char *boot_id, const char *why) {
     int tries = 0;
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK || ++tries > 50)
-            return;
+            return errno == EWOULDBLOCK ? EBUSY : errno;
         usleep(2000);
     }
+    int e = 0;
     struct stat now;
     if (stat(path, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev) {
         char tmp[sizeof path + 32];
-        if (make_fresh(boot_id, tmp, sizeof tmp)) {
-            if (rename(tmp, path) == 0)
-                ck_log(CK_LOG_WARN, "CACHEKIT_SHARED_STATE: %s was replaced (%s)", path, why);
-            else
-                unlink(tmp);
+        if (!make_fresh(boot_id, tmp, sizeof tmp)) {
+            e = errno;
+        } else if (rename(tmp, path) != 0) {
+            e = errno;
+            unlink(tmp);
+        } else {
+            ck_log(CK_LOG_WARN, "CACHEKIT_SHARED_STATE: %s was replaced (%s)", path, why);
         }
     }
     flock(fd, LOCK_UN);
+    return e;
 }
 
 /* Whether the file has the name the shim gives its files
@@ -197,8 +222,13 @@ static ck_shared_file *open_file(void) {
         switch (verdict) {
         case CK_SHARED_OK: {
             /* a file some other writer left sparse: allocated now, or a
-             * full tmpfs would raise SIGBUS at a write to a slot */
-            int e = posix_fallocate(fd, 0, (off_t)sizeof(ck_shared_file));
+             * full tmpfs would raise SIGBUS at a write to a slot (fallocate
+             * itself: glibc's fallback for file systems without it writes
+             * into the live words) */
+            int e = 0;
+            if ((uint64_t)st.st_blocks * 512 < sizeof(ck_shared_file) &&
+                fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)sizeof(ck_shared_file)) != 0 && errno != EOPNOTSUPP)
+                e = errno;
             void *m =
                 e != 0 ? MAP_FAILED : mmap(NULL, sizeof(ck_shared_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
             if (m == MAP_FAILED && e == 0)
@@ -216,10 +246,17 @@ static ck_shared_file *open_file(void) {
             refuse(why);
             return NULL;
         case CK_SHARED_DAMAGED:
-        case CK_SHARED_STALE:
-            rebuild(fd, &st, boot_id, why);
+        case CK_SHARED_STALE: {
+            int e = rebuild(fd, &st, boot_id, why);
             close(fd);
+            if (e != 0) {
+                char cause[160];
+                snprintf(cause, sizeof cause, "%s, and it could not be replaced: %s", why, strerror(e));
+                refuse(cause);
+                return NULL;
+            }
             continue;
+        }
         }
     }
     refuse("it kept changing while it was opened");
@@ -248,8 +285,11 @@ ck_breaker_words *ck_shared_state_words(const char *endpoint_name) {
     }
     if (mapped == NULL)
         return NULL;
-    if (strncmp(endpoint_name, "unix:", 5) == 0 && endpoint_name[5] != '/' && endpoint_name[5] != '\0')
-        return NULL; /* relative to the working directory: another process's may be another server */
+    if (strncmp(endpoint_name, "unix:", 5) == 0 && endpoint_name[5] != '/')
+        return NULL; /* relative to the working directory, or abstract ("unix:" names them all): another
+                        process's may be another server */
+    if (namespaces[0] == ' ' || namespaces[strlen(namespaces) - 1] == ' ')
+        return NULL; /* /proc does not say which network this process is in */
     char key[CK_SHARED_KEY_MAX];
     snprintf(key, sizeof key, "%s %s", endpoint_name, namespaces);
     ck_breaker_words *w = ck_shared_slots_find(mapped->slot, CK_SHARED_SLOTS, key);

@@ -326,12 +326,23 @@ SCRIPT
     [ "$(cat "$other")" = secret ]
     grep -q "CACHEKIT_SHARED_STATE: $other cannot be used (it is not a cachekit state file)" \
         "$BATS_TEST_TMPDIR/stderr"
-    # an empty file there is taken (a state file truncated to nothing)
-    : > "$BATS_TEST_TMPDIR/empty"
-    chmod 600 "$BATS_TEST_TMPDIR/empty"
-    CACHEKIT_SHARED_STATE=$BATS_TEST_TMPDIR/empty run client_under_shim < <(printf 'connect\ncmd GET k\n')
+    # an empty file (a lock file: replacing it would break its flock) too;
+    # under the shim's own name it is a state file truncated to nothing
+    : > "$BATS_TEST_TMPDIR/app.lock"
+    chmod 600 "$BATS_TEST_TMPDIR/app.lock"
+    local inode
+    inode=$(stat -c %i "$BATS_TEST_TMPDIR/app.lock")
+    CACHEKIT_SHARED_STATE=$BATS_TEST_TMPDIR/app.lock run client_under_shim < <(printf 'connect\ncmd GET k\n')
     assert_output_is $'connect ok\nstr v1'
-    [ "$(stat -c %s "$BATS_TEST_TMPDIR/empty")" -gt 0 ]
+    grep -q "cannot be used (it is empty)" "$BATS_TEST_TMPDIR/stderr"
+    [ "$(stat -c '%i %s' "$BATS_TEST_TMPDIR/app.lock")" = "$inode 0" ]
+    local own=$BATS_TEST_TMPDIR/cachekit-$(id -u).state
+    : > "$own"
+    chmod 600 "$own"
+    CACHEKIT_SHARED_STATE=$own run client_under_shim < <(printf 'connect\ncmd GET k\n')
+    assert_output_is $'connect ok\nstr v1'
+    grep -q "was replaced (it is empty)" "$BATS_TEST_TMPDIR/stderr"
+    [ "$(stat -c %s "$own")" -gt 0 ]
 }
 
 @test "an async subscriber with its checks off, on a circuit another process's check covers: subscribed again once that check closes it" {
@@ -470,4 +481,41 @@ SCRIPT
         printf 'connect\ncmd GET k\n' | CACHEKIT_SHARED_STATE='$CACHEKIT_SHARED_STATE' LD_PRELOAD='$SHIM' '$CLIENT' -p $PORT
         kill \$(cat '$BATS_TEST_TMPDIR/ns.pid')"
     assert_output_is $'connect ok\nstr netns'
+}
+
+@test "a process whose check thread went to sleep after an earlier outage wakes when another process opens the circuit, and takes over from it when it is killed" {
+    start_redis
+    rcli set k v1 > /dev/null
+    unset CACHEKIT_HEALTH_CHECK_INTERVAL
+    # a lease of 3 x 0.2 + 2 x (1 + 2 x 1) = 6.6 s, and a 60 s cooldown: a
+    # thread that stays asleep leaves A refused for that long
+    export CACHEKIT_HEALTH_CHECK_INTERVAL=0.2 CACHEKIT_SOCKET_CONNECT_TIMEOUT=1 CACHEKIT_SOCKET_TIMEOUT=1 COOLDOWN=60
+    printf 'connect\nloop 400 50 cmd GET k\n' > "$BATS_TEST_TMPDIR/a.script"
+    background_client a "$BATS_TEST_TMPDIR/a.script" -M
+    local a=$BG_PID
+    # outage 1, A's own: its thread starts, closes the circuit, sleeps
+    "$REDISCTL" kill "$REDIS_DIR"
+    eventually 10 logged a 'CLOSED -> OPEN'
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    rcli set k v1 > /dev/null
+    eventually 10 logged a 'OPEN -> CLOSED (health check'
+    sleep 0.5
+    # outage 2, opened by B, whose check holds the lease; then B is killed
+    printf 'connect\ncmd GET k\nsh %s freeze %s\ncmd GET k\nsleep 30000\n' "$REDISCTL" "$REDIS_DIR" \
+        > "$BATS_TEST_TMPDIR/b.script"
+    THRESHOLD=1 background_client b "$BATS_TEST_TMPDIR/b.script"
+    local b=$BG_PID
+    eventually 10 logged b 'CLOSED -> OPEN'
+    sleep 0.5
+    kill -9 "$b"
+    wait "$b" 2> /dev/null || true
+    printf 'sh %s thaw %s && redis-cli -p %s set k v2 > /dev/null\necho thawed\n' "$REDISCTL" "$REDIS_DIR" "$PORT" |
+        "$CLIENT" -p "$PORT" -M > "$BATS_TEST_TMPDIR/thaw.out"
+    local thawed live
+    thawed=$(sed -n 's/^thawed @\([0-9]*\).*/\1/p' "$BATS_TEST_TMPDIR/thaw.out")
+    eventually 10 grep -q '^str v2' "$BATS_TEST_TMPDIR/a.out"
+    live=$(awk '/^str v2/ {split($0, f, "@"); print int(f[2]); exit}' "$BATS_TEST_TMPDIR/a.out")
+    kill "$a" 2> /dev/null || true
+    echo "A live $((live - thawed)) ms after B was killed and Redis thawed" >&2
+    [ $((live - thawed)) -le 1500 ]
 }

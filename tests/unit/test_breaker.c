@@ -557,6 +557,10 @@ static void a_probe_whose_holder_died_between_two_words_is_taken_over(void **sta
     fake_now += 31 * SEC;
     ck_permit p = ck_breaker_acquire(&b, fake_clock, NULL);
     assert_int_equal(p.gate, CK_PROBE);
+    /* its expiry was stored before the state said HALF_OPEN: a caller in
+     * between (the ticket not yet published) finds a fresh one, never the
+     * last probe's, and does not take the permit over */
+    assert_int_equal(atomic_load(&b.w->probe_expires_ns), fake_now + 30 * SEC);
     /* the holder settled its ticket and died before storing the outcome:
      * HALF_OPEN with no ticket */
     atomic_store(&b.w->probe_ticket, 0);
@@ -594,7 +598,15 @@ static void impossible_shared_words_are_repaired_on_the_slow_path(void **state) 
     fail_n(3);
     atomic_store(&b.w->probe_after_ns, fake_now + 365 * 86400 * SEC);
     atomic_store(&b.w->checked_until_ns, fake_now + 365 * 86400 * SEC);
+    /* a placeholder, which never calls acquire, does not wait a year */
+    atomic_store(&b.w->checked_until_ns, 0);
+    assert_int_equal(ck_breaker_next_chance_ns(&b, fake_now), fake_now);
+    atomic_store(&b.w->checked_until_ns, fake_now + 365 * 86400 * SEC);
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_PROBE);
+    /* a check may close a circuit whose "not before" is a year away */
+    ck_breaker_record(&b, (ck_permit){CK_PROBE, atomic_load(&b.w->probe_ticket)}, false, fake_clock, NULL);
+    atomic_store(&b.w->check_close_after_ns, fake_now + 365 * 86400 * SEC);
+    assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
 }
 
 int main(void) {
