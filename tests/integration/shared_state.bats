@@ -419,11 +419,11 @@ SCRIPT
     [ "$(grep -c '^rc 0$' <<<"$output")" -eq 10 ] # no SIGBUS (rc 135)
 }
 
-@test "short-lived processes after an outage whose lease holder was stopped by SIGTERM: live within 1.5 s of Redis returning (a check cut short by an exit leaves it due)" {
+@test "short-lived processes after an outage whose lease holder was stopped by SIGTERM: live within 1.5 s (or 3 processes) of Redis returning (a check cut short by an exit leaves it due)" {
     start_redis
     rcli set k v1 > /dev/null
-    unset CACHEKIT_HEALTH_CHECK_INTERVAL # the default, 1 s: a lease of 27 s
-    export THRESHOLD=1 CACHEKIT_SOCKET_TIMEOUT=0.3
+    # a 0.5 s interval: a lease of 3 x 0.5 + 2 x (2 + 2 x 0.3) = 6.7 s
+    export CACHEKIT_HEALTH_CHECK_INTERVAL=0.5 THRESHOLD=1 CACHEKIT_SOCKET_TIMEOUT=0.3
     # A opens the circuit on a frozen Redis, its check holds the lease;
     # SIGTERM (no exit handlers: the lease is not given back)
     printf 'connect\ncmd GET k\nsh %s freeze %s\ncmd GET k\nsleep 30000\n' "$REDISCTL" "$REDIS_DIR" \
@@ -447,7 +447,10 @@ SCRIPT
     done
     [ -n "$live" ]
     echo "the first live answer ${live} ms after the thaw, in process $i" >&2
-    [ "$live" -le 1500 ]
+    # within 1.5 s, or (where ThreadSanitizer makes each process take over
+    # a second) by the third process after the thaw; a lease waited out
+    # would take 6.7 s, many processes
+    [ "$live" -le 1500 ] || [ "$i" -le 3 ]
 }
 
 
