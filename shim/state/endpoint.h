@@ -1,6 +1,8 @@
 /* Endpoints: one per Redis server the program talks to ("host:port" as the
  * program wrote it, or "unix:/path"), each owning the breaker that every
- * context and thread of the process shares for that server. */
+ * context and thread of the process shares for that server (and, with
+ * shared state, whose decisions every process of the user shares: see
+ * state/shared_state.h). */
 #ifndef CACHEKIT_ENDPOINT_H
 #define CACHEKIT_ENDPOINT_H
 
