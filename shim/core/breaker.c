@@ -106,12 +106,14 @@ static ck_permit acquire(ck_breaker *b, ck_clock_fn now, ck_transition *t, bool 
                     return (ck_permit){CK_PROBE, ticket};
                 }
             }
-        } else if (beyond_any_setting(b, after, now_ns) || beyond_any_setting(b, covered, now_ns)) {
-            if (beyond_any_setting(b, after, now_ns))
+        } else {
+            bool bad_after = beyond_any_setting(b, after, now_ns), bad_cover = beyond_any_setting(b, covered, now_ns);
+            if (bad_after)
                 repair_deadline(&b->w->probe_after_ns, after, now_ns);
-            if (beyond_any_setting(b, covered, now_ns))
+            if (bad_cover)
                 repair_deadline(&b->w->checked_until_ns, covered, now_ns);
-            if (!repaired) /* decide again on the repaired words (once: a writer may go on) */
+            if ((bad_after || bad_cover) &&
+                !repaired) /* decide again on the repaired words (once: a writer may go on) */
                 return acquire(b, now, t, true);
         }
     } else if (s == CK_HALF_OPEN) {
@@ -298,9 +300,9 @@ bool ck_breaker_take_cover(ck_breaker *b, _Atomic uint64_t *mine, uint64_t until
     uint64_t v = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed);
     uint64_t held = atomic_load_explicit(mine, memory_order_relaxed);
     bool ours = held != 0 && v == held;
-    /* (beyond twice the longest lease: a holder that renewed after this
-     * caller read its clock is not garbage) */
-    bool lapsed = v <= now_ns || v - now_ns > 2 * b->cover_max_ns;
+    /* (garbage beyond any setting counts as lapsed; the bound leaves room
+     * for a holder that renewed after this caller read its clock) */
+    bool lapsed = v <= now_ns || beyond_any_setting(b, v, now_ns);
     if (ours || lapsed)
         return ck_breaker_take_cover_from(b, mine, v, until_ns, holder);
     atomic_store_explicit(mine, 0, memory_order_relaxed);
@@ -321,8 +323,8 @@ bool ck_breaker_check_due(ck_breaker *b, uint64_t now_ns, uint64_t first_ns) {
                                                 memory_order_relaxed);
         return false;
     }
-    /* a due time beyond any interval is garbage: due now */
-    return now_ns >= due || due - now_ns > 2 * b->cover_max_ns;
+    /* a due time beyond any setting is garbage: due now */
+    return now_ns >= due || beyond_any_setting(b, due, now_ns);
 }
 
 void ck_breaker_release_probe(ck_breaker *b, uint32_t ticket, ck_transition *t) {

@@ -202,6 +202,10 @@ bool ck_breaker_check_due(ck_breaker *b, uint64_t now_ns, uint64_t first_ns);
 static inline void ck_breaker_schedule_check(ck_breaker *b, uint64_t next_ns) {
     atomic_store_explicit(&b->w->check_due_ns, next_ns, memory_order_relaxed);
 }
+/* When the next check is due (0: not scheduled yet). */
+static inline uint64_t ck_breaker_next_check_ns(const ck_breaker *b) {
+    return atomic_load_explicit(&b->w->check_due_ns, memory_order_relaxed);
+}
 /* Whether a health check covers the breaker at now_ns. */
 static inline bool ck_breaker_covered(const ck_breaker *b, uint64_t now_ns) {
     return atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed) > now_ns;

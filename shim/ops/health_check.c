@@ -43,9 +43,8 @@ static pthread_cond_t wake;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static atomic_bool running;  /* this process has the thread */
 static bool start_failed;    /* under the lock */
-static bool stopping;        /* under the lock */
 static bool woken;           /* under the lock: a circuit opened since the thread last looked */
-static atomic_bool quitting; /* the process exits: no lease is taken any more */
+static atomic_bool quitting; /* the process exits: no check starts, no lease is taken any more */
 static atomic_bool asleep;   /* the thread waits with no time set: every circuit it knew was closed */
 
 /* The interval, drawn uniformly within +-20%: processes that opened
@@ -153,6 +152,19 @@ static void count(ck_endpoint *ep, ck_check_result r) {
     atomic_store_explicit(&ep->check_last, (uint32_t)r, memory_order_relaxed);
 }
 
+/* Placeholders of this process that wait for a check (made after a call
+ * was refused: the listener marked the endpoint) end now that the circuit
+ * closed, by whichever check or probe of whichever process, or that the
+ * check gave it up. The fence before the mark is read pairs with the one
+ * in policy/async.c, track(), between a placeholder's arm and its second
+ * read of the breaker: either this sees the mark (and the armed watch),
+ * or the placeholder sees the change. */
+static void end_awaiting_placeholders(ck_endpoint *ep) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_exchange_explicit(&ep->check_awaited, false, memory_order_relaxed))
+        ck_watchdog_end_placeholders(ep->name);
+}
+
 static void check_and_act(ck_endpoint *ep) {
     char why[CK_LOG_DATA_ROOM] = "";
     ck_check_result r = check(ep, why, sizeof why);
@@ -163,16 +175,14 @@ static void check_and_act(ck_endpoint *ep) {
         ck_transition t;
         if (ck_breaker_check_up(&ep->breaker, ck_clock_monotonic_ns, &t)) {
             ck_endpoint_log_transition(ep, &t, NULL);
-            atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
-            ck_watchdog_end_placeholders(ep->name);
+            end_awaiting_placeholders(ep);
         }
     } else if (r == CK_CHECK_UNUSABLE) {
         ep->check_unusable = true;
         ck_breaker_drop_cover(&ep->breaker, &ep->check_lease);
         /* placeholders waiting for the check: made anew, they wait for the
          * cooldown */
-        atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
-        ck_watchdog_end_placeholders(ep->name);
+        end_awaiting_placeholders(ep);
         ck_log(CK_LOG_WARN, "health check of %s cannot talk to it (%s); the circuit's cooldown probes it instead",
                ep->name, why);
     } else if (!ep->check_logged_down) {
@@ -182,17 +192,6 @@ static void check_and_act(ck_endpoint *ep) {
          * the child's syslog locked: audit) */
         ck_log(CK_LOG_DEBUG, "health check of %s: down (%s)", ep->name, why);
     }
-}
-
-/* Placeholders of this process that wait for a check (the circuit was
- * covered when they were made) end now that it is closed, by whichever
- * check or probe of whichever process. */
-static void end_awaiting_placeholders(ck_endpoint *ep) {
-    if (!atomic_load_explicit(&ep->check_awaited, memory_order_relaxed))
-        return;
-    atomic_store_explicit(&ep->check_awaited, false, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst); /* see policy/async.c, track() */
-    ck_watchdog_end_placeholders(ep->name);
 }
 
 /* Whether process pid is gone: no such process, or a zombie (killed, and
@@ -263,11 +262,9 @@ static uint64_t pass(void) {
         if (!ck_breaker_take_cover(b, &ep->check_lease, now + lease_ns, now, me) &&
             !take_over_from_the_dead(b, ep, now)) {
             /* another process's check covers it: look again in an
-             * interval (to see it closed, or its holder gone) or when its
-             * lease lapses */
-            uint64_t lapses = atomic_load_explicit(&b->w->checked_until_ns, memory_order_relaxed) + 1000000;
+             * interval (to see it closed, its holder gone, or its lease,
+             * which lasts three, lapsed) */
             uint64_t again = now + jittered_interval();
-            earliest = lapses < earliest ? lapses : earliest;
             earliest = again < earliest ? again : earliest;
             continue;
         }
@@ -283,7 +280,7 @@ static uint64_t pass(void) {
             end_awaiting_placeholders(ep); /* closed by the check, or meanwhile by a probe */
             continue;
         }
-        uint64_t due = atomic_load_explicit(&b->w->check_due_ns, memory_order_relaxed);
+        uint64_t due = ck_breaker_next_check_ns(b);
         uint64_t latest = ck_clock_monotonic_ns() + interval_ns + interval_ns / 5;
         due = due == 0 || due > latest ? latest : due; /* never sleep past a renewal */
         earliest = due < earliest ? due : earliest;
@@ -294,12 +291,12 @@ static uint64_t pass(void) {
 static void *run(void *unused) {
     (void)unused;
     pthread_mutex_lock(&lock);
-    while (!stopping) {
+    while (!atomic_load_explicit(&quitting, memory_order_relaxed)) {
         woken = false;
         pthread_mutex_unlock(&lock);
         uint64_t next = ck_real_ready() ? pass() : ck_clock_monotonic_ns() + interval_ns;
         pthread_mutex_lock(&lock);
-        if (stopping || woken)
+        if (atomic_load_explicit(&quitting, memory_order_relaxed) || woken)
             continue;
         if (next == UINT64_MAX) {
             atomic_store_explicit(&asleep, true, memory_order_relaxed);
@@ -370,7 +367,8 @@ static void on_open(ck_endpoint *ep, bool opened) {
         return;
     pthread_once(&once, init_once);
     pthread_mutex_lock(&lock);
-    if (!stopping && (atomic_load_explicit(&running, memory_order_relaxed) || !start_failed)) {
+    if (!atomic_load_explicit(&quitting, memory_order_relaxed) &&
+        (atomic_load_explicit(&running, memory_order_relaxed) || !start_failed)) {
         if (!atomic_load_explicit(&running, memory_order_relaxed))
             start();
         woken = true;
@@ -395,7 +393,6 @@ void ck_health_check_stop(void) {
         return;
     pthread_once(&once, init_once);
     pthread_mutex_lock(&lock);
-    stopping = true;
     atomic_store_explicit(&quitting, true, memory_order_relaxed);
     /* A process that exits gives its leases back, so that the next
      * process's check need not wait for them to lapse (short-lived

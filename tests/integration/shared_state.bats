@@ -68,7 +68,7 @@ ccache_compile() {
 
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-@test "ccache with Redis remote storage frozen: after the first compile opens the circuit, each compile takes its healthy time (+0.1 s); control: shared state off, each waits" {
+@test "ccache with Redis remote storage frozen: after the first compile opens the circuit, each compile takes its healthy time without the shim (+0.1 s); controls: ccache without the shim waits its 10 s, and with shared state off each compile waits" {
     [ -z "${CK_PROGRAMS_SKIP:-}" ] || skip "$CK_PROGRAMS_SKIP"
     command -v ccache > /dev/null || skip "ccache is not installed"
     start_redis
@@ -77,14 +77,21 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
     # leaks LeakSanitizer would report; ASan's other checks stay on)
     local shim=(LD_PRELOAD="$SHIM" CACHEKIT_SOCKET_TIMEOUT_MAX=0.3 CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1
                 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0)
-    local i t healthy=() open=()
+    local i t plain=() open=()
+    # control: ccache without the shim, Redis healthy
     for i in 1 2 3; do
-        t=$(ccache_compile "$i" "${shim[@]}")
-        healthy+=("$t")
+        t=$(ccache_compile "$i" LD_PRELOAD=)
+        plain+=("$t")
     done
-    [ "$(rcli dbsize)" -ge 3 ] # they did use Redis
+    t=$(ccache_compile 4 "${shim[@]}")
+    [ "$(rcli dbsize)" -ge 4 ] # they did use Redis, with and without the shim
     "$REDISCTL" freeze "$REDIS_DIR"
 
+    # control: ccache without the shim, Redis frozen: its own timeout
+    local plain_frozen
+    plain_frozen=$(ccache_compile 9 LD_PRELOAD=)
+    echo "frozen, without the shim: ${plain_frozen} ms" >&2
+    [ "$plain_frozen" -ge 5000 ]
     # control: shared state off, every compile pays the (capped) timeout
     t=$(ccache_compile 10 "${shim[@]}" CACHEKIT_SHARED_STATE=off)
     echo "frozen, shared state off: ${t} ms" >&2
@@ -97,13 +104,13 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
         t=$(ccache_compile "$i" "${shim[@]}")
         open+=("$t")
     done
-    local healthy_median open_median
-    healthy_median=$(printf '%s\n' "${healthy[@]}" | median)
+    local plain_median open_median
+    plain_median=$(printf '%s\n' "${plain[@]}" | median)
     open_median=$(printf '%s\n' "${open[@]}" | median)
-    echo "healthy: ${healthy[*]} ms (median $healthy_median); frozen, circuit open: ${open[*]} ms (median $open_median)" >&2
-    [ "$open_median" -le $((healthy_median + 100)) ]
+    echo "healthy without the shim: ${plain[*]} ms (median $plain_median); frozen, circuit open: ${open[*]} ms (median $open_median)" >&2
+    [ "$open_median" -le $((plain_median + 100)) ]
     for t in "${open[@]}"; do
-        [ "$t" -lt $((healthy_median + 300)) ] # none waited a timeout
+        [ "$t" -lt $((plain_median + 300)) ] # none waited a timeout
     done
     grep -q 'CLOSED -> OPEN' "$BATS_TEST_TMPDIR/stderr"
 }
@@ -122,6 +129,10 @@ background_client() {
 }
 
 logged() { grep -q "$2" "$BATS_TEST_TMPDIR/$1.err"; }
+
+# checked_down METRICS_FILE: the process's health check found Redis down
+# at least once (it held the lease).
+checked_down() { grep -qE '^cachekit_health_checks_total\{.*result="down"\} [1-9]' "$1" 2> /dev/null; }
 
 @test "kill -9 of the process holding the probe does not stall recovery: the next process probes when the probe times out" {
     start_redis
@@ -345,9 +356,26 @@ SCRIPT
     [ "$(stat -c %s "$own")" -gt 0 ]
 }
 
-@test "an async subscriber with its checks off, on a circuit another process's check covers: subscribed again once that check closes it" {
+# subscriber_quits OUT SECONDS: Redis::Fast's subscriber (started before)
+# is subscribed within SECONDS, and gets the message "quit".
+subscriber_quits() {
+    eventually "$2" bash -c "[ \"\$(redis-cli -p $PORT pubsub numsub ch | tail -1)\" = 1 ]"
+    rcli publish ch quit > /dev/null
+    eventually 5 grep -q '^message quit$' "$1"
+    wait "$BACKGROUND_PID"
+    BACKGROUND_PID=
+}
+
+@test "an async subscriber with its checks off, on a circuit another process's check covers: subscribed again once that check closes it (control: without the shim, started while Redis is down)" {
     [ -z "${CK_PROGRAMS_SKIP:-}" ] || skip "$CK_PROGRAMS_SKIP"
     start_redis
+    # control: Redis::Fast without the shim, started while Redis is down,
+    # subscribes when it is back
+    "$REDISCTL" kill "$REDIS_DIR"
+    perl "$CK_ROOT/tests/apps/redis_fast_subscriber.pl" "$PORT" ch > "$BATS_TEST_TMPDIR/control.out" 2> /dev/null &
+    BACKGROUND_PID=$!
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    subscriber_quits "$BATS_TEST_TMPDIR/control.out" 10
     rcli set k v1 > /dev/null
     # A: the check on, holds the lease of the shared circuit
     printf 'connect\ncmd GET k\nsh %s kill %s\nloop 160 50 cmd GET k\n' "$REDISCTL" "$REDIS_DIR" \
@@ -367,13 +395,10 @@ SCRIPT
     "$REDISCTL" start "$REDIS_DIR" "$PORT"
     eventually 5 logged a 'OPEN -> CLOSED (health check: Redis answers)'
     # B's placeholder ends (it looks every second) and Redis::Fast
-    # subscribes again for real
-    eventually 5 bash -c "[ \"\$(redis-cli -p $PORT pubsub numsub ch | tail -1)\" = 1 ]"
-    rcli publish ch quit > /dev/null
-    eventually 5 grep -q '^message quit$' "$BATS_TEST_TMPDIR/b.out"
-    wait "$BACKGROUND_PID"
-    BACKGROUND_PID=
+    # subscribes again for real, as without the shim
+    subscriber_quits "$BATS_TEST_TMPDIR/b.out" 5
     kill "$a" 2> /dev/null || true
+    [ "$(cat "$BATS_TEST_TMPDIR/b.out")" = "$(cat "$BATS_TEST_TMPDIR/control.out")" ]
 }
 
 @test "no room for the file (a full tmpfs, a file size limit): refused with a diagnostic, never a SIGBUS or SIGXFSZ" {
@@ -428,10 +453,11 @@ SCRIPT
     # SIGTERM (no exit handlers: the lease is not given back)
     printf 'connect\ncmd GET k\nsh %s freeze %s\ncmd GET k\nsleep 30000\n' "$REDISCTL" "$REDIS_DIR" \
         > "$BATS_TEST_TMPDIR/a.script"
-    background_client a "$BATS_TEST_TMPDIR/a.script"
+    CACHEKIT_METRICS_FILE=$BATS_TEST_TMPDIR/a.prom CACHEKIT_METRICS_INTERVAL=0.1 \
+        background_client a "$BATS_TEST_TMPDIR/a.script"
     local a=$BG_PID
     eventually 10 logged a 'CLOSED -> OPEN'
-    sleep 1.5 # its check holds the lease, and is in flight on the frozen Redis
+    eventually 10 checked_down "$BATS_TEST_TMPDIR/a.prom" # its check holds the lease
     kill -TERM "$a"
     wait "$a" 2> /dev/null || true
     "$REDISCTL" thaw "$REDIS_DIR"
@@ -502,14 +528,14 @@ SCRIPT
     "$REDISCTL" start "$REDIS_DIR" "$PORT"
     rcli set k v1 > /dev/null
     eventually 10 logged a 'OPEN -> CLOSED (health check'
-    sleep 0.5
     # outage 2, opened by B, whose check holds the lease; then B is killed
     printf 'connect\ncmd GET k\nsh %s freeze %s\ncmd GET k\nsleep 30000\n' "$REDISCTL" "$REDIS_DIR" \
         > "$BATS_TEST_TMPDIR/b.script"
-    THRESHOLD=1 background_client b "$BATS_TEST_TMPDIR/b.script"
+    THRESHOLD=1 CACHEKIT_METRICS_FILE=$BATS_TEST_TMPDIR/b.prom CACHEKIT_METRICS_INTERVAL=0.1 \
+        background_client b "$BATS_TEST_TMPDIR/b.script"
     local b=$BG_PID
     eventually 10 logged b 'CLOSED -> OPEN'
-    sleep 0.5
+    eventually 10 checked_down "$BATS_TEST_TMPDIR/b.prom" # B's check holds the lease
     kill -9 "$b"
     wait "$b" 2> /dev/null || true
     printf 'sh %s thaw %s && redis-cli -p %s set k v2 > /dev/null\necho thawed\n' "$REDISCTL" "$REDIS_DIR" "$PORT" |
