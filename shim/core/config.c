@@ -108,7 +108,7 @@ uint64_t ck_config_check_lease_ns(const ck_config *cfg) {
            2 * (ck_config_check_connect_bound_ns(cfg) + 2 * ck_config_check_reply_bound_ns(cfg));
 }
 
-static bool parse_bool(const char *s, bool *out) {
+bool ck_config_parse_bool(const char *s, bool *out) {
     static const char *const yes[] = {"1", "true", "yes", "on"};
     static const char *const no[] = {"0", "false", "no", "off"};
     for (size_t i = 0; i < 4; i++) {
@@ -170,7 +170,7 @@ static bool parse_text(const char *s, double max, char *out) {
 static bool parse_row(const config_row *row, const char *value, ck_config *cfg) {
     void *field = (char *)cfg + row->offset;
     switch (row->kind) {
-    case KIND_BOOL: return parse_bool(value, field);
+    case KIND_BOOL: return ck_config_parse_bool(value, field);
     case KIND_UINT: return parse_uint(value, row->min, row->max, field);
     case KIND_SECONDS: return parse_seconds(value, row->min, row->max, field);
     case KIND_CHOICE: return parse_choice(value, row->choices, field);

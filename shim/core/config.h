@@ -46,6 +46,10 @@ typedef struct {
 /* The shortest health check interval (0 aside: off). */
 #define CK_HEALTH_CHECK_INTERVAL_MIN_NS 100000000ull
 
+/* A boolean as every CACHEKIT_* variable spells it: 1/0, true/false,
+ * yes/no, on/off (any case). false when s is none of them. */
+bool ck_config_parse_bool(const char *s, bool *out);
+
 /* How long a health check may take to connect, and to read each reply:
  * bounded even when the shim adds no timeout to the program's calls. */
 uint64_t ck_config_check_connect_bound_ns(const ck_config *cfg);

@@ -33,6 +33,7 @@
 
 #include "clock.h"
 #include "exposition.h"
+#include "write_all.h"
 #include "http_parse.h"
 #include "http_server.h"
 #include "log.h"
@@ -81,14 +82,10 @@ static void write_file(void) {
     }
     document.len = 0;
     bool ok = ck_exposition_metrics(&document);
-    for (size_t done = 0; ok && done < document.len;) {
-        ssize_t n = write(fd, document.bytes + done, document.len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        ok = n > 0;
-        done += n > 0 ? (size_t)n : 0;
-    }
-    ok = close(fd) == 0 && ok;
+    int e = ok ? ck_write_all(fd, document.bytes, document.len) : 0;
+    if (e != 0)
+        errno = e;
+    ok = close(fd) == 0 && ok && e == 0;
     if (!ok || rename(tmp, metrics_file) != 0) {
         CK_LOG_ONCE(CK_LOG_ERROR, "CACHEKIT_METRICS_FILE=\"%s\": cannot write it (%s)", metrics_file, strerror(errno));
         unlink(tmp);

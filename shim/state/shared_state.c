@@ -26,13 +26,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "write_all.h"
 #include "log.h"
 
 static char path[256];         /* empty: the default, resolved when first needed */
@@ -43,21 +44,14 @@ static char namespaces[64];    /* "net:[...] mnt:[...]" of this process: part of
 
 void ck_shared_state_configure(const char *setting) {
     path[0] = '\0';
-    if (strcasecmp(setting, "off") == 0 || strcmp(setting, "0") == 0 || strcasecmp(setting, "false") == 0 ||
-        strcasecmp(setting, "no") == 0) {
-        tried = true;
-        return;
-    }
-    if (setting[0] == '/' && strlen(setting) < sizeof path) {
+    bool on = true;
+    if (setting[0] == '/' && strlen(setting) < sizeof path)
         snprintf(path, sizeof path, "%s", setting);
-        return;
-    }
-    bool on = strcasecmp(setting, "on") == 0 || strcmp(setting, "1") == 0 || strcasecmp(setting, "true") == 0 ||
-              strcasecmp(setting, "yes") == 0 || setting[0] == '\0';
-    if (!on)
+    else if (setting[0] != '\0' && !ck_config_parse_bool(setting, &on))
         ck_log(CK_LOG_WARN,
                "CACHEKIT_SHARED_STATE=%s is neither on, off nor an absolute path (of at most %zu bytes); using on",
                setting, sizeof path - 1);
+    tried = !on; /* off: never opened */
 }
 
 static void read_boot_id(char *out, size_t cap) {
@@ -69,23 +63,6 @@ static void read_boot_id(char *out, size_t cap) {
     close(fd);
     out[n > 0 ? n : 0] = '\0';
     out[strcspn(out, "\n")] = '\0';
-}
-
-/* Writes all of buf at off; 0 or the error (a full file system ends a
- * write short first, and says why at the next). */
-static int write_all(int fd, const void *buf, size_t len, off_t off) {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? errno : ENOSPC;
-        p += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return 0;
 }
 
 /* A fresh file under a private name beside `path`, every page allocated;
@@ -110,9 +87,9 @@ static bool make_fresh(const char *boot_id, char *tmp, size_t cap) {
     static const ck_shared_slot zero_slots[CK_SHARED_SLOTS];
     int e = fchmod(fd, 0600) != 0 ? errno : 0;
     if (e == 0)
-        e = write_all(fd, &h, sizeof h, 0);
+        e = ck_write_all(fd, &h, sizeof h);
     if (e == 0)
-        e = write_all(fd, zero_slots, sizeof zero_slots, sizeof h);
+        e = ck_write_all(fd, zero_slots, sizeof zero_slots);
     close(fd);
     if (e != 0) {
         unlink(tmp);
