@@ -1,6 +1,8 @@
 /* The connect family, redisReconnect, the socket settings and redisFree,
  * as the program sees them (the policy is in policy/connect.c, heal.c and
  * placeholder.c). */
+#include <errno.h>
+
 #include "api.h"
 #include "async.h"
 #include "call.h"
@@ -38,9 +40,15 @@ CK_EXPORT redisContext *redisConnectUnixWithTimeout(const char *path, const stru
     (ck_placeholder_async_offered() ? ck_placeholder_async_substitute()                                                \
                                     : ck_connect_adopt(CK_REAL_CALL(fn, __VA_ARGS__)))
 
+/* The non-blocking forms by name are gated too, unless they build an
+ * async context. */
+#define GATED_NONBLOCK(...)                                                                                            \
+    (ck_placeholder_async_offered() ? ck_placeholder_async_substitute()                                                \
+                                    : ck_connect_gated(&(ck_connect_recipe){.nonblock = true, __VA_ARGS__}))
+
 CK_EXPORT redisContext *redisConnectNonBlock(const char *ip, int port) {
     CK_ENTRY(redisConnectNonBlock, CK_NO_CONTEXT, NULL);
-    return ADOPTED(redisConnectNonBlock, ip, port);
+    return GATED_NONBLOCK(.address = (char *)ip, .port = port);
 }
 
 CK_EXPORT redisContext *redisConnectBindNonBlock(const char *ip, int port, const char *src) {
@@ -55,7 +63,7 @@ CK_EXPORT redisContext *redisConnectBindNonBlockWithReuse(const char *ip, int po
 
 CK_EXPORT redisContext *redisConnectUnixNonBlock(const char *path) {
     CK_ENTRY(redisConnectUnixNonBlock, CK_NO_CONTEXT, NULL);
-    return ADOPTED(redisConnectUnixNonBlock, path);
+    return GATED_NONBLOCK(.is_unix = true, .address = (char *)path);
 }
 
 CK_EXPORT redisContext *redisConnectFd(int fd) {
@@ -88,9 +96,11 @@ CK_EXPORT void redisFree(redisContext *c) {
     CK_ENTRY(redisFree, CK_NO_CONTEXT, );
     /* forgotten before it is freed: once freed, another thread may get a
      * new context at the same address and register it */
+    int saved_errno = errno; /* a program may report the error it freed the context for (Ruby's driver does) */
     if (c != NULL) {
         ck_async_on_free(c);
         ck_connect_forget(c);
     }
     CK_REAL_CALL(redisFree, c);
+    errno = saved_errno;
 }

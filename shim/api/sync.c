@@ -8,6 +8,7 @@
 #include "abi.h"
 #include "api.h"
 #include "call.h"
+#include "driven.h"
 
 static void *run_command(redisContext *c, ck_call *call) {
     ck_context_state *st = ck_call_state(c);
@@ -95,4 +96,25 @@ CK_EXPORT int redisAppendFormattedCommand(redisContext *c, const char *cmd, size
 CK_EXPORT int redisGetReply(redisContext *c, void **reply) {
     CK_ENTRY(redisGetReply, c, REDIS_ERR);
     return ck_call_get_reply(c, ck_call_state(c), reply);
+}
+
+/* The calls redisGetReply is made of, for programs that drive the I/O
+ * themselves (policy/driven.h); hiredis's own calls pass straight
+ * through. */
+CK_EXPORT int redisBufferWrite(redisContext *c, int *done) {
+    CK_ENTRY(redisBufferWrite, c, REDIS_ERR);
+    ck_context_state *st = ck_driven_state(c);
+    return st != NULL ? ck_driven_flush(c, st, done) : CK_REAL_CALL(redisBufferWrite, c, done);
+}
+
+CK_EXPORT int redisBufferRead(redisContext *c) {
+    CK_ENTRY(redisBufferRead, c, REDIS_ERR);
+    ck_context_state *st = ck_driven_state(c);
+    return st != NULL ? ck_driven_fill(c, st) : CK_REAL_CALL(redisBufferRead, c);
+}
+
+CK_EXPORT int redisGetReplyFromReader(redisContext *c, void **reply) {
+    CK_ENTRY(redisGetReplyFromReader, c, REDIS_ERR);
+    ck_context_state *st = ck_driven_state(c);
+    return st != NULL ? ck_driven_take_reply(c, st, reply) : CK_REAL_CALL(redisGetReplyFromReader, c, reply);
 }

@@ -21,6 +21,11 @@ typedef struct {
     size_t ctx_app_fields[3];
     size_t ctx_app_field_count;
     size_t reply_integer, reply_len, reply_str, reply_elements, reply_element;
+    /* the context's reader, and in it: its input (the same in every
+     * version) and the reply functions a program may replace (Ruby's
+     * driver builds Ruby objects) */
+    size_t ctx_reader, reader_buf, reader_pos, reader_len, reader_ridx, reader_fn, reader_privdata;
+    size_t fns_free_object; /* redisReplyObjectFunctions: offset of freeObject */
 } ck_abi_layout;
 
 extern ck_abi_layout ck_abi;
@@ -62,6 +67,43 @@ static inline bool ck_ctx_reconnectable(const redisContext *c) {
     int type = ck_ctx_connection_type(c);
     return (type == REDIS_CONN_TCP && ck_ctx_tcp_host(c) != NULL) ||
            (type == REDIS_CONN_UNIX && ck_ctx_unix_path(c) != NULL && ck_ctx_unix_path(c)[0] != '\0');
+}
+
+/* The reply functions of a context's reader: replaced by a program that
+ * wants objects of its own (NULL fn: no reader). */
+typedef struct {
+    const void *fn;
+    void *privdata;
+} ck_reader_functions;
+
+static inline void *ck_ctx_reader(const redisContext *c) { return CK_FIELD(c, ck_abi.ctx_reader, void *); }
+static inline ck_reader_functions ck_reader_functions_of(const void *reader) {
+    return reader == NULL ? (ck_reader_functions){NULL, NULL}
+                          : (ck_reader_functions){CK_FIELD(reader, ck_abi.reader_fn, const void *),
+                                                  CK_FIELD(reader, ck_abi.reader_privdata, void *)};
+}
+static inline void ck_reader_set_functions(void *reader, ck_reader_functions f) {
+    if (reader == NULL || f.fn == NULL)
+        return;
+    CK_FIELD(reader, ck_abi.reader_fn, const void *) = f.fn;
+    CK_FIELD(reader, ck_abi.reader_privdata, void *) = f.privdata;
+}
+/* Frees a reply object as the reader that made it would (its functions'
+ * freeObject; none: nothing to free). */
+typedef void ck_free_object_fn(void *);
+static inline void ck_reader_free_object(ck_reader_functions f, void *obj) {
+    ck_free_object_fn *free_object = f.fn != NULL ? CK_FIELD(f.fn, ck_abi.fns_free_object, ck_free_object_fn *) : NULL;
+    if (free_object != NULL && obj != NULL)
+        free_object(obj);
+}
+
+/* The reader's input: every byte fed (len) and those parsed (pos); a
+ * reply under way when ridx >= 0. */
+static inline const char *ck_reader_buf(const void *reader) { return CK_FIELD(reader, ck_abi.reader_buf, char *); }
+static inline size_t ck_reader_len(const void *reader) { return CK_FIELD(reader, ck_abi.reader_len, size_t); }
+static inline bool ck_reader_idle(const void *reader) {
+    return CK_FIELD(reader, ck_abi.reader_pos, size_t) == ck_reader_len(reader) &&
+           CK_FIELD(reader, ck_abi.reader_ridx, int) == -1;
 }
 
 /* redisReply: type is the first int in every version. */

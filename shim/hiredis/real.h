@@ -39,6 +39,9 @@
     X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char **argv, const size_t *argvlen), true, true) \
     X(int, redisAppendFormattedCommand, (redisContext * c, const char *cmd, size_t len), true, false)                  \
     X(int, redisGetReply, (redisContext * c, void **reply), true, true)                                                \
+    X(int, redisBufferWrite, (redisContext * c, int *done), true, true)                                                \
+    X(int, redisBufferRead, (redisContext * c), true, true)                                                            \
+    X(int, redisGetReplyFromReader, (redisContext * c, void **reply), true, true)                                      \
     X(int, redisvFormatCommand, (char **target, const char *format, va_list ap), true, false)                          \
     X(int, redisFormatCommandArgv, (char **target, int argc, const char **argv, const size_t *argvlen), true, false)   \
     X(void, redisFreeCommand, (char *cmd), true, false)                                                                \

@@ -10,6 +10,7 @@
 #include "reply.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +49,41 @@ void ck_reply_thread_cleanup(void) {
     }
 }
 
-static void *build(const char *resp, size_t len) {
+/* hiredis's own reply functions, as every new reader has them. */
+static _Atomic(const void *) default_functions;
+
+static const void *hiredis_functions(void) {
+    const void *fn = atomic_load_explicit(&default_functions, memory_order_relaxed);
+    if (fn == NULL) {
+        redisReader *r = reader_for_thread();
+        fn = r != NULL ? ck_reader_functions_of(r).fn : NULL;
+        atomic_store_explicit(&default_functions, fn, memory_order_relaxed);
+    }
+    return fn;
+}
+
+bool ck_reply_foreign(const redisContext *c) {
+    const void *reader = ck_ctx_reader(c);
+    if (reader == NULL)
+        return false;
+    const void *fn = ck_reader_functions_of(reader).fn;
+    return fn != hiredis_functions() && hiredis_functions() != NULL;
+}
+
+/* The reply is built with the reply functions of `c`'s reader, so that it
+ * is the kind of object the program gets from its hiredis there. */
+static void *build(const redisContext *c, const char *resp, size_t len) {
     redisReader *r = reader_for_thread();
     void *reply = NULL;
-    if (r == NULL || ck_real.redisReaderFeed(r, resp, len) != REDIS_OK ||
-        ck_real.redisReaderGetReply(r, &reply) != REDIS_OK || reply == NULL) {
+    ck_reader_functions own = {NULL, NULL};
+    if (r != NULL && c != NULL && ck_reply_foreign(c)) {
+        own = ck_reader_functions_of(r);
+        ck_reader_set_functions(r, ck_reader_functions_of(ck_ctx_reader(c)));
+    }
+    bool built = r != NULL && ck_real.redisReaderFeed(r, resp, len) == REDIS_OK &&
+                 ck_real.redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL;
+    ck_reader_set_functions(r, own); /* (nothing when own.fn is NULL) */
+    if (!built) {
         /* A reader in an error state cannot be reused: drop it. */
         ck_reply_thread_cleanup();
         ck_log(CK_LOG_ERROR, "could not build a reply (out of memory?); the program gets an error instead");
@@ -61,9 +92,9 @@ static void *build(const char *resp, size_t len) {
     return reply;
 }
 
-void *ck_reply_nil(void) { return build("$-1\r\n", 5); }
+void *ck_reply_nil(const redisContext *c) { return build(c, "$-1\r\n", 5); }
 
-void *ck_reply_from_resp(const char *resp, size_t len) { return build(resp, len); }
+void *ck_reply_from_resp(const redisContext *c, const char *resp, size_t len) { return build(c, resp, len); }
 
 static bool put_header(ck_buf *b, char kind, long long n, size_t limit) {
     char head[32];

@@ -1,6 +1,7 @@
 /* Replies the shim makes up. They are built by the program's own hiredis
- * (its reader, fed RESP2 bytes), so the program frees them with
- * freeReplyObject as usual, whatever the version and allocator. */
+ * (its reader, fed RESP2 bytes, with the reply functions of the
+ * program's context), so the program frees them as usual, whatever the
+ * version, allocator or reply objects. */
 #ifndef CACHEKIT_REPLY_H
 #define CACHEKIT_REPLY_H
 
@@ -11,11 +12,18 @@
 #include "buf.h"
 #include "command.h"
 
-/* A fresh nil reply, or NULL when memory is short. */
-void *ck_reply_nil(void);
+/* A fresh nil reply, or NULL when memory is short. Built as `c`'s reader
+ * builds its replies: with the program's own reply functions if it
+ * replaced hiredis's (NULL: hiredis's). */
+void *ck_reply_nil(const redisContext *c);
 
 /* A fresh reply decoded from one complete RESP2 value, or NULL. */
-void *ck_reply_from_resp(const char *resp, size_t len);
+void *ck_reply_from_resp(const redisContext *c, const char *resp, size_t len);
+
+/* The program replaced the reply functions of c's reader (Ruby's driver
+ * builds Ruby objects): its replies are not hiredis's redisReply, and the
+ * shim must not read them. */
+bool ck_reply_foreign(const redisContext *c);
 
 /* Appends the RESP2 encoding of a reply; false when the reply holds a
  * RESP3-only type (it cannot be replayed as it was), or memory is short,

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,10 +474,6 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         return tr->append(c, call);
     if (st->passthrough)
         return append_unfollowed(c, st, call);
-    /* a non-blocking sync context does its own I/O: a made-up reply would
-     * never make its descriptor readable (see README, limits) */
-    if (tr->reads_block && !(ck_ctx_flags(c) & REDIS_BLOCK))
-        return tr->append(c, call);
     if (__builtin_expect(st->healing, 0))
         heal_abandoned(c, st);
     char *expanded = NULL;
@@ -658,11 +655,21 @@ void ck_call_before_command(redisContext *c, ck_context_state *st) {
     }
 }
 
-static void hand_over(void *made, void **reply) {
+/* Frees a reply the program will not get, as c's reader would. */
+static void discard_reply(redisContext *c, void *made) {
+    if (made == NULL)
+        return;
+    if (ck_reply_foreign(c))
+        ck_reader_free_object(ck_reader_functions_of(ck_ctx_reader(c)), made);
+    else
+        CK_REAL_CALL(freeReplyObject, made);
+}
+
+static void hand_over(redisContext *c, void *made, void **reply) {
     if (reply != NULL)
         *reply = made;
-    else if (made != NULL)
-        CK_REAL_CALL(freeReplyObject, made);
+    else
+        discard_reply(c, made);
 }
 
 /* The shim's own answer: nil, the stale value, or a session command's
@@ -671,8 +678,8 @@ static int answer_synthesized(redisContext *c, ck_context_state *st, void **repl
     ck_slot *owed = ck_pending_at(&st->pending, 0);
     void *made = NULL;
     if (reply != NULL) {
-        made = owed->kind != CK_SLOT_SYNTH_NIL ? ck_reply_from_resp(owed->cache.stale, owed->cache.stale_len)
-                                               : ck_reply_nil();
+        made = owed->kind != CK_SLOT_SYNTH_NIL ? ck_reply_from_resp(c, owed->cache.stale, owed->cache.stale_len)
+                                               : ck_reply_nil(c);
         if (made == NULL) {
             CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
             return REDIS_ERR;
@@ -683,13 +690,15 @@ static int answer_synthesized(redisContext *c, ck_context_state *st, void **repl
                                                            : &st->endpoint->metrics.synth_nil);
     ck_slot_cache_release(&owed->cache);
     ck_pending_pop(&st->pending);
-    hand_over(made, reply);
+    hand_over(c, made, reply);
     return REDIS_OK;
 }
 
 /* A reply the dead connection owed: what hiredis answers there. */
 static int answer_dead(redisContext *c, ck_context_state *st) {
     ck_pending_pop(&st->pending);
+    if (errno == 0)
+        errno = ECONNRESET; /* no system call failed here: what a lost connection says (Ruby's driver needs one) */
     if (ck_ctx_err(c) == 0) /* not expected: the connection is healed only once nothing dead is owed */
         CK_REAL_CALL(__redisSetError, c, REDIS_ERR_IO, "cachekit: the connection that owed this reply was lost");
     return REDIS_ERR;
@@ -709,6 +718,9 @@ static int answer_refused(redisContext *c, ck_context_state *st) {
     CK_REAL_CALL(__redisSetError, c, REDIS_ERR_IO, msg);
     ck_context_connection_abandoned(st, false);
     st->told_down = true;
+    /* an I/O error with no system call behind it: the errno of a server
+     * that refuses (a program may raise it: Ruby's driver does) */
+    errno = ECONNREFUSED;
     return REDIS_ERR;
 }
 
@@ -731,8 +743,8 @@ static void connect_owed(redisContext *c, ck_context_state *st) {
 }
 
 /* A real reply settles what its command started. */
-static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const void *made) {
-    bool accepted = ok && ck_reply_type(made) != REDIS_REPLY_ERROR;
+static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const void *seen) {
+    bool accepted = ok && (seen == NULL || ck_reply_type(seen) != REDIS_REPLY_ERROR);
     if ((flags & SLOT_TXN_BEGIN) && ok && !accepted && !(flags & SLOT_NESTED))
         st->in_transaction = false; /* MULTI refused (not nested): no transaction */
     if ((flags & CK_SLOT_DB_CHANGE) && st->db_changes_in_flight > 0) {
@@ -761,26 +773,34 @@ static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const voi
     }
 }
 
-int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
-    if (st != NULL && __builtin_expect(st->healing, 0))
+bool ck_call_before_io(redisContext *c, ck_context_state *st) {
+    if (__builtin_expect(st->healing, 0))
         heal_abandoned(c, st);
-    if (st != NULL && __builtin_expect(st->connect_owed, 0))
+    if (__builtin_expect(st->connect_owed, 0)) {
         connect_owed(c, st);
-    const ck_slot *front = st != NULL ? ck_pending_front(&st->pending) : NULL;
-    if (front == NULL)
-        return CK_REAL_CALL(redisGetReply, c, reply);
+        return true;
+    }
+    return false;
+}
+
+int ck_call_answer_owed(redisContext *c, ck_context_state *st, const ck_slot *front, void **reply) {
     if (front->kind == CK_SLOT_DEAD)
         return answer_dead(c, st);
     if (front->kind == CK_SLOT_REFUSED)
         return answer_refused(c, st);
-    if (front->kind != CK_SLOT_REAL)
-        return answer_synthesized(c, st, reply);
+    return answer_synthesized(c, st, reply);
+}
 
-    ck_permit permit = ck_slot_permit(front);
+int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
+    if (st != NULL)
+        ck_call_before_io(c, st);
+    const ck_slot *front = st != NULL ? ck_pending_front(&st->pending) : NULL;
+    if (front == NULL)
+        return CK_REAL_CALL(redisGetReply, c, reply);
+    if (front->kind != CK_SLOT_REAL)
+        return ck_call_answer_owed(c, st, front, reply);
+
     uint8_t flags = front->flags;
-    /* used in place after the pop below: a popped slot is overwritten only
-     * by a push, and nothing here pushes */
-    ck_slot_cache *cache = &ck_pending_at(&st->pending, 0)->cache;
     /* blocking commands are neither timed nor bounded; async replies are
      * read from memory (the deadline thread bounds their wait) */
     const ck_transport *tr = st->transport != NULL ? st->transport : &ck_sync_transport;
@@ -798,19 +818,39 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     uint64_t elapsed = measured ? ck_clock_monotonic_ns() - started : 0;
     if (reads_block && (flags & CK_SLOT_UNBOUNDED))
         ck_timeouts_restore(c, st);
-    if (rc == REDIS_OK && (made == NULL || ck_reply_type(made) == REDIS_REPLY_PUSH)) {
+    const void *seen = made;
+    if (__builtin_expect(ck_reply_foreign(c), 0)) {
+        /* hiredis read the bytes itself: the shadow reader did not see them */
+        seen = NULL;
+        st->shadow_lost = true;
+    }
+    ck_call_timing timing = {.elapsed_ns = elapsed, .measured = measured, .timed = timed};
+    return ck_call_settle_real(c, st, rc, made, seen, timing, reply);
+}
+
+int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *made, const void *seen,
+                        ck_call_timing timing, void **reply) {
+    if (rc == REDIS_OK && (made == NULL || (seen != NULL && ck_reply_type(seen) == REDIS_REPLY_PUSH))) {
         /* nothing read yet (non-blocking context), or a RESP3 push: owed
          * to no command */
-        hand_over(made, reply);
+        hand_over(c, made, reply);
         return rc;
     }
+    const ck_slot *front = ck_pending_front(&st->pending);
+    ck_permit permit = ck_slot_permit(front);
+    uint8_t flags = front->flags;
+    /* used in place after the pop below: a popped slot is overwritten only
+     * by a push, and nothing here pushes */
+    ck_slot_cache *cache = &ck_pending_at(&st->pending, 0)->cache;
+    const ck_transport *tr = st->transport != NULL ? st->transport : &ck_sync_transport;
     ck_pending_pop(&st->pending);
     if (tr->replied != NULL)
         tr->replied(st, flags, rc == REDIS_OK);
-    settle_modes(st, flags, rc == REDIS_OK, made);
-    bool answered = rc == REDIS_OK && !ck_reply_is_unavailable(made);
-    if (measured && ck_metrics_on)
-        ck_metrics_observe(&st->endpoint->metrics, elapsed);
+    st->connect_unproven = false; /* a call of its own told how the connect went */
+    settle_modes(st, flags, rc == REDIS_OK, seen);
+    bool answered = rc == REDIS_OK && !ck_reply_is_unavailable(seen);
+    if (timing.measured && ck_metrics_on)
+        ck_metrics_observe(&st->endpoint->metrics, timing.elapsed_ns);
     void *stale = NULL;
     if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE)) {
         size_t stale_len;
@@ -821,21 +861,23 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
                           ? ck_cache_stale(cache, &stale_len)
                           : NULL;
         if (bytes != NULL) /* stale-if-error: the last good value instead of the error */
-            stale = ck_reply_from_resp(bytes, stale_len);
+            stale = ck_reply_from_resp(c, bytes, stale_len);
         free(bytes);
-        ck_cache_settle(flags, cache, made, answered);
+        ck_cache_settle(flags, cache, seen, answered);
         ck_slot_cache_release(cache);
     }
-    bool slow = answered && timed && ck_timeouts_after_success(st, elapsed);
+    bool slow = answered && timing.timed && ck_timeouts_after_success(st, timing.elapsed_ns);
     if (answered && !slow) {
         ck_endpoint_record(st->endpoint, permit, true, NULL); /* no system call: errno is intact */
     } else {
         int saved_errno = errno;
         char slow_cause[48];
-        const char *cause = rc != REDIS_OK ? ck_ctx_cause(c) : ck_reply_str(made);
+        const char *cause = rc != REDIS_OK || seen == NULL ? ck_ctx_cause(c) : ck_reply_str(seen);
         if (slow) {
-            snprintf(slow_cause, sizeof slow_cause, "slow call: %.1f ms", (double)elapsed / 1e6);
+            snprintf(slow_cause, sizeof slow_cause, "slow call: %.1f ms", (double)timing.elapsed_ns / 1e6);
             cause = slow_cause;
+        } else if (rc != REDIS_OK && atomic_load_explicit(&st->watch.fired, memory_order_relaxed) && !st->is_async) {
+            cause = "no reply within CACHEKIT_SOCKET_TIMEOUT";
         }
         ck_endpoint_record(st->endpoint, permit, false, cause);
         errno = saved_errno;
@@ -844,12 +886,11 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         ck_context_connection_died(st, ck_ctx_cause(c)); /* what it still owed is owed by a dead connection */
     if (stale != NULL) {
         ck_metrics_count(&st->endpoint->metrics.synth_stale);
-        if (made != NULL)
-            CK_REAL_CALL(freeReplyObject, made);
-        hand_over(stale, reply);
+        discard_reply(c, made);
+        hand_over(c, stale, reply);
         return REDIS_OK;
     }
     if (rc == REDIS_OK)
-        hand_over(made, reply);
+        hand_over(c, made, reply);
     return rc;
 }

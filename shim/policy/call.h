@@ -88,6 +88,27 @@ struct ck_call {
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call);
 int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply);
 
+/* The pieces of ck_call_get_reply that a program driving the I/O itself
+ * (policy/driven.c) reaches one by one:
+ *   ck_call_before_io:   a connect owed or a heal left by a jump, made
+ *                        where hiredis does I/O (true: a connect was made);
+ *   ck_call_answer_owed: the answer of a front slot that is not REAL
+ *                        (the shim's own, or a dead connection's error);
+ *   ck_call_settle_real: a real reply of the front slot (or its read's
+ *                        failure, rc REDIS_ERR) settles what its command
+ *                        started; `seen` is the reply as the shim may read
+ *                        it (NULL: it may not, ck_reply_foreign). */
+typedef struct {
+    uint64_t elapsed_ns; /* the call's latency */
+    bool measured;       /* elapsed_ns is known */
+    bool timed;          /* counts toward slow calls and the adaptive timeout */
+} ck_call_timing;
+
+bool ck_call_before_io(redisContext *c, ck_context_state *st);
+int ck_call_answer_owed(redisContext *c, ck_context_state *st, const ck_slot *front, void **reply);
+int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *made, const void *seen,
+                        ck_call_timing timing, void **reply);
+
 /* A blocking command of the sync API (redisCommand...) is about to be
  * appended and its reply read at once: replies a dead connection still
  * owed are given up (see call.c). */

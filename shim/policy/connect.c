@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "abi.h"
 #include "errors.h"
@@ -75,8 +76,10 @@ redisContext *ck_connect_gated(const ck_connect_recipe *r) {
         c = ck_placeholder_make(r, ep, true);
     } else if (c != NULL) {
         ck_context_state *st = ck_context_register(c, ep);
-        if (st != NULL)
+        if (st != NULL) {
             ck_timeouts_after_connect(c, st);
+            st->connect_unproven = r->nonblock;
+        }
         if (ck_ctx_connected(c))
             ck_connect_hold_probe(st, ep, permit);
     }
@@ -130,9 +133,33 @@ int ck_connect_enable_keepalive(redisContext *c) {
     return REDIS_OK;
 }
 
+/* A non-blocking connect freed before any reply came: the program may
+ * have given up on it because its socket said refused or never connected
+ * (Ruby's driver waits for it, reads SO_ERROR, frees the context and
+ * raises): that is a failed connect, which no call of the shim saw. */
+static void judge_unproven_connect(redisContext *c, ck_context_state *st) {
+    int fd = ck_ctx_fd(c), err = 0, saved_errno = errno;
+    socklen_t len = sizeof err;
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return;
+    /* (the program may have read SO_ERROR itself, which clears it) */
+    bool unconnected = getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0 && errno == ENOTCONN;
+    if (err != 0 || unconnected) {
+        ck_permit permit = st->held_probe;
+        st->held_probe = CK_PERMIT_ALLOW;
+        ck_endpoint_record(st->endpoint, permit, false,
+                           err != 0 ? strerror(err) : "a non-blocking connect that never completed");
+    }
+    errno = saved_errno;
+}
+
 void ck_connect_forget(redisContext *c) {
     ck_context_state *st = ck_context_lookup(c);
     if (st != NULL && st->told_down)
         atomic_store_explicit(&st->endpoint->program_gave_up, true, memory_order_relaxed);
+    if (st != NULL && st->connect_unproven && !st->placeholder)
+        judge_unproven_connect(c, st);
     ck_context_forget(c);
 }

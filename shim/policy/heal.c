@@ -5,6 +5,7 @@
 #include "heal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,13 +21,24 @@
 static ck_connect_outcome replay_session(redisContext *c, ck_context_state *st);
 
 ck_connect_outcome ck_heal_placeholder(redisContext *c, ck_context_state *st) {
-    redisContext *fresh = ck_placeholder_connect(&st->recipe);
+    /* the reply functions the program put on its reader (Ruby's driver)
+     * stay; the session is replayed with hiredis's own, which the shim reads */
+    ck_reader_functions program = ck_reader_functions_of(ck_ctx_reader(c));
+    /* connected with a bound, even when the program asked not to block:
+     * its session is replayed before the program's commands */
+    ck_connect_recipe how = st->recipe;
+    how.nonblock = false;
+    redisContext *fresh = ck_placeholder_connect(&how);
     if (fresh == NULL) {
         CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
         return CK_CONNECT_FAILED;
     }
     ck_placeholder_swap_in(c, fresh);
+    if (st->own_end.fd >= 0 && !ck_still_owned(&st->own_end))
+        ck_ctx_forget_fd(fresh); /* the number is another file now (a forked child closed it) */
     CK_REAL_CALL(redisFree, fresh);
+    st->own_end = ck_own(-1);
+    ck_let_go(&st->peer);
     st->placeholder = false;
     if (ck_ctx_connected(c) && st->recipe.has_command_timeout)
         CK_REAL_CALL(redisSetTimeout, c, st->recipe.command_timeout);
@@ -34,6 +46,13 @@ ck_connect_outcome ck_heal_placeholder(redisContext *c, ck_context_state *st) {
         CK_REAL_CALL(redisEnableKeepAlive, c);
     ck_timeouts_after_connect(c, st);
     ck_connect_outcome outcome = ck_ctx_connected(c) ? replay_session(c, st) : CK_CONNECT_FAILED;
+    ck_reader_set_functions(ck_ctx_reader(c), program);
+    if (st->recipe.nonblock && ck_ctx_connected(c)) { /* as the program asked, from now on */
+        int fl = fcntl(ck_ctx_fd(c), F_GETFL);
+        if (fl >= 0)
+            fcntl(ck_ctx_fd(c), F_SETFL, fl | O_NONBLOCK);
+        ck_ctx_clear_flags(c, REDIS_BLOCK);
+    }
     if (outcome == CK_CONNECTED)
         ck_metrics_count(&st->endpoint->metrics.reconnects);
     return outcome;
@@ -131,11 +150,13 @@ static ck_connect_outcome replay_session(redisContext *c, ck_context_state *st) 
 
 ck_connect_outcome ck_heal_context(redisContext *c, ck_context_state *st) {
     st->healing = true;
+    ck_reader_functions program = ck_reader_functions_of(ck_ctx_reader(c)); /* as in ck_heal_placeholder */
     int rc = CK_REAL_CALL(redisReconnect, c);
     /* bounded from the first byte: the replay must not wait for ever on a
      * server that accepted the connection and froze */
     ck_timeouts_after_connect(c, st);
     ck_connect_outcome outcome = rc == REDIS_OK ? replay_session(c, st) : CK_CONNECT_FAILED;
+    ck_reader_set_functions(ck_ctx_reader(c), program);
     st->healing = false;
     if (outcome != CK_CONNECTED)
         return outcome;

@@ -2,9 +2,11 @@
  * connected in place later. */
 #include "placeholder.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "abi.h"
@@ -18,6 +20,9 @@ void ck_placeholder_configure(const ck_config *cfg) { lazy_connect = cfg->lazy_c
 bool ck_placeholder_lazy(void) { return lazy_connect; }
 
 redisContext *ck_placeholder_connect(const ck_connect_recipe *r) {
+    if (r->nonblock)
+        return r->is_unix ? CK_REAL_CALL(redisConnectUnixNonBlock, r->address)
+                          : CK_REAL_CALL(redisConnectNonBlock, r->address, r->port);
     struct timeval tv = r->timeout;
     bool timed = r->has_timeout || ck_timeouts_connect_default(&tv);
     if (r->has_timeout)
@@ -33,13 +38,42 @@ void ck_placeholder_set_open_error(redisContext *c, const ck_endpoint *ep, const
     char msg[128];
     snprintf(msg, sizeof msg, "cachekit: circuit open for %.60s, %s", ep->name, what);
     CK_REAL_CALL(__redisSetError, c, REDIS_ERR_IO, msg);
+    errno = ECONNREFUSED; /* an I/O error with no system call behind it (a program may raise errno: Ruby does) */
+}
+
+/* A program that connected without blocking waits on the descriptor for
+ * the connect to complete (Ruby's driver selects it, then reads SO_ERROR):
+ * its placeholder is on one end of a socket pair, writable at once, with
+ * no error, where nothing ever arrives. */
+static redisContext *nonblocking_shell(ck_owned_fd *own, ck_owned_fd *peer) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0)
+        return CK_REAL_CALL(redisConnectFd, -1);
+    redisContext *c = CK_REAL_CALL(redisConnectFd, pair[0]);
+    if (c == NULL) {
+        close(pair[0]);
+        close(pair[1]);
+        return NULL;
+    }
+    ck_ctx_clear_flags(c, REDIS_BLOCK);
+    ck_ctx_set_connection_type(c, REDIS_CONN_USERFD); /* 1.x would set TCP options on it */
+    *own = ck_own(pair[0]);
+    *peer = ck_own(pair[1]);
+    return c;
 }
 
 redisContext *ck_placeholder_make(const ck_connect_recipe *r, ck_endpoint *ep, bool usable) {
-    redisContext *c = CK_REAL_CALL(redisConnectFd, -1);
+    ck_owned_fd own = {.fd = -1}, peer = {.fd = -1};
+    redisContext *c = r->nonblock ? nonblocking_shell(&own, &peer) : CK_REAL_CALL(redisConnectFd, -1);
     if (c == NULL)
         return NULL;
     ck_context_state *st = ck_context_register(c, ep);
+    if (st != NULL) {
+        st->own_end = own;
+        st->peer = peer;
+    } else {
+        ck_let_go(&peer);
+    }
     char *address = st != NULL ? strdup(r->address) : NULL;
     if (address == NULL) {
         /* cannot connect it later: it can only be a failed context */

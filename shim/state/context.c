@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "guard.h"
 #include "log.h"
 
 #ifndef CK_CONTEXT_TABLE_BITS /* the unit test builds a small table to fill it */
@@ -100,6 +101,20 @@ static void forget_connection_modes(ck_context_state *st) {
     st->protocol_appended = st->protocol;
 }
 
+/* The byte stream of the connection ends: the shadow reader's copy of it,
+ * and the deadline on its socket (async contexts have their own life
+ * cycle, policy/async.c). */
+static void forget_stream(ck_context_state *st) {
+    if (st->shadow != NULL)
+        CK_REAL_CALL(redisReaderFree, st->shadow);
+    st->shadow = NULL;
+    st->shadow_lost = false;
+    if (!st->is_async) {
+        ck_watchdog_remove(&st->watch);
+        atomic_store_explicit(&st->watch.fired, false, memory_order_relaxed);
+    }
+}
+
 static void forget_deferred(ck_context_state *st) {
     st->connect_owed = false;
     ck_buf_release(&st->deferred);
@@ -110,6 +125,7 @@ void ck_context_reset(ck_context_state *st) {
     forget_deferred(st);
     ck_context_release_probe(st);
     forget_connection_modes(st);
+    forget_stream(st);
     st->refused_session = 0;
     st->in_transaction = false;
     st->passthrough = false;
@@ -129,6 +145,7 @@ void ck_context_connection_died(ck_context_state *st, const char *cause) {
     for (uint32_t i = 0; i < killed; i++)
         ck_endpoint_record(st->endpoint, CK_PERMIT_ALLOW, false, cause);
     forget_connection_modes(st);
+    forget_stream(st);
     /* A transaction dies with the connection, but the program may still
      * be inside it (even when MULTI's own reply was lost): its next
      * commands fail, as on the dead connection, and never run alone on a
@@ -146,6 +163,7 @@ void ck_context_connection_abandoned(ck_context_state *st, bool server_answered)
         ck_endpoint_release(st->endpoint, probe);
     forget_deferred(st);
     forget_connection_modes(st);
+    forget_stream(st);
     st->failure_recorded = true; /* async: hiredis frees it; nothing for the breaker */
 }
 
@@ -156,6 +174,7 @@ void ck_context_forget(const redisContext *c) {
     ck_context_state *st = s->state;
     atomic_store_explicit(&s->key, KEY_DELETED, memory_order_release);
     ck_context_reset(st);
+    ck_let_go(&st->peer);
     ck_pending_free(&st->pending);
     ck_session_free(&st->session);
     free(st->recipe.address);

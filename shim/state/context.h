@@ -31,6 +31,10 @@ typedef struct {
     bool has_command_timeout;
     struct timeval command_timeout;
     bool keepalive;
+    /* a non-blocking connect (redisConnectNonBlock): its placeholder is a
+     * socket pair's end the program can wait on, and its connection is
+     * made with a bound, then made non-blocking */
+    bool nonblock;
 } ck_connect_recipe;
 
 typedef struct {
@@ -71,6 +75,14 @@ typedef struct {
      * wait here meanwhile, as RESP bytes. */
     bool connect_owed;
     ck_buf deferred;
+    /* programs that drive the I/O themselves (policy/driven.c) */
+    uint64_t flushed_ns;   /* when the commands awaited were last written out */
+    bool connect_unproven; /* a non-blocking connect no reply has proven yet */
+    /* The program's reader builds objects of its own (reply.h,
+     * ck_reply_foreign): the shim reads each reply from a reader of its
+     * own fed the same bytes, or, once they may have parted, not at all. */
+    redisReader *shadow;
+    bool shadow_lost;
     /* async contexts (policy/async.c) */
     bool is_async;
     const struct ck_transport *transport; /* how its replies are read (policy/call.h); NULL: sync */
@@ -79,9 +91,9 @@ typedef struct {
     bool failure_recorded;                /* the breaker has heard of this connection's failure */
     uint32_t awaited;                     /* replies awaited from the connection */
     uint32_t unbounded;                   /* blocking commands among them: no deadline meanwhile */
-    ck_owned_fd peer;                     /* placeholder: the other end of its socket pair */
+    ck_owned_fd peer;                     /* placeholder (async or non-blocking): the other end of its socket pair */
     ck_owned_fd own_end;                  /* placeholder: hiredis's end of the pair, as made */
-    ck_watch watch;                       /* deadline of the oldest awaited reply or the connect */
+    ck_watch watch; /* deadline of the oldest awaited reply or the connect (async, or a non-blocking sync context) */
 } ck_context_state;
 
 /* The state of a context, or NULL for a context the shim does not manage. */

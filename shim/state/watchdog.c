@@ -84,7 +84,10 @@ static uint64_t expire(uint64_t now) {
                        "reconnects",
                        w->what);
             else if (!w->quiet)
-                ck_log(CK_LOG_WARN, "%s: no reply within the deadline on an async connection; closing it", w->what);
+                ck_log(CK_LOG_WARN,
+                       "%s: no reply within CACHEKIT_SOCKET_TIMEOUT on a connection whose program waits on its own; "
+                       "shutting it down",
+                       w->what);
             atomic_store_explicit(&w->fired, true, memory_order_relaxed);
             shutdown(w->sock.fd, SHUT_RDWR);
         }

@@ -35,9 +35,16 @@
  *   push-nocb                (hiredis 1.x) redisSetPushCallback(c, NULL): RESP3
  *                            pushes come back from redisGetReply
  *   connect-nb               redisConnectNonBlock, then wait (1 s) until connected
- *   nb-get                   a non-blocking context's own I/O, as Ruby's driver
- *                            does it: redisBufferWrite, poll (2 s), redisBufferRead,
- *                            redisGetReply until a reply ("no reply" after 2 s)
+ *   nb-get                   a non-blocking context's own I/O: redisBufferWrite,
+ *                            poll (2 s), redisBufferRead, redisGetReply until a
+ *                            reply ("no reply" after 2 s)
+ *   drive GET k              redisAppendCommandArgv, then one reply read as Ruby's
+ *                            driver reads it: redisGetReplyFromReader; if none,
+ *                            redisBufferWrite until done (poll for POLLOUT on
+ *                            EAGAIN), then redisBufferRead / redisGetReplyFromReader
+ *                            until a reply, polling for POLLIN with no timeout of
+ *                            its own (the test's timeout bounds a hang)
+ *   drive-read               the same read alone (after append)
  *
  * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
  * "NULL <errstr>" (no reply: the context carries the error).
@@ -135,6 +142,39 @@ static void do_connect_abstract(void) {
     printf("connect %s\n", ctx != NULL && !ctx->err ? "ok" : "failed");
 }
 
+/* Ruby's hiredis driver's read (ext/hiredis_ext/connection.c, __get_reply),
+ * in C: the reply, or NULL with the context's error. */
+static void *drive_read(void) {
+    void *reply = NULL;
+    int done = 0;
+    if (redisGetReplyFromReader(ctx, &reply) != REDIS_OK)
+        return NULL;
+    if (reply != NULL)
+        return reply;
+    while (!done) {
+        errno = 0;
+        if (redisBufferWrite(ctx, &done) != REDIS_OK)
+            return NULL;
+        if (errno == EAGAIN) {
+            struct pollfd p = {.fd = ctx->fd, .events = POLLOUT};
+            poll(&p, 1, -1);
+        }
+    }
+    while (reply == NULL) {
+        errno = 0;
+        if (redisBufferRead(ctx) != REDIS_OK)
+            return NULL;
+        if (errno == EAGAIN) {
+            struct pollfd p = {.fd = ctx->fd, .events = POLLIN};
+            poll(&p, 1, -1);
+            continue;
+        }
+        if (redisGetReplyFromReader(ctx, &reply) != REDIS_OK)
+            return NULL;
+    }
+    return reply;
+}
+
 static void after_reply(redisReply *r) {
     print_reply(r);
     if (r != NULL)
@@ -204,8 +244,14 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         after_reply(redisCommand(ctx, fmt, argv[0], argv[1], argv[2], argv[3], argv[4]));
     } else if (strcmp(op, "argv") == 0) {
         after_reply(redisCommandArgv(ctx, argc, (const char **)argv, NULL));
+    } else if (strcmp(op, "drive") == 0) {
+        redisAppendCommandArgv(ctx, argc, (const char **)argv, NULL); /* its result unread, as Ruby's driver */
+        after_reply(drive_read());
+    } else if (strcmp(op, "drive-read") == 0) {
+        after_reply(drive_read());
     } else if (strcmp(op, "append") == 0) {
-        printf("append %s\n", redisAppendCommandArgv(ctx, argc, (const char **)argv, NULL) == REDIS_OK ? "ok" : "failed");
+        printf("append %s\n",
+               redisAppendCommandArgv(ctx, argc, (const char **)argv, NULL) == REDIS_OK ? "ok" : "failed");
     } else if (strcmp(op, "appendfmt") == 0) {
         printf("append %s\n", redisAppendCommand(ctx, rest) == REDIS_OK ? "ok" : "failed");
     } else if (strcmp(op, "get") == 0) {
@@ -361,7 +407,9 @@ int main(int argc, char **argv) {
         case 'T': timing = 1; break;
         case 'A': absolute = 1; break;
         case 'M': absolute = 1, program_started = 0; break;
-        default: fprintf(stderr, "usage: %s [-h host] [-p port] [-s socket] [-r] [-T] [-A] < script\n", argv[0]); return 2;
+        default:
+            fprintf(stderr, "usage: %s [-h host] [-p port] [-s socket] [-r] [-T] [-A] < script\n", argv[0]);
+            return 2;
         }
     }
     /* The shell commands of a script run without the shim. */

@@ -38,6 +38,14 @@ static void layout_matches_the_headers(void **state) {
 #if HIREDIS_MAJOR >= 1
     assert_int_equal(ck_abi.ctx_command_timeout, offsetof(redisContext, command_timeout));
 #endif
+    assert_int_equal(ck_abi.ctx_reader, offsetof(redisContext, reader));
+    assert_int_equal(ck_abi.reader_buf, offsetof(redisReader, buf));
+    assert_int_equal(ck_abi.reader_pos, offsetof(redisReader, pos));
+    assert_int_equal(ck_abi.reader_len, offsetof(redisReader, len));
+    assert_int_equal(ck_abi.reader_ridx, offsetof(redisReader, ridx));
+    assert_int_equal(ck_abi.reader_fn, offsetof(redisReader, fn));
+    assert_int_equal(ck_abi.reader_privdata, offsetof(redisReader, privdata));
+    assert_int_equal(ck_abi.fns_free_object, offsetof(redisReplyObjectFunctions, freeObject));
     assert_int_equal(0, offsetof(redisReply, type));
     /* every (redisContext *)ac cast of the shim relies on it */
     assert_int_equal(0, offsetof(redisAsyncContext, c));
@@ -79,5 +87,6 @@ int main(void) {
         cmocka_unit_test(layout_matches_the_headers),
         cmocka_unit_test(constants_match_the_headers),
     };
-    return cmocka_run_group_tests_name("abi layout (hiredis " STR(HIREDIS_MAJOR) "." STR(HIREDIS_MINOR) "." STR(HIREDIS_PATCH) ")", tests, NULL, NULL);
+    return cmocka_run_group_tests_name(
+        "abi layout (hiredis " STR(HIREDIS_MAJOR) "." STR(HIREDIS_MINOR) "." STR(HIREDIS_PATCH) ")", tests, NULL, NULL);
 }

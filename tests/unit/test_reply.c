@@ -19,7 +19,7 @@
 redisReader *(*const keep_hiredis_linked)(void) = redisReaderCreate;
 
 static void round_trip(const char *resp, const char *expected) {
-    void *reply = ck_reply_from_resp(resp, strlen(resp));
+    void *reply = ck_reply_from_resp(NULL, resp, strlen(resp));
     assert_non_null(reply);
     char small[8]; /* starts on the stack, moves to the heap for longer values */
     ck_buf buf = CK_BUF_ON(small);
@@ -47,7 +47,7 @@ static void values_round_trip(void **state) {
 static void binary_and_limits(void **state) {
     (void)state;
     const char bin[] = "$6\r\nab\0\r\nc\r\n";
-    void *reply = ck_reply_from_resp(bin, sizeof bin - 1);
+    void *reply = ck_reply_from_resp(NULL, bin, sizeof bin - 1);
     assert_non_null(reply);
     ck_buf buf = CK_BUF_EMPTY;
     assert_true(ck_reply_encode(reply, &buf, 1u << 20));

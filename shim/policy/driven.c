@@ -1,0 +1,184 @@
+/* Programs that drive the I/O themselves (see driven.h): the three calls
+ * hiredis's redisGetReply is made of, each doing its part of
+ * ck_call_get_reply (call.h) on the same queue of owed replies, so that a
+ * program may mix both styles on one context. */
+#include "driven.h"
+
+#include <stdatomic.h>
+
+#include "abi.h"
+#include "clock.h"
+#include "log.h"
+#include "reply.h"
+#include "timeouts.h"
+
+/* ------------------------------------------------------------ deadlines */
+
+/* A non-blocking context has no socket timeout that works: the program
+ * waits on the descriptor itself, for ever if it set no timeout of its own
+ * (Ruby's driver by default). The replies awaited get the shim's socket
+ * timeout as a deadline with no progress, enforced by the deadline thread
+ * (watchdog.h), which shuts the socket down: the program's wait ends, its
+ * read meets EOF, and that is the front call's failure. */
+static bool deadline_applies(redisContext *c, const ck_context_state *st) {
+    const ck_slot *front = ck_pending_front(&st->pending);
+    return !(ck_ctx_flags(c) & REDIS_BLOCK) && !st->program_timeout && !st->passthrough &&
+           ck_timeouts_socket_ns() != 0 && front != NULL &&
+           !(front->kind == CK_SLOT_REAL && (front->flags & CK_SLOT_UNBOUNDED)) && ck_pending_awaits_real(&st->pending);
+}
+
+static void rearm(redisContext *c, ck_context_state *st) {
+    if (!deadline_applies(c, st)) {
+        if (st->watch.listed)
+            ck_watch_arm(&st->watch, 0);
+        return;
+    }
+    int fd = ck_ctx_fd(c);
+    if (st->watch.listed && st->watch.sock.fd != fd)
+        ck_watchdog_remove(&st->watch); /* the connection was made anew */
+    if (!st->watch.listed)
+        ck_watchdog_add(&st->watch, fd, st->endpoint->name);
+    ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_socket_ns());
+}
+
+/* -------------------------------------------------------- shadow reader */
+
+/* The program's reader makes objects of its own: the shim reads the
+ * replies from a reader of its own fed the same bytes. It starts only
+ * where the program's reader has no reply under way, so both see the same
+ * replies from there on; if they may have parted, the shim stops reading
+ * (the replies then pass unread: no L1, no availability errors). */
+static void lose_shadow(ck_context_state *st) {
+    if (st->shadow != NULL)
+        CK_REAL_CALL(redisReaderFree, st->shadow);
+    st->shadow = NULL;
+    st->shadow_lost = true;
+    CK_LOG_ONCE(CK_LOG_INFO,
+                "a program's own reply objects on %s can no longer be followed: its replies pass "
+                "unread (no L1 values) on that connection (reported once)",
+                st->endpoint->name);
+}
+
+/* Before the program's read: the reader's length, where the new bytes will
+ * start. */
+static size_t before_read(redisContext *c, ck_context_state *st) {
+    void *reader = ck_ctx_reader(c);
+    if (reader == NULL || !ck_reply_foreign(c) || st->shadow_lost)
+        return 0;
+    if (st->shadow == NULL) {
+        if (!ck_reader_idle(reader))
+            return 0; /* a reply under way: wait for a clean start */
+        st->shadow = CK_REAL_CALL(redisReaderCreate);
+        if (st->shadow == NULL)
+            return 0;
+    }
+    return ck_reader_len(reader);
+}
+
+static void feed_shadow(redisContext *c, ck_context_state *st, size_t before) {
+    void *reader = ck_ctx_reader(c);
+    if (st->shadow == NULL || reader == NULL || ck_reader_len(reader) <= before)
+        return;
+    if (CK_REAL_CALL(redisReaderFeed, st->shadow, ck_reader_buf(reader) + before, ck_reader_len(reader) - before) !=
+        REDIS_OK)
+        lose_shadow(st);
+}
+
+/* The shadow's copy of the reply the program's reader just made, or NULL
+ * (then the reply passes unread). */
+static void *shadow_reply(ck_context_state *st) {
+    void *seen = NULL;
+    if (st->shadow == NULL)
+        return NULL;
+    if (CK_REAL_CALL(redisReaderGetReply, st->shadow, &seen) != REDIS_OK || seen == NULL) {
+        lose_shadow(st);
+        return NULL;
+    }
+    return seen;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+/* The read or write failed: the front call failed, as its read in
+ * redisGetReply would have (the program may never ask its reader again). */
+static void io_failed(redisContext *c, ck_context_state *st) {
+    const ck_slot *front = ck_pending_front(&st->pending);
+    if (front != NULL && front->kind == CK_SLOT_REAL)
+        ck_call_settle_real(c, st, REDIS_ERR, NULL, NULL, (ck_call_timing){0, false, false}, NULL);
+}
+
+int ck_driven_flush(redisContext *c, ck_context_state *st, int *done) {
+    ck_call_before_io(c, st);
+    int all_out = 0;
+    int rc = CK_REAL_CALL(redisBufferWrite, c, &all_out);
+    if (done != NULL)
+        *done = all_out;
+    if (rc != REDIS_OK) {
+        io_failed(c, st);
+        return rc;
+    }
+    if (all_out && ck_pending_awaits_real(&st->pending)) {
+        st->flushed_ns = ck_clock_monotonic_ns();
+        rearm(c, st);
+    }
+    return rc;
+}
+
+int ck_driven_fill(redisContext *c, ck_context_state *st) {
+    ck_call_before_io(c, st);
+    const ck_slot *front = ck_pending_front(&st->pending);
+    if (front == NULL)
+        return CK_REAL_CALL(redisBufferRead, c);
+    if (front->kind != CK_SLOT_REAL)
+        return REDIS_OK; /* the shim's answer is next: nothing to read for it */
+    bool blocking = ck_ctx_flags(c) & REDIS_BLOCK;
+    bool unbounded = front->flags & CK_SLOT_UNBOUNDED;
+    if (blocking && unbounded)
+        ck_timeouts_lift(c, st);
+    else if (blocking && ck_timeouts_time_calls())
+        ck_timeouts_before_read(c, st);
+    size_t before = before_read(c, st);
+    int rc = CK_REAL_CALL(redisBufferRead, c);
+    if (blocking && unbounded)
+        ck_timeouts_restore(c, st);
+    if (rc != REDIS_OK) {
+        io_failed(c, st);
+        return rc;
+    }
+    feed_shadow(c, st, before);
+    return rc;
+}
+
+int ck_driven_take_reply(redisContext *c, ck_context_state *st, void **reply) {
+    const ck_slot *front = ck_pending_front(&st->pending);
+    if (front == NULL)
+        return CK_REAL_CALL(redisGetReplyFromReader, c, reply);
+    if (st->connect_owed) { /* nothing was sent yet: the next write connects */
+        if (reply != NULL)
+            *reply = NULL;
+        return REDIS_OK;
+    }
+    if (front->kind != CK_SLOT_REAL)
+        return ck_call_answer_owed(c, st, front, reply);
+    bool unbounded = front->flags & CK_SLOT_UNBOUNDED;
+    void *made = NULL;
+    int rc = CK_REAL_CALL(redisGetReplyFromReader, c, &made);
+    if (rc == REDIS_OK && made == NULL) {
+        if (reply != NULL)
+            *reply = NULL;
+        return REDIS_OK;
+    }
+    void *shadow = rc == REDIS_OK && ck_reply_foreign(c) ? shadow_reply(st) : NULL;
+    const void *seen = ck_reply_foreign(c) ? shadow : made;
+    /* the latency: from the write that sent it to the reply's arrival in
+     * the program's hands */
+    bool timed = !unbounded && ck_timeouts_time_calls() && st->flushed_ns != 0;
+    bool measured = timed || (!unbounded && ck_metrics_on && st->flushed_ns != 0);
+    ck_call_timing timing = {measured ? ck_clock_monotonic_ns() - st->flushed_ns : 0, measured, timed};
+    rc = ck_call_settle_real(c, st, rc, made, seen, timing, reply);
+    if (shadow != NULL)
+        CK_REAL_CALL(freeReplyObject, shadow);
+    if (st->watch.listed)
+        rearm(c, st); /* a reply is progress: the next one has its own time */
+    return rc;
+}
