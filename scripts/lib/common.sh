@@ -12,7 +12,7 @@ CK_PACKAGES=(gcc make pkg-config meson ninja-build libhiredis-dev redis-server r
              libcmocka-dev bats dpkg-dev xz-utils valgrind procps
              libevent-dev libredis-fast-perl webdis curl prometheus strace man-db
              clang libclang-rt-14-dev clang-format rsyslog rsyslog-hiredis varnish varnish-redis ccache
-             util-linux)
+             util-linux ruby-hiredis)
 
 ck_say() { printf '==> %s\n' "$*" >&2; }
 

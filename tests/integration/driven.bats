@@ -1,0 +1,204 @@
+#!/usr/bin/env bats
+# Programs that drive the I/O themselves (shim/policy/driven.c): they
+# append commands, then call redisBufferWrite, redisBufferRead and
+# redisGetReplyFromReader in a loop of their own, as Ruby's hiredis driver
+# does. The scripted client's `drive` is that loop in C (on a non-blocking
+# context from `connect-nb`, as the driver connects); Debian's ruby-hiredis
+# runs tests/apps/hiredis_rb_loop.rb. Every run has a control without the
+# shim.
+
+load helpers
+
+RB_LOOP=$CK_ROOT/tests/apps/hiredis_rb_loop.rb
+
+plain_client() { "$CLIENT" -p "$PORT" "$@" 2>/dev/null; }
+
+# The client under the shim (helpers.bash's client_under_shim), ended
+# after 20 s if it hangs.
+bounded_client() {
+    timeout 20 env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD="${THRESHOLD:-2}" \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="${COOLDOWN:-30}" CACHEKIT_SOCKET_TIMEOUT=0.3 LD_PRELOAD="$SHIM" \
+        "$CLIENT" -p "$PORT" 2> "$BATS_TEST_TMPDIR/stderr"
+}
+
+# kill_script: the driver-style program through a kill and a restart of
+# the test's server.
+kill_script() {
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+drive SET k v1
+drive GET k
+sh $REDISCTL kill $REDIS_DIR
+drive GET k
+connect-nb
+drive GET k
+echo open
+connect-nb
+drive GET k
+drive GET missing
+drive SET k v2
+echo restart
+sh $REDISCTL start $REDIS_DIR $PORT
+sleep 400
+connect-nb
+connect-nb
+drive SET k v3
+drive GET k
+SCRIPT
+}
+
+@test "driver style through a kill: breaker, stale value, refused write, then live again" {
+    start_redis
+    kill_script
+    run plain_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    # without the shim: every call while Redis is down is an error
+    [ "$(sed -n '/^open$/,/^restart$/p' <<<"$output" | grep -c '^NULL ')" -eq 3 ]
+    [ "$(tail -2 <<<"$output")" = "$(printf '%s\n' "status OK" "str v3")" ]
+    "$REDISCTL" kill "$REDIS_DIR"
+    start_redis
+    kill_script
+    THRESHOLD=2 COOLDOWN=0.3 run bounded_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    grep -q "CLOSED -> OPEN (2 consecutive failures" "$BATS_TEST_TMPDIR/stderr"
+    # while open: a placeholder it can wait on; the read gets its last good
+    # value, the unknown key nil, the write the dead server's error
+    assert_output_is "$(printf '%s\n' "connect ok" "status OK" "str v1" "NULL Server closed the connection" \
+        "connect ok" "NULL Connection refused" open "connect ok" "str v1" nil \
+        "NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent" restart \
+        "connect ok" "connect ok" "status OK" "str v3")"
+}
+
+@test "driver style against a frozen server: each wait bounded by CACHEKIT_SOCKET_TIMEOUT, then answered at once" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+drive SET k v1
+drive GET k
+sh $REDISCTL freeze $REDIS_DIR
+drive GET k
+connect-nb
+drive GET k
+connect-nb
+drive GET k
+drive SET k v2
+SCRIPT
+    # without the shim the program waits for ever (its poll has no timeout)
+    run timeout 3 "$CLIENT" -p "$PORT" < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 124 ]
+    [ "$output" = "$(printf '%s\n' "connect ok" "status OK" "str v1")" ]
+    "$REDISCTL" thaw "$REDIS_DIR"
+    run bounded_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    grep -q "no reply within CACHEKIT_SOCKET_TIMEOUT" "$BATS_TEST_TMPDIR/stderr"
+    grep -q "CLOSED -> OPEN (2 consecutive failures; last error: no reply within CACHEKIT_SOCKET_TIMEOUT)" \
+        "$BATS_TEST_TMPDIR/stderr"
+    assert_output_is "$(printf '%s\n' "connect ok" "status OK" "str v1" "NULL Server closed the connection" \
+        "connect ok" "NULL Server closed the connection" "connect ok" "str v1" \
+        "NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent")"
+}
+
+@test "redisGetReply and the reader's calls take replies from one queue, in order, open or closed" {
+    start_redis
+    rcli mset a A b B c C >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+append GET a
+append GET b
+append GET c
+append GET a
+nb-get
+drive-read
+nb-get
+drive-read
+sh $REDISCTL kill $REDIS_DIR
+drive GET a
+connect-nb
+append GET a
+append GET missing
+append GET b
+append SET x 1
+drive-read
+nb-get
+drive-read
+nb-get
+drive-read
+SCRIPT
+    THRESHOLD=1 run bounded_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" "append ok" "append ok" \
+        "str A" "str B" "str C" "str A" "NULL Server closed the connection" "connect ok" \
+        "append ok" "append ok" "append ok" "append ok" "str A" nil "str B" \
+        "NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent" \
+        "NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent")"
+}
+
+# rb_loop ROUNDS ACTIONS...: Debian's ruby-hiredis program, under the shim
+# when SHIMMED=1; lines in $output, stderr in $BATS_TEST_TMPDIR/stderr.
+rb_loop() {
+    local preload=()
+    [ "${SHIMMED:-0}" = 1 ] && preload=(LD_PRELOAD="$SHIM")
+    rcli set k value >/dev/null
+    # the product's health check (helpers.bash turns it off for the older
+    # suites) brings the circuit back once Redis answers
+    env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_SOCKET_TIMEOUT=0.3 CACHEKIT_HEALTH_CHECK_INTERVAL=0.2 \
+        "${preload[@]}" \
+        timeout "${RB_TIMEOUT:-60}" ruby "$RB_LOOP" "$PORT" "$@" 2> "$BATS_TEST_TMPDIR/stderr"
+}
+
+# rounds FROM TO: the lines of rounds FROM..TO-1 (action lines left out).
+rounds() { awk -v a="$1" -v b="$2" '$1 >= a && $1 < b && $2 != "action"' <<<"$output"; }
+
+need_ruby_hiredis() {
+    [ -z "${CK_PROGRAMS_SKIP:-}" ] || skip "$CK_PROGRAMS_SKIP"
+    ruby -rhiredis -e 1 || skip "Debian's ruby-hiredis is not installed"
+}
+
+@test "Ruby's hiredis driver through a kill and restart: stale values, no write reported done, live again" {
+    need_ruby_hiredis
+    start_redis
+    local kill="10=$REDISCTL kill $REDIS_DIR" restart
+    restart="40=$REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 >/dev/null"
+    run rb_loop 60 0.05 "$kill" "$restart"
+    [ "$status" -eq 0 ]
+    # control: every round while killed is an error
+    [ "$(rounds 10 40 | grep -c ' error ')" -eq 30 ]
+    rounds 59 60 | grep -q '^59 get "v2" \['
+    "$REDISCTL" kill "$REDIS_DIR"
+    start_redis
+    restart="40=$REDISCTL start $REDIS_DIR $PORT && redis-cli -p $PORT set k v2 >/dev/null"
+    SHIMMED=1 run rb_loop 60 0.05 "10=$REDISCTL kill $REDIS_DIR" "$restart"
+    [ "$status" -eq 0 ]
+    grep -q "CLOSED -> OPEN" "$BATS_TEST_TMPDIR/stderr"
+    # while killed: reads answered with the last good value...
+    [ "$(rounds 10 40 | grep -c ' get "value"')" -ge 5 ]
+    # ...and no write reported done, no other value
+    none grep ' set "OK"' <(rounds 10 40)
+    none grep -v ' get "value"\| error Errno::ECONNREFUSED\| error Errno::ECONNRESET' <(rounds 10 40)
+    # live again after the restart: its value and its writes
+    [ "$(rounds 52 60 | grep -c ' get "v2"')" -eq 8 ]
+    [ "$(rounds 52 60 | grep -c ' set "OK"')" -eq 2 ]
+}
+
+@test "Ruby's hiredis driver against a frozen server: bounded, then stale values, live after the thaw" {
+    need_ruby_hiredis
+    start_redis
+    # control: the driver waits for ever on a raw connection (no timeout set)
+    RB_TIMEOUT=3 run rb_loop 40 0.05 "10=$REDISCTL freeze $REDIS_DIR"
+    [ "$status" -eq 124 ]
+    [ "$(rounds 10 40)" = "" ]
+    "$REDISCTL" thaw "$REDIS_DIR"
+    "$REDISCTL" kill "$REDIS_DIR"
+    start_redis
+    SHIMMED=1 run rb_loop 60 0.05 "10=$REDISCTL freeze $REDIS_DIR" "40=$REDISCTL thaw $REDIS_DIR"
+    [ "$status" -eq 0 ]
+    grep -q "CLOSED -> OPEN (3 consecutive failures; last error: no reply within CACHEKIT_SOCKET_TIMEOUT)" \
+        "$BATS_TEST_TMPDIR/stderr"
+    # each wait ends: every round of the freeze has its line
+    [ "$(rounds 10 40 | wc -l)" -eq 30 ]
+    [ "$(rounds 10 40 | grep -c ' get "value"')" -ge 5 ]
+    none grep ' set "OK"' <(rounds 10 40)
+    none grep -v ' get "value"\| error Errno::ECONNREFUSED\| error Errno::ECONNRESET' <(rounds 10 40)
+    [ "$(rounds 52 60 | grep -c ' set "OK"')" -eq 2 ]
+    [ "$(rounds 52 60 | grep -c ' get "value"')" -eq 8 ]
+}
