@@ -71,9 +71,14 @@ CK_EXPORT redisContext *redisConnectFd(int fd) {
     return ADOPTED(redisConnectFd, fd);
 }
 
+/* hiredis 1.x builds its other connects (and async ones) on this one:
+ * those calls pass through. */
 CK_EXPORT redisContext *redisConnectWithOptions(const void *options) {
     CK_ENTRY(redisConnectWithOptions, CK_NO_CONTEXT, NULL);
-    return ADOPTED(redisConnectWithOptions, options);
+    ck_connect_recipe recipe;
+    if (ck_placeholder_async_offered() || !ck_from_program() || !ck_connect_options_recipe(options, &recipe))
+        return ADOPTED(redisConnectWithOptions, options);
+    return ck_connect_gated(&recipe);
 }
 
 CK_EXPORT int redisReconnect(redisContext *c) {

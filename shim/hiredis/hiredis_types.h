@@ -64,6 +64,38 @@ typedef struct redisReader redisReader;
 #define REDIS_ERR_TIMEOUT CK_REDIS_ERR_TIMEOUT /* 0.14's headers (seen by the ABI test) lack it */
 #endif
 
+/* hiredis 1.x's redisOptions, as redisConnectWithOptions reads it
+ * (checked against the 1.x headers by the ABI test). */
+typedef struct {
+    int type;
+    int options;
+    const struct timeval *connect_timeout;
+    const struct timeval *command_timeout;
+    union {
+        struct {
+            const char *source_addr;
+            const char *ip;
+            int port;
+        } tcp;
+        const char *unix_socket;
+        int fd;
+    } endpoint;
+    void *privdata;
+    void (*free_privdata)(void *);
+    void *push_cb;
+    void *async_push_cb;
+} ck_redis_options;
+
+enum { /* REDIS_OPT_* */
+       CK_REDIS_OPT_NONBLOCK = 0x01,
+       CK_REDIS_OPT_REUSEADDR = 0x02,
+       CK_REDIS_OPT_NOAUTOFREE = 0x04,
+       CK_REDIS_OPT_NO_PUSH_AUTOFREE = 0x08,
+       CK_REDIS_OPT_NOAUTOFREEREPLIES = 0x10,
+       CK_REDIS_OPT_PREFER_IPV4 = 0x20,
+       CK_REDIS_OPT_PREFER_IPV6 = 0x40,
+};
+
 #ifndef __HIREDIS_ASYNC_H
 typedef struct redisAsyncContext redisAsyncContext;
 typedef void(redisCallbackFn)(struct redisAsyncContext *, void *, void *);

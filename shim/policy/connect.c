@@ -51,6 +51,52 @@ void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_permit perm
     }
 }
 
+bool ck_connect_options_recipe(const void *options, ck_connect_recipe *r) {
+    const ck_redis_options *o = options;
+    /* the options a placeholder can stand for: a TCP or Unix endpoint by
+     * name, without a source address (async-only and address-family bits
+     * are kept and passed on) */
+    const int known = CK_REDIS_OPT_NONBLOCK | CK_REDIS_OPT_NO_PUSH_AUTOFREE | CK_REDIS_OPT_PREFER_IPV4 |
+                      CK_REDIS_OPT_PREFER_IPV6 | CK_REDIS_OPT_REUSEADDR;
+    if (o == NULL || (o->options & ~known) != 0)
+        return false;
+    *r = (ck_connect_recipe){.by_options = true,
+                             .option_bits = o->options & ~CK_REDIS_OPT_NONBLOCK,
+                             .nonblock = (o->options & CK_REDIS_OPT_NONBLOCK) != 0,
+                             .privdata = o->privdata,
+                             .free_privdata = o->free_privdata,
+                             .push_cb = o->push_cb};
+    if (o->type == REDIS_CONN_TCP && o->endpoint.tcp.source_addr == NULL && o->endpoint.tcp.ip != NULL) {
+        r->address = (char *)o->endpoint.tcp.ip;
+        r->port = o->endpoint.tcp.port;
+    } else if (o->type == REDIS_CONN_UNIX && o->endpoint.unix_socket != NULL) {
+        r->is_unix = true;
+        r->address = (char *)o->endpoint.unix_socket;
+    } else {
+        return false;
+    }
+    if (o->connect_timeout != NULL) {
+        r->has_timeout = true;
+        r->timeout = *o->connect_timeout;
+    }
+    if (o->command_timeout != NULL) {
+        r->has_command_timeout = true;
+        r->command_timeout = *o->command_timeout;
+    }
+    return true;
+}
+
+/* What redisConnectWithOptions puts on the context from the options: the
+ * program's data, its destructor and its push callback. */
+static void apply_program_fields(redisContext *c, const ck_connect_recipe *r) {
+    if (c == NULL || !r->by_options || ck_abi.ctx_app_field_count < 3)
+        return;
+    memcpy((char *)c + ck_abi.ctx_app_fields[0], &r->privdata, sizeof r->privdata);
+    memcpy((char *)c + ck_abi.ctx_app_fields[1], &r->free_privdata, sizeof r->free_privdata);
+    if (r->push_cb != NULL || (r->option_bits & CK_REDIS_OPT_NO_PUSH_AUTOFREE))
+        memcpy((char *)c + ck_abi.ctx_app_fields[2], &r->push_cb, sizeof r->push_cb);
+}
+
 redisContext *ck_connect_gated(const ck_connect_recipe *r) {
     if (!ck_from_program())
         return ck_placeholder_connect(r);
@@ -58,8 +104,12 @@ redisContext *ck_connect_gated(const ck_connect_recipe *r) {
     if (ep == NULL)
         return ck_placeholder_connect(r);
     ck_permit permit = ck_endpoint_acquire(ep);
-    if (permit.gate == CK_REJECT)
-        return ck_placeholder_make(r, ep, !atomic_exchange_explicit(&ep->program_gave_up, false, memory_order_relaxed));
+    if (permit.gate == CK_REJECT) {
+        redisContext *c =
+            ck_placeholder_make(r, ep, !atomic_exchange_explicit(&ep->program_gave_up, false, memory_order_relaxed));
+        apply_program_fields(c, r);
+        return c;
+    }
     atomic_store_explicit(&ep->program_gave_up, false, memory_order_relaxed);
     redisContext *c = ck_placeholder_connect(r);
     int saved_errno = errno;
@@ -77,12 +127,14 @@ redisContext *ck_connect_gated(const ck_connect_recipe *r) {
     } else if (c != NULL) {
         ck_context_state *st = ck_context_register(c, ep);
         if (st != NULL) {
+            st->program_timeout = r->has_command_timeout;
             ck_timeouts_after_connect(c, st);
             st->connect_unproven = r->nonblock;
         }
         if (ck_ctx_connected(c))
             ck_connect_hold_probe(st, ep, permit);
     }
+    apply_program_fields(c, r);
     errno = saved_errno;
     return c;
 }

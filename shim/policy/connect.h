@@ -18,9 +18,14 @@ ck_endpoint *ck_connect_endpoint_of_context(const redisContext *c);
 /* A connect that won the probe passes it to the context's next command. */
 void ck_connect_hold_probe(ck_context_state *st, ck_endpoint *ep, ck_permit permit);
 
-/* redisConnect and its timeout and Unix-socket forms: a placeholder while
- * the circuit is open (or when lazy and the server is down). */
+/* redisConnect and its timeout, Unix-socket, non-blocking and options
+ * forms: a placeholder while the circuit is open (or when lazy and the
+ * server is down). */
 redisContext *ck_connect_gated(const ck_connect_recipe *r);
+/* hiredis 1.x's redisConnectWithOptions: the recipe of the options, when
+ * a placeholder can stand for them (a TCP or Unix endpoint by name, no
+ * source address, no option the shim does not know); false otherwise. */
+bool ck_connect_options_recipe(const void *options, ck_connect_recipe *r);
 /* The forms that connect as hiredis does: the context is tracked under
  * the endpoint it reached; only a failure is told to the breaker. */
 redisContext *ck_connect_adopt(redisContext *c);

@@ -19,7 +19,27 @@ void ck_placeholder_configure(const ck_config *cfg) { lazy_connect = cfg->lazy_c
 
 bool ck_placeholder_lazy(void) { return lazy_connect; }
 
+/* hiredis 1.x's options, as the program gave them, but for the fields
+ * that belong to the program's context (set on whichever context it gets,
+ * connect.c): a connection made for a placeholder is freed once swapped,
+ * and must not free the program's data then. */
+static redisContext *connect_by_options(const ck_connect_recipe *r, const struct timeval *connect_timeout) {
+    ck_redis_options o = {
+        .type = r->is_unix ? REDIS_CONN_UNIX : REDIS_CONN_TCP,
+        .options = r->nonblock ? r->option_bits | CK_REDIS_OPT_NONBLOCK : r->option_bits & ~CK_REDIS_OPT_NONBLOCK,
+        .connect_timeout = connect_timeout,
+        .command_timeout = r->has_command_timeout ? &r->command_timeout : NULL,
+    };
+    if (r->is_unix)
+        o.endpoint.unix_socket = r->address;
+    else
+        o.endpoint.tcp.ip = r->address, o.endpoint.tcp.port = r->port;
+    return CK_REAL_CALL(redisConnectWithOptions, &o);
+}
+
 redisContext *ck_placeholder_connect(const ck_connect_recipe *r) {
+    if (r->by_options && r->nonblock)
+        return connect_by_options(r, NULL);
     if (r->nonblock)
         return r->is_unix ? CK_REAL_CALL(redisConnectUnixNonBlock, r->address)
                           : CK_REAL_CALL(redisConnectNonBlock, r->address, r->port);
@@ -27,6 +47,8 @@ redisContext *ck_placeholder_connect(const ck_connect_recipe *r) {
     bool timed = r->has_timeout || ck_timeouts_connect_default(&tv);
     if (r->has_timeout)
         tv = ck_timeouts_capped(tv); /* CACHEKIT_SOCKET_TIMEOUT_MAX caps the program's own */
+    if (r->by_options)
+        return connect_by_options(r, timed ? &tv : NULL);
     if (r->is_unix)
         return timed ? CK_REAL_CALL(redisConnectUnixWithTimeout, r->address, tv)
                      : CK_REAL_CALL(redisConnectUnix, r->address);

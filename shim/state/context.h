@@ -35,6 +35,15 @@ typedef struct {
      * socket pair's end the program can wait on, and its connection is
      * made with a bound, then made non-blocking */
     bool nonblock;
+    /* hiredis 1.x's redisConnectWithOptions: the options it was given (a
+     * copy; the endpoint and timeouts above), and the fields the program
+     * gets on its context whichever is made (privdata, its destructor, the
+     * push callback) */
+    bool by_options;
+    int option_bits;
+    void *privdata;
+    void (*free_privdata)(void *);
+    void *push_cb;
 } ck_connect_recipe;
 
 typedef struct {

@@ -85,8 +85,7 @@ static uint64_t expire(uint64_t now) {
                        w->what);
             else if (!w->quiet)
                 ck_log(CK_LOG_WARN,
-                       "%s: no reply within CACHEKIT_SOCKET_TIMEOUT on a connection whose program waits on its own; "
-                       "shutting it down",
+                       "%s: no reply within the deadline (CACHEKIT_SOCKET_TIMEOUT); shutting the connection down",
                        w->what);
             atomic_store_explicit(&w->fired, true, memory_order_relaxed);
             shutdown(w->sock.fd, SHUT_RDWR);

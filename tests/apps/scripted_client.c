@@ -38,6 +38,11 @@
  *   nb-get                   a non-blocking context's own I/O: redisBufferWrite,
  *                            poll (2 s), redisBufferRead, redisGetReply until a
  *                            reply ("no reply" after 2 s)
+ *   connect-opt [nb]         (hiredis 1.x) redisFree the old context, then
+ *                            redisConnectWithOptions (TCP, 1 s connect timeout,
+ *                            REDIS_OPT_NONBLOCK with nb, a privdata whose
+ *                            destructor prints "privdata freed")
+ *   privdata                 (hiredis 1.x) print the context's privdata
  *   drive GET k              redisAppendCommandArgv, then one reply read as Ruby's
  *                            driver reads it: redisGetReplyFromReader; if none,
  *                            redisBufferWrite until done (poll for POLLOUT on
@@ -142,6 +147,36 @@ static void do_connect_abstract(void) {
     printf("connect %s\n", ctx != NULL && !ctx->err ? "ok" : "failed");
 }
 
+#if HIREDIS_MAJOR >= 1
+static void free_marker(void *p) {
+    printf("privdata freed: %s\n", (char *)p);
+    free(p);
+}
+
+static void do_connect_options(int nonblock) {
+    struct timeval tv = {1, 0};
+    redisOptions o = {0};
+    REDIS_OPTIONS_SET_TCP(&o, host, port);
+    o.connect_timeout = &tv;
+    if (nonblock)
+        o.options |= REDIS_OPT_NONBLOCK;
+    REDIS_OPTIONS_SET_PRIVDATA(&o, strdup("marker"), free_marker);
+    if (ctx != NULL)
+        redisFree(ctx);
+    ctx = redisConnectWithOptions(&o);
+    if (ctx == NULL) {
+        printf("connect failed: no context\n");
+    } else if (ctx->err) {
+        printf("connect failed: %s\n", ctx->errstr);
+    } else if (nonblock) {
+        struct pollfd p = {.fd = ctx->fd, .events = POLLOUT};
+        printf(poll(&p, 1, 1000) == 1 ? "connect ok\n" : "connect failed\n");
+    } else {
+        printf("connect ok\n");
+    }
+}
+#endif
+
 /* Ruby's hiredis driver's read (ext/hiredis_ext/connection.c, __get_reply),
  * in C: the reply, or NULL with the context's error. */
 static void *drive_read(void) {
@@ -244,6 +279,15 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         after_reply(redisCommand(ctx, fmt, argv[0], argv[1], argv[2], argv[3], argv[4]));
     } else if (strcmp(op, "argv") == 0) {
         after_reply(redisCommandArgv(ctx, argc, (const char **)argv, NULL));
+    } else if (strcmp(op, "connect-opt") == 0 || strcmp(op, "privdata") == 0) {
+#if HIREDIS_MAJOR >= 1
+        if (strcmp(op, "privdata") == 0)
+            printf("privdata %s\n", ctx != NULL && ctx->privdata != NULL ? (char *)ctx->privdata : "(none)");
+        else
+            do_connect_options(argc > 0 && strcmp(argv[0], "nb") == 0);
+#else
+        printf("%s unsupported\n", op);
+#endif
     } else if (strcmp(op, "drive") == 0) {
         redisAppendCommandArgv(ctx, argc, (const char **)argv, NULL); /* its result unread, as Ruby's driver */
         after_reply(drive_read());

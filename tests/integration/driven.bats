@@ -90,7 +90,7 @@ SCRIPT
     "$REDISCTL" thaw "$REDIS_DIR"
     run bounded_client < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
-    grep -q "no reply within CACHEKIT_SOCKET_TIMEOUT" "$BATS_TEST_TMPDIR/stderr"
+    grep -q "no reply within the deadline (CACHEKIT_SOCKET_TIMEOUT)" "$BATS_TEST_TMPDIR/stderr"
     grep -q "CLOSED -> OPEN (2 consecutive failures; last error: no reply within CACHEKIT_SOCKET_TIMEOUT)" \
         "$BATS_TEST_TMPDIR/stderr"
     assert_output_is "$(printf '%s\n' "connect ok" "status OK" "str v1" "NULL Server closed the connection" \
@@ -143,7 +143,7 @@ rb_loop() {
     # suites) brings the circuit back once Redis answers
     env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_SOCKET_TIMEOUT=0.3 CACHEKIT_HEALTH_CHECK_INTERVAL=0.2 \
         "${preload[@]}" \
-        timeout "${RB_TIMEOUT:-60}" ruby "$RB_LOOP" "$PORT" "$@" 2> "$BATS_TEST_TMPDIR/stderr"
+        timeout -k 2 "${RB_TIMEOUT:-60}" ruby "$RB_LOOP" "$PORT" "$@" 2> "$BATS_TEST_TMPDIR/stderr"
 }
 
 # rounds FROM TO: the lines of rounds FROM..TO-1 (action lines left out).

@@ -37,6 +37,25 @@ static void layout_matches_the_headers(void **state) {
     assert_int_equal(ck_abi.reply_element, offsetof(redisReply, element));
 #if HIREDIS_MAJOR >= 1
     assert_int_equal(ck_abi.ctx_command_timeout, offsetof(redisContext, command_timeout));
+    assert_int_equal(sizeof(ck_redis_options), sizeof(redisOptions));
+    assert_int_equal(offsetof(ck_redis_options, options), offsetof(redisOptions, options));
+    assert_int_equal(offsetof(ck_redis_options, connect_timeout), offsetof(redisOptions, connect_timeout));
+    assert_int_equal(offsetof(ck_redis_options, command_timeout), offsetof(redisOptions, command_timeout));
+    assert_int_equal(offsetof(ck_redis_options, endpoint.tcp.source_addr),
+                     offsetof(redisOptions, endpoint.tcp.source_addr));
+    assert_int_equal(offsetof(ck_redis_options, endpoint.tcp.ip), offsetof(redisOptions, endpoint.tcp.ip));
+    assert_int_equal(offsetof(ck_redis_options, endpoint.tcp.port), offsetof(redisOptions, endpoint.tcp.port));
+    assert_int_equal(offsetof(ck_redis_options, endpoint.unix_socket), offsetof(redisOptions, endpoint.unix_socket));
+    assert_int_equal(offsetof(ck_redis_options, privdata), offsetof(redisOptions, privdata));
+    assert_int_equal(offsetof(ck_redis_options, free_privdata), offsetof(redisOptions, free_privdata));
+    assert_int_equal(offsetof(ck_redis_options, push_cb), offsetof(redisOptions, push_cb));
+    assert_int_equal(CK_REDIS_OPT_NONBLOCK, REDIS_OPT_NONBLOCK);
+    assert_int_equal(CK_REDIS_OPT_REUSEADDR, REDIS_OPT_REUSEADDR);
+    assert_int_equal(CK_REDIS_OPT_NOAUTOFREE, REDIS_OPT_NOAUTOFREE);
+    assert_int_equal(CK_REDIS_OPT_NO_PUSH_AUTOFREE, REDIS_OPT_NO_PUSH_AUTOFREE);
+    assert_int_equal(CK_REDIS_OPT_NOAUTOFREEREPLIES, REDIS_OPT_NOAUTOFREEREPLIES);
+    assert_int_equal(CK_REDIS_OPT_PREFER_IPV4, REDIS_OPT_PREFER_IPV4);
+    assert_int_equal(CK_REDIS_OPT_PREFER_IPV6, REDIS_OPT_PREFER_IPV6);
 #endif
     assert_int_equal(ck_abi.ctx_reader, offsetof(redisContext, reader));
     assert_int_equal(ck_abi.reader_buf, offsetof(redisReader, buf));
