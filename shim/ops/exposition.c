@@ -77,7 +77,7 @@ static const char *const check_result_names[] = {"none", "up", "down", "unusable
 
 static bool histogram(ck_buf *out, const char *labels) {
     static const family f = {"cachekit_call_duration_seconds", "histogram",
-                             "Round trip of sync calls that reached Redis (blocking commands excluded)."};
+                             "Round trip of calls that reached Redis, sync and async (blocking commands excluded)."};
     bool ok = header(out, &f);
     for (ck_endpoint *ep = ck_endpoint_list(); ep != NULL && ok; ep = ep->next) {
         char endpoint[600];

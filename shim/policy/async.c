@@ -161,11 +161,12 @@ static bool deadline_applies(const ck_context_state *st) {
 /* The shim's socket timeout as a deadline with no progress: it runs from
  * the last reply (or the first command awaited), like a read timeout. */
 static void rearm(ck_context_state *st) {
-    ck_watch_arm(&st->watch, deadline_applies(st) ? ck_clock_coarse_ns() + ck_timeouts_socket_ns() : 0);
+    ck_watch_arm(&st->watch, deadline_applies(st) ? ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st) : 0);
 }
 
 static void async_sent(ck_context_state *st, uint8_t slot_flags) {
     st->awaited++;
+    ck_stamps_push(&st->sent_at, ck_clock_monotonic_ns());
     if (slot_flags & CK_SLOT_UNBOUNDED) {
         st->unbounded++;
         ck_watch_arm(&st->watch, 0);
@@ -185,6 +186,8 @@ static void async_replied(ck_context_state *st, uint8_t slot_flags, bool ok) {
         rearm(st);
 }
 
+static uint64_t async_sent_at(ck_context_state *st) { return ck_stamps_pop(&st->sent_at); }
+
 const ck_transport ck_async_transport = {
     .can_connect = false,
     .reads_block = false,
@@ -197,6 +200,7 @@ const ck_transport ck_async_transport = {
     .sent = async_sent,
     .replied = async_replied,
     .answered = settle_placeholder,
+    .sent_at = async_sent_at,
 };
 
 /* ------------------------------------------------- event-loop handlers */

@@ -38,7 +38,7 @@ static void rearm(redisContext *c, ck_context_state *st) {
         ck_watchdog_remove(&st->watch); /* the connection was made anew */
     if (!st->watch.listed)
         ck_watchdog_add(&st->watch, fd, st->endpoint->name);
-    ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_socket_ns());
+    ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st));
 }
 
 /* -------------------------------------------------------- shadow reader */

@@ -109,6 +109,7 @@ static void forget_stream(ck_context_state *st) {
         CK_REAL_CALL(redisReaderFree, st->shadow);
     st->shadow = NULL;
     st->shadow_lost = false;
+    ck_stamps_clear(&st->sent_at);
     if (!st->is_async) {
         ck_watchdog_remove(&st->watch);
         atomic_store_explicit(&st->watch.fired, false, memory_order_relaxed);
@@ -175,6 +176,7 @@ void ck_context_forget(const redisContext *c) {
     atomic_store_explicit(&s->key, KEY_DELETED, memory_order_release);
     ck_context_reset(st);
     ck_let_go(&st->peer);
+    ck_stamps_free(&st->sent_at);
     ck_pending_free(&st->pending);
     ck_session_free(&st->session);
     free(st->recipe.address);

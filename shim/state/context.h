@@ -18,6 +18,7 @@
 #include "owned_fd.h"
 #include "pending.h"
 #include "session.h"
+#include "stamps.h"
 #include "watchdog.h"
 
 /* How a context was asked to connect, enough to do it again. */
@@ -103,6 +104,7 @@ typedef struct {
     ck_owned_fd peer;                     /* placeholder (async or non-blocking): the other end of its socket pair */
     ck_owned_fd own_end;                  /* placeholder: hiredis's end of the pair, as made */
     ck_watch watch; /* deadline of the oldest awaited reply or the connect (async, or a non-blocking sync context) */
+    ck_stamps sent_at; /* async: when each awaited reply's command was sent (its latency) */
 } ck_context_state;
 
 /* The state of a context, or NULL for a context the shim does not manage. */

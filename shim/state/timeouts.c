@@ -48,6 +48,11 @@ bool ck_timeouts_connect_default(struct timeval *tv) {
 uint64_t ck_timeouts_connect_ns(void) { return connect_timeout_ns; }
 uint64_t ck_timeouts_socket_ns(void) { return socket_timeout_ns; }
 
+uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st) {
+    uint64_t t = adaptive ? ck_adaptive_timeout_ns(&st->endpoint->adaptive) : 0;
+    return t != 0 ? t : socket_timeout_ns;
+}
+
 bool ck_timeouts_time_calls(void) { return slow_call_ns != 0 || adaptive; }
 
 static void set_socket_timeout(redisContext *c, uint64_t ns) {

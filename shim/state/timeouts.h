@@ -51,6 +51,12 @@ void ck_timeouts_lift_for_good(redisContext *c, ck_context_state *st);
 uint64_t ck_timeouts_connect_ns(void);
 uint64_t ck_timeouts_socket_ns(void);
 
+/* How long a reply awaited without a socket timeout (async, or a
+ * non-blocking context's) may take: the endpoint's adaptive timeout when
+ * CACHEKIT_ADAPTIVE_TIMEOUT is on and it has learnt one, else
+ * CACHEKIT_SOCKET_TIMEOUT. */
+uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st);
+
 /* Whether calls must be timed (slow-call detection or adaptive timeout). */
 bool ck_timeouts_time_calls(void);
 

@@ -24,7 +24,7 @@ start_async_client() {
     MARK=0
     env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="${COOLDOWN:-1}" \
         CACHEKIT_OPEN_WRITES="${OPEN_WRITES:-nil}" \
-        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX="${COOLDOWN:-2}" CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT_MAX="${COOLDOWN:-2}" CACHEKIT_SOCKET_TIMEOUT="${SOCKET_TIMEOUT:-0.5}" LD_PRELOAD="$SHIM" \
         "$ASYNC_CLIENT" -p "$PORT" -l "$1" -i 50 ${CLIENT_FLAGS:-} -f "$STOP" > "$OUT" 2> "$BATS_TEST_TMPDIR/stderr" &
     BACKGROUND_PID=$!
 }
@@ -219,4 +219,40 @@ health_checked_recovery() {
 
 @test "async, health check (default 1 s), own poll loop: the same" {
     health_checked_recovery poll
+}
+
+# The latency count of the endpoint in a metrics file.
+latency_count() {
+    awk -v want="$2" 'index($0, "cachekit_call_duration_seconds_count{") == 1 && index($0, want) {print $NF}' "$1"
+}
+
+@test "async calls are timed: a slow link (60 ms each way) opens the circuit as slow calls, the histogram counts them" {
+    start_redis
+    rcli set k hello > /dev/null
+    start_proxy
+    echo "delay 60" > "$PROXY_MODE"
+    local metrics=$BATS_TEST_TMPDIR/metrics.prom
+    PORT=$PROXY_PORT CACHEKIT_SLOW_CALL_THRESHOLD=0.05 CACHEKIT_METRICS_FILE=$metrics CACHEKIT_METRICS_INTERVAL=0.1 \
+        start_async_client libevent
+    # every reply comes (late), then the circuit opens on slow calls
+    wait_for 3 'GET str:hello'
+    eventually 10 grep -q 'CLOSED -> OPEN (3 consecutive failures; last error: slow call' "$BATS_TEST_TMPDIR/stderr" || { cat "$BATS_TEST_TMPDIR/stderr" "$OUT" | tail -20; false; }
+    eventually 5 test -s "$metrics"
+    local counted
+    counted=$(latency_count "$metrics" "127.0.0.1:$PROXY_PORT")
+    [ "${counted:-0}" -ge 3 ]
+    finish_async_client
+}
+
+@test "async calls feed the adaptive timeout: once learnt, a reply later than it (not the 5 s socket timeout) ends the connection" {
+    start_redis
+    rcli set k hello > /dev/null
+    start_proxy
+    PORT=$PROXY_PORT SOCKET_TIMEOUT=5 CACHEKIT_ADAPTIVE_TIMEOUT=true start_async_client libevent
+    # 64 fast calls teach it a timeout (its floor, 100 ms, on loopback)
+    wait_for 25 'GET str:hello'
+    mark
+    echo "delay 400" > "$PROXY_MODE"
+    eventually 3 grep -q 'no reply within the deadline' "$BATS_TEST_TMPDIR/stderr"
+    finish_async_client
 }
