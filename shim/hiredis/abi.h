@@ -21,6 +21,7 @@ typedef struct {
     size_t ctx_app_fields[3];
     size_t ctx_app_field_count;
     size_t reply_integer, reply_len, reply_str, reply_elements, reply_element;
+    size_t reply_vtype; /* 1.x only (a verbatim string's type); CK_NO_FIELD in 0.14 */
     /* the context's reader, and in it: its input (the same in every
      * version) and the reply functions a program may replace (Ruby's
      * driver builds Ruby objects) */
@@ -113,5 +114,6 @@ static inline size_t ck_reply_len(const void *r) { return CK_FIELD(r, ck_abi.rep
 static inline long long ck_reply_integer(const void *r) { return CK_FIELD(r, ck_abi.reply_integer, long long); }
 static inline size_t ck_reply_elements(const void *r) { return CK_FIELD(r, ck_abi.reply_elements, size_t); }
 static inline void *ck_reply_element(const void *r, size_t i) { return CK_FIELD(r, ck_abi.reply_element, void **)[i]; }
+static inline const char *ck_reply_vtype(const void *r) { return (const char *)r + ck_abi.reply_vtype; }
 
 #endif

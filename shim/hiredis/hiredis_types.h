@@ -30,6 +30,14 @@
 #define CK_REDIS_REPLY_STATUS 5
 #define CK_REDIS_REPLY_ERROR 6
 #define CK_REDIS_REPLY_PUSH 12 /* 1.x, RESP3: out of band, owed to no command */
+/* 1.x, RESP3 replies to commands */
+#define CK_REDIS_REPLY_DOUBLE 7
+#define CK_REDIS_REPLY_BOOL 8
+#define CK_REDIS_REPLY_MAP 9
+#define CK_REDIS_REPLY_SET 10
+#define CK_REDIS_REPLY_ATTR 11
+#define CK_REDIS_REPLY_BIGNUM 13
+#define CK_REDIS_REPLY_VERB 14
 #define CK_REDIS_CONN_TCP 0
 #define CK_REDIS_CONN_UNIX 1
 #define CK_REDIS_CONN_USERFD 2 /* 1.x; 0.14 has no such value and never reads it for async contexts */

@@ -102,6 +102,37 @@ static bool put_header(ck_buf *b, char kind, long long n, size_t limit) {
     return ck_buf_put(b, head, (size_t)len, limit);
 }
 
+/* hiredis 1.x's RESP3 types, as Redis sent them: the reply of a program
+ * that said HELLO 3 (its L1 entries are apart from RESP2 ones). Pushes and
+ * attributes are owed to no command: never kept. */
+static bool encode_resp3(const void *reply, ck_buf *out, size_t limit) {
+    char head[32];
+    int n;
+    switch (ck_reply_type(reply)) {
+    case CK_REDIS_REPLY_DOUBLE:
+    case CK_REDIS_REPLY_BIGNUM:
+        return ck_buf_put(out, ck_reply_type(reply) == CK_REDIS_REPLY_DOUBLE ? "," : "(", 1, limit) &&
+               ck_buf_put(out, ck_reply_str(reply), ck_reply_len(reply), limit) && ck_buf_put(out, "\r\n", 2, limit);
+    case CK_REDIS_REPLY_BOOL: return ck_buf_put(out, ck_reply_integer(reply) ? "#t\r\n" : "#f\r\n", 4, limit);
+    case CK_REDIS_REPLY_VERB:
+        n = snprintf(head, sizeof head, "=%zu\r\n%.3s:", ck_reply_len(reply) + 4, ck_reply_vtype(reply));
+        return n == (int)strlen(head) && ck_buf_put(out, head, (size_t)n, limit) &&
+               ck_buf_put(out, ck_reply_str(reply), ck_reply_len(reply), limit) && ck_buf_put(out, "\r\n", 2, limit);
+    case CK_REDIS_REPLY_MAP:
+    case CK_REDIS_REPLY_SET: {
+        size_t count = ck_reply_elements(reply);
+        bool map = ck_reply_type(reply) == CK_REDIS_REPLY_MAP;
+        if ((map && count % 2 != 0) || !put_header(out, map ? '%' : '~', (long long)(map ? count / 2 : count), limit))
+            return false;
+        for (size_t i = 0; i < count; i++)
+            if (!ck_reply_encode(ck_reply_element(reply, i), out, limit))
+                return false;
+        return true;
+    }
+    default: return false;
+    }
+}
+
 bool ck_reply_encode(const void *reply, ck_buf *out, size_t limit) {
     switch (ck_reply_type(reply)) {
     case REDIS_REPLY_STRING:
@@ -122,6 +153,6 @@ bool ck_reply_encode(const void *reply, ck_buf *out, size_t limit) {
                 return false;
         return true;
     }
-    default: return false; /* RESP3: double, bool, map, set, push, bignum, verbatim */
+    default: return ck_abi.reads_resp3 && encode_resp3(reply, out, limit);
     }
 }

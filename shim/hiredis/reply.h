@@ -25,9 +25,10 @@ void *ck_reply_from_resp(const redisContext *c, const char *resp, size_t len);
  * shim must not read them. */
 bool ck_reply_foreign(const redisContext *c);
 
-/* Appends the RESP2 encoding of a reply; false when the reply holds a
- * RESP3-only type (it cannot be replayed as it was), or memory is short,
- * or the encoding would pass `limit` bytes. */
+/* Appends the RESP encoding of a reply, as Redis sent it (RESP3 types with
+ * hiredis 1.x, whose reader parses them); false when the reply holds a
+ * push or an attribute (owed to no command), or memory is short, or the
+ * encoding would pass `limit` bytes. */
 bool ck_reply_encode(const void *reply, ck_buf *out, size_t limit);
 
 /* True when the reply tells that the server could not serve the command

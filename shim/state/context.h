@@ -103,7 +103,7 @@ typedef struct {
     uint32_t unbounded;                   /* blocking commands among them: no deadline meanwhile */
     ck_owned_fd peer;                     /* placeholder (async or non-blocking): the other end of its socket pair */
     ck_owned_fd own_end;                  /* placeholder: hiredis's end of the pair, as made */
-    ck_watch watch; /* deadline of the oldest awaited reply or the connect (async, or a non-blocking sync context) */
+    ck_watch watch;    /* deadline of the oldest awaited reply or the connect (async, or a non-blocking sync context) */
     ck_stamps sent_at; /* async: when each awaited reply's command was sent (its latency) */
 } ck_context_state;
 

@@ -105,6 +105,11 @@ static void print_reply(redisReply *r) {
         case REDIS_REPLY_INTEGER: printf("int %lld", r->integer); break;
         case REDIS_REPLY_ERROR: printf("err %.*s", (int)r->len, r->str); break;
         case REDIS_REPLY_ARRAY: printf("array %zu", (size_t)r->elements); break;
+        case 7:  /* 1.x, RESP3: a double, */
+        case 13: /* a big number, */
+        case 14: /* a verbatim string: as Redis wrote them */
+            printf("type %d str %.*s", r->type, (int)r->len, r->str);
+            break;
         default: printf("type %d elements %zu", r->type, (size_t)r->elements); break;
         }
     }

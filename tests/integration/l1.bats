@@ -137,3 +137,34 @@ gets_at_least() { [ "$(calls_of get)" -ge "$1" ]; }
     [ "$(grep -c '^thread' "$out")" -eq 6 ]
     none grep 'other=[1-9]' "$out"
 }
+
+@test "RESP3 replies (hiredis 1.x, HELLO 3) are kept, apart from RESP2 ones: a map, a set, a double" {
+    run "$CLIENT" -p 1 <<<"push-nocb"
+    [ "$output" != "push-nocb unsupported" ] || skip "RESP3 needs hiredis 1.x (this build: 0.14)"
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd HELLO 3
+cmd HSET h a 1 b 2
+cmd SADD s x
+cmd ZADD z 1.5 m
+cmd HGETALL h
+cmd SMEMBERS s
+cmd ZSCORE z m
+ctx 1
+connect
+cmd HGETALL h
+sh $REDISCTL kill $REDIS_DIR
+cmd HGETALL h
+ctx 0
+cmd HGETALL h
+cmd SMEMBERS s
+cmd ZSCORE z m
+SCRIPT
+    THRESHOLD=1 COOLDOWN=30 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    # each protocol gets its own form back: RESP2's array, RESP3's map
+    assert_output_is "$(printf '%s\n' "connect ok" "type 9 elements 14" "int 2" "int 1" "int 1" "type 9 elements 4" \
+        "type 10 elements 1" "type 7 str 1.5" "connect ok" "array 4" "array 4" "type 9 elements 4" \
+        "type 10 elements 1" "type 7 str 1.5")"
+}

@@ -37,6 +37,7 @@ static void layout_matches_the_headers(void **state) {
     assert_int_equal(ck_abi.reply_element, offsetof(redisReply, element));
 #if HIREDIS_MAJOR >= 1
     assert_int_equal(ck_abi.ctx_command_timeout, offsetof(redisContext, command_timeout));
+    assert_int_equal(ck_abi.reply_vtype, offsetof(redisReply, vtype));
     assert_int_equal(sizeof(ck_redis_options), sizeof(redisOptions));
     assert_int_equal(offsetof(ck_redis_options, options), offsetof(redisOptions, options));
     assert_int_equal(offsetof(ck_redis_options, connect_timeout), offsetof(redisOptions, connect_timeout));
@@ -94,6 +95,13 @@ static void constants_match_the_headers(void **state) {
 #if HIREDIS_MAJOR >= 1
     assert_int_equal(CK_REDIS_ERR_TIMEOUT, REDIS_ERR_TIMEOUT);
     assert_int_equal(CK_REDIS_REPLY_PUSH, REDIS_REPLY_PUSH);
+    assert_int_equal(CK_REDIS_REPLY_DOUBLE, REDIS_REPLY_DOUBLE);
+    assert_int_equal(CK_REDIS_REPLY_BOOL, REDIS_REPLY_BOOL);
+    assert_int_equal(CK_REDIS_REPLY_MAP, REDIS_REPLY_MAP);
+    assert_int_equal(CK_REDIS_REPLY_SET, REDIS_REPLY_SET);
+    assert_int_equal(CK_REDIS_REPLY_ATTR, REDIS_REPLY_ATTR);
+    assert_int_equal(CK_REDIS_REPLY_BIGNUM, REDIS_REPLY_BIGNUM);
+    assert_int_equal(CK_REDIS_REPLY_VERB, REDIS_REPLY_VERB);
     assert_int_equal(CK_REDIS_CONN_USERFD, REDIS_CONN_USERFD);
 #endif
 }
