@@ -258,7 +258,7 @@ static void cooldown_doubles_with_jitter_and_is_capped(void **state) {
     fail_n(1);
     assert_next_probe_after(10 * SEC); /* the first cooldown is exact */
     fail_probe();
-    assert_next_probe_after(10 * SEC);  /* 20 s doubled, jitter in [10, 20] */
+    assert_next_probe_after(10 * SEC); /* 20 s doubled, jitter in [10, 20] */
     fake_random_value = UINT64_MAX - 1; /* some value: the pick stays within the upper half */
     fail_probe();
     uint64_t c2 = ck_breaker_cooldown(&b, 2);
@@ -407,7 +407,7 @@ static void reopening_before_any_success_backs_off(void **state) {
     assert_int_equal(ck_breaker_state_of(&b), CK_OPEN);
     assert_int_equal(atomic_load(&b.w->probe_failures), 1);
     assert_false(ck_breaker_check_up(&b, fake_clock, NULL)); /* too soon */
-    fake_now += 4 * SEC;                                     /* the doubled cooldown, jitter 0: 2..4 s */
+    fake_now += 4 * SEC;                                    /* the doubled cooldown, jitter 0: 2..4 s */
     assert_true(ck_breaker_check_up(&b, fake_clock, NULL));
     /* calls succeed, then Redis goes again a moment later: a fresh start,
      * a check may close it at once */
@@ -566,7 +566,7 @@ static void a_probe_whose_holder_died_between_two_words_is_taken_over(void **sta
     atomic_store(&b.w->probe_ticket, 0);
     assert_int_equal(ck_breaker_acquire(&b, fake_clock, NULL).gate, CK_REJECT);
     assert_false(ck_breaker_check_up(&b, fake_clock, NULL)); /* not expired: the outcome may be on its way */
-    fake_now += 30 * SEC;                                    /* the probe timeout */
+    fake_now += 30 * SEC; /* the probe timeout */
     ck_permit next = ck_breaker_acquire(&b, fake_clock, NULL);
     assert_int_equal(next.gate, CK_PROBE);
     ck_breaker_record(&b, next, true, fake_clock, NULL);

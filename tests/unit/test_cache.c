@@ -125,8 +125,8 @@ static void reads_are_kept_and_writes_invalidate_their_keys(void **state) {
     read_answered("GET user:2", "bob");
     assert_stale("GET user:1", "alice");
     write_sent("SET user:1 carol");
-    assert_stale("GET user:1", NULL);  /* its key changed */
-    assert_stale("GET user:2", "bob"); /* another key did not */
+    assert_stale("GET user:1", NULL);    /* its key changed */
+    assert_stale("GET user:2", "bob");   /* another key did not */
     write_sent("DEL user:2 user:3");
     assert_stale("GET user:2", NULL);
 }
@@ -150,7 +150,7 @@ static void all_keys_writes_invalidate_everything(void **state) {
 static void inside_multi_a_select_makes_the_database_uncertain(void **state) {
     (void)state;
     read_answered("GET k", "before");
-    context.db_uncertain = true;                 /* SELECT appended inside MULTI, not yet answered */
+    context.db_uncertain = true; /* SELECT appended inside MULTI, not yet answered */
     assert_int_equal(prepare("GET k").flags, 0); /* no read is kept: the database is unknown */
     write_sent("SET k after");                   /* a write of unknown database: everything */
     context.db_uncertain = false;
@@ -174,8 +174,8 @@ static void key_patterns_limit_what_is_kept(void **state) {
     setup(NULL);
     read_answered("GET user:9", "kept");
     assert_stale("GET user:9", "kept");
-    assert_int_equal(prepare("GET other").flags, 0);                  /* not kept */
-    assert_int_equal(prepare("MGET user:9 other").flags, 0);          /* one key outside: not kept */
+    assert_int_equal(prepare("GET other").flags, 0);             /* not kept */
+    assert_int_equal(prepare("MGET user:9 other").flags, 0);     /* one key outside: not kept */
     assert_int_equal(prepare("SET other x").flags, CK_SLOT_L1_WRITE); /* writes still invalidate */
     l1_keys = "";
     setup(NULL);

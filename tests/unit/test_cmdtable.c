@@ -12,17 +12,17 @@
 
 static void cacheable_reads(void **state) {
     (void)state;
-    static const char *const covered[] = {
-        "GET",  "MGET",     "HGET",      "HMGET", "HGETALL", "EXISTS",        "STRLEN", "GETRANGE", "LRANGE", "LINDEX",
-        "LLEN", "SMEMBERS", "SISMEMBER", "SCARD", "ZRANGE",  "ZRANGEBYSCORE", "ZSCORE", "ZCARD",    "get"};
+    static const char *const covered[] = {"GET", "MGET", "HGET", "HMGET", "HGETALL", "EXISTS", "STRLEN",
+                                          "GETRANGE", "LRANGE", "LINDEX", "LLEN", "SMEMBERS", "SISMEMBER",
+                                          "SCARD", "ZRANGE", "ZRANGEBYSCORE", "ZSCORE", "ZCARD", "get"};
     for (size_t i = 0; i < sizeof covered / sizeof covered[0]; i++) {
         const ck_command_spec *spec = ck_command_spec_of(covered[i], strlen(covered[i]));
         assert_non_null(spec);
         assert_true(spec->flags & CK_CMD_F_CACHEABLE);
         assert_false(ck_command_may_write(spec));
     }
-    static const char *const not_cached[] = {"TTL",   "PTTL",    "SRANDMEMBER", "RANDOMKEY", "SCAN",  "SET",
-                                             "XREAD", "SORT_RO", "PING",        "TIME",      "OBJECT"};
+    static const char *const not_cached[] = {"TTL", "PTTL", "SRANDMEMBER", "RANDOMKEY", "SCAN", "SET", "XREAD",
+                                             "SORT_RO", "PING", "TIME", "OBJECT"};
     for (size_t i = 0; i < sizeof not_cached / sizeof not_cached[0]; i++) {
         const ck_command_spec *spec = ck_command_spec_of(not_cached[i], strlen(not_cached[i]));
         assert_non_null(spec);
@@ -35,8 +35,8 @@ static void cacheable_reads(void **state) {
 
 static void writes(void **state) {
     (void)state;
-    static const char *const keyed[] = {"SET",   "DEL",  "UNLINK", "EXPIRE", "RENAME", "INCR",   "HSET",
-                                        "LPUSH", "SADD", "ZADD",   "MSET",   "GETSET", "APPEND", "BLPOP"};
+    static const char *const keyed[] = {"SET", "DEL", "UNLINK", "EXPIRE", "RENAME", "INCR", "HSET", "LPUSH",
+                                        "SADD", "ZADD", "MSET", "GETSET", "APPEND", "BLPOP"};
     for (size_t i = 0; i < sizeof keyed / sizeof keyed[0]; i++) {
         const ck_command_spec *spec = ck_command_spec_of(keyed[i], strlen(keyed[i]));
         assert_non_null(spec);
@@ -77,8 +77,8 @@ static void key_extraction(void **state) {
     assert_string_equal(keys_of("HGET", "*3\r\n$4\r\nHGET\r\n$1\r\nh\r\n$1\r\nf\r\n"), "h,");
     assert_string_equal(keys_of("ZRANGE", "*4\r\n$6\r\nZRANGE\r\n$1\r\nz\r\n$1\r\n0\r\n$2\r\n-1\r\n"), "z,");
     assert_string_equal(keys_of("BLPOP", "*4\r\n$5\r\nBLPOP\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\n0\r\n"), "a,b,");
-    assert_false(
-        ck_command_each_key(ck_command_spec_of("GET", 3), "*2\r\n$3\r\nGET\r\n$9\r\nk\r\n", 19, note_key, NULL));
+    assert_false(ck_command_each_key(ck_command_spec_of("GET", 3), "*2\r\n$3\r\nGET\r\n$9\r\nk\r\n", 19, note_key,
+                                     NULL));
 }
 
 static void table_is_sorted_and_upper_case(void **state) {

@@ -9,11 +9,11 @@
 #include "command.h"
 #include "format.h"
 
-#define assert_name(call, expected)                                                                                    \
-    do {                                                                                                               \
-        assert_true(call);                                                                                             \
-        assert_int_equal(len, strlen(expected));                                                                       \
-        assert_memory_equal(name, expected, len);                                                                      \
+#define assert_name(call, expected)                                                                   \
+    do {                                                                                              \
+        assert_true(call);                                                                            \
+        assert_int_equal(len, strlen(expected));                                                      \
+        assert_memory_equal(name, expected, len);                                                     \
     } while (0)
 
 static void names_from_formats(void **state) {
@@ -67,49 +67,21 @@ static void classes(void **state) {
         const char *name;
         ck_command_class cls;
     } cases[] = {
-        {"GET", CK_CMD_DATA},
-        {"set", CK_CMD_DATA},
-        {"PING", CK_CMD_DATA},
-        {"auth", CK_CMD_CONNECTION},
-        {"SELECT", CK_CMD_CONNECTION},
-        {"HELLO", CK_CMD_CONNECTION},
-        {"Client", CK_CMD_CONNECTION},
-        {"MULTI", CK_CMD_TXN_BEGIN},
-        {"exec", CK_CMD_TXN_END},
-        {"DISCARD", CK_CMD_TXN_END},
-        {"WATCH", CK_CMD_TXN_WATCH},
-        {"SUBSCRIBE", CK_CMD_SUBSCRIBE},
-        {"psubscribe", CK_CMD_SUBSCRIBE},
-        {"MONITOR", CK_CMD_SUBSCRIBE},
-        {"SELECTX", CK_CMD_DATA},
-        {"AUT", CK_CMD_DATA},
-        {"READONLY", CK_CMD_CONNECTION},
-        {"readwrite", CK_CMD_CONNECTION},
-        {"RESET", CK_CMD_CONNECTION},
-        {"QUIT", CK_CMD_CONNECTION},
-        {"ASKING", CK_CMD_CONNECTION},
-        {"UNWATCH", CK_CMD_TXN_WATCH},
-        {"SSUBSCRIBE", CK_CMD_SUBSCRIBE},
-        {"hget", CK_CMD_DATA},
-        {"LPUSH", CK_CMD_DATA},
-        {"SUBSCRIBEX", CK_CMD_DATA},
-        {"", CK_CMD_DATA},
-        {"_MULTI", CK_CMD_DATA},
-        {"PSUBSCRIBE_", CK_CMD_DATA},
-        {"BLPOP", CK_CMD_BLOCKING},
-        {"brpop", CK_CMD_BLOCKING},
-        {"BRPOPLPUSH", CK_CMD_BLOCKING},
-        {"BLMOVE", CK_CMD_BLOCKING},
-        {"BLMPOP", CK_CMD_BLOCKING},
-        {"BZPOPMIN", CK_CMD_BLOCKING},
-        {"BZPOPMAX", CK_CMD_BLOCKING},
-        {"BZMPOP", CK_CMD_BLOCKING},
-        {"XREAD", CK_CMD_BLOCKING},
-        {"XREADGROUP", CK_CMD_BLOCKING},
-        {"WAIT", CK_CMD_BLOCKING},
-        {"WAITAOF", CK_CMD_BLOCKING},
-        {"XRANGE", CK_CMD_DATA},
-        {"BITCOUNT", CK_CMD_DATA},
+        {"GET", CK_CMD_DATA},          {"set", CK_CMD_DATA},           {"PING", CK_CMD_DATA},
+        {"auth", CK_CMD_CONNECTION},   {"SELECT", CK_CMD_CONNECTION},  {"HELLO", CK_CMD_CONNECTION},
+        {"Client", CK_CMD_CONNECTION}, {"MULTI", CK_CMD_TXN_BEGIN},    {"exec", CK_CMD_TXN_END},
+        {"DISCARD", CK_CMD_TXN_END},   {"WATCH", CK_CMD_TXN_WATCH},    {"SUBSCRIBE", CK_CMD_SUBSCRIBE},
+        {"psubscribe", CK_CMD_SUBSCRIBE}, {"MONITOR", CK_CMD_SUBSCRIBE}, {"SELECTX", CK_CMD_DATA},
+        {"AUT", CK_CMD_DATA},          {"READONLY", CK_CMD_CONNECTION}, {"readwrite", CK_CMD_CONNECTION},
+        {"RESET", CK_CMD_CONNECTION},  {"QUIT", CK_CMD_CONNECTION},    {"ASKING", CK_CMD_CONNECTION},
+        {"UNWATCH", CK_CMD_TXN_WATCH}, {"SSUBSCRIBE", CK_CMD_SUBSCRIBE}, {"hget", CK_CMD_DATA},
+        {"LPUSH", CK_CMD_DATA},        {"SUBSCRIBEX", CK_CMD_DATA},     {"", CK_CMD_DATA},
+        {"_MULTI", CK_CMD_DATA},       {"PSUBSCRIBE_", CK_CMD_DATA},
+        {"BLPOP", CK_CMD_BLOCKING},    {"brpop", CK_CMD_BLOCKING},      {"BRPOPLPUSH", CK_CMD_BLOCKING},
+        {"BLMOVE", CK_CMD_BLOCKING},   {"BLMPOP", CK_CMD_BLOCKING},     {"BZPOPMIN", CK_CMD_BLOCKING},
+        {"BZPOPMAX", CK_CMD_BLOCKING}, {"BZMPOP", CK_CMD_BLOCKING},     {"XREAD", CK_CMD_BLOCKING},
+        {"XREADGROUP", CK_CMD_BLOCKING}, {"WAIT", CK_CMD_BLOCKING},     {"WAITAOF", CK_CMD_BLOCKING},
+        {"XRANGE", CK_CMD_DATA},       {"BITCOUNT", CK_CMD_DATA},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         assert_int_equal(ck_command_classify(cases[i].name, strlen(cases[i].name)), cases[i].cls);
@@ -170,7 +142,7 @@ static void batches(void **state) {
     assert_int_equal(count, 2); /* the empty line owes nothing */
     assert_false(all_data);
     assert_false(ck_command_batch("*2\r\n$3\r\nGET\r\n", 13, &count, &all_data, NULL, NULL)); /* incomplete */
-    assert_false(ck_command_batch("GET c", 5, &count, &all_data, NULL, NULL));                /* no newline */
+    assert_false(ck_command_batch("GET c", 5, &count, &all_data, NULL, NULL));                    /* no newline */
     char resp[64];
     long n = ck_format_inline(resp, sizeof resp, "GET  c\r\n", 8);
     assert_int_equal(n, 20);

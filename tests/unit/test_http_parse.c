@@ -9,7 +9,9 @@
 
 #include "http_parse.h"
 
-static bool split(const char *spec, char *host, char *port) { return ck_http_split_listen(spec, host, 64, port, 8); }
+static bool split(const char *spec, char *host, char *port) {
+    return ck_http_split_listen(spec, host, 64, port, 8);
+}
 
 static void listen_addresses(void **state) {
     (void)state;
@@ -23,9 +25,8 @@ static void listen_addresses(void **state) {
     assert_string_equal(host, "::1");
     assert_string_equal(port, "9100");
     assert_true(split("localhost:65535", host, port));
-    const char *bad[] = {"",         ":",       ":9100",     "host:",     "host:65536", "host:99999999",
-                         "host:12a", "host:-1", "[::1]9100", "[::1:9100", "[]:9100",    "::1:9100x",
-                         "abc"};
+    const char *bad[] = {"", ":", ":9100", "host:", "host:65536", "host:99999999", "host:12a", "host:-1",
+                         "[::1]9100", "[::1:9100", "[]:9100", "::1:9100x", "abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (split(bad[i], host, port))
             fail_msg("accepted \"%s\"", bad[i]);
@@ -79,8 +80,7 @@ static void what_is_asked(void **state) {
     assert_int_equal(target("GET /health\r\n\r\n").route, CK_HTTP_HEALTH); /* HTTP/0.9 style: no version */
     assert_int_equal(target("POST /metrics HTTP/1.1\r\n\r\n").route, CK_HTTP_BAD_METHOD);
     assert_int_equal(target("GETS /metrics HTTP/1.1\r\n\r\n").route, CK_HTTP_BAD_METHOD);
-    assert_int_equal(target("get /metrics HTTP/1.1\r\n\r\n").route,
-                     CK_HTTP_BAD_METHOD); /* methods are case-sensitive */
+    assert_int_equal(target("get /metrics HTTP/1.1\r\n\r\n").route, CK_HTTP_BAD_METHOD); /* methods are case-sensitive */
     assert_int_equal(target("GET\r\n\r\n").route, CK_HTTP_BAD_REQUEST);
     assert_int_equal(target("\r\n\r\n").route, CK_HTTP_BAD_REQUEST);
     assert_int_equal(target("GET \r\nHost: /metrics\r\n\r\n").route, CK_HTTP_BAD_REQUEST); /* no target on the line */

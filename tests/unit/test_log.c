@@ -23,8 +23,7 @@ static void printable_text_is_kept(void **state) {
 static void other_bytes_are_escaped(void **state) {
     (void)state;
     char out[CK_LOG_DATA_ROOM];
-    assert_string_equal(ck_log_data(out, "A\nB\r\x1b[31m\"\\\x7f\xff", 13, 20),
-                        "A\\x0aB\\x0d\\x1b[31m\\x22\\x5c\\x7f\\xff");
+    assert_string_equal(ck_log_data(out, "A\nB\r\x1b[31m\"\\\x7f\xff", 13, 20), "A\\x0aB\\x0d\\x1b[31m\\x22\\x5c\\x7f\\xff");
     assert_string_equal(ck_log_data(out, "a\0b", 3, 20), "a\\x00b");
 }
 
@@ -102,9 +101,12 @@ static void label_values_are_escaped(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(printable_text_is_kept), cmocka_unit_test(other_bytes_are_escaped),
-        cmocka_unit_test(long_data_is_cut),       cmocka_unit_test(rate_limit_bursts_then_paces),
-        cmocka_unit_test(rate_limit_edges),       cmocka_unit_test(label_values_are_escaped),
+        cmocka_unit_test(printable_text_is_kept),
+        cmocka_unit_test(other_bytes_are_escaped),
+        cmocka_unit_test(long_data_is_cut),
+        cmocka_unit_test(rate_limit_bursts_then_paces),
+        cmocka_unit_test(rate_limit_edges),
+        cmocka_unit_test(label_values_are_escaped),
     };
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

@@ -34,14 +34,7 @@ static void values_round_trip(void **state) {
     (void)state;
     assert_true(ck_real_ready());
     static const char *const same[] = {
-        "$5\r\nhello\r\n",
-        "$0\r\n\r\n",
-        "$-1\r\n",
-        ":42\r\n",
-        ":-7\r\n",
-        "+OK\r\n",
-        "-ERR nope\r\n",
-        "*0\r\n",
+        "$5\r\nhello\r\n", "$0\r\n\r\n", "$-1\r\n", ":42\r\n", ":-7\r\n", "+OK\r\n", "-ERR nope\r\n", "*0\r\n",
         "*3\r\n$1\r\na\r\n$-1\r\n:1\r\n",
         "*2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*1\r\n*1\r\n$4\r\ndeep\r\n",
         "$6\r\nbin\r\n\0!\r\n",
@@ -106,14 +99,14 @@ static long ours(char *out, size_t cap, const char *fmt, ...) {
     return n;
 }
 
-#define SAME_AS_HIREDIS(...)                                                                                           \
-    do {                                                                                                               \
-        char mine[512], *theirs = NULL;                                                                                \
-        long n = ours(mine, sizeof mine, __VA_ARGS__);                                                                 \
-        int m = redisFormatCommand(&theirs, __VA_ARGS__);                                                              \
-        assert_int_equal(n, m);                                                                                        \
-        assert_memory_equal(mine, theirs, (size_t)m);                                                                  \
-        redisFreeCommand(theirs);                                                                                      \
+#define SAME_AS_HIREDIS(...)                                                                         \
+    do {                                                                                             \
+        char mine[512], *theirs = NULL;                                                              \
+        long n = ours(mine, sizeof mine, __VA_ARGS__);                                               \
+        int m = redisFormatCommand(&theirs, __VA_ARGS__);                                            \
+        assert_int_equal(n, m);                                                                      \
+        assert_memory_equal(mine, theirs, (size_t)m);                                                \
+        redisFreeCommand(theirs);                                                                    \
     } while (0)
 
 static void formats_like_hiredis(void **state) {
@@ -127,11 +120,10 @@ static void formats_like_hiredis(void **state) {
     SAME_AS_HIREDIS("HSET %s f%s v%s", "h", "1", "");
     SAME_AS_HIREDIS("%s", "PING");
     char out[64];
-    assert_int_equal(ours(out, sizeof out, "INCRBY k %d", 5), -1); /* printf conversions: hiredis's */
-    assert_int_equal(ours(out, sizeof out, "GET %s", "a very long key that does not fit in sixty-four bytes of room"),
-                     -1);
-    assert_int_equal(ours(out, sizeof out, "   "), -1);    /* no argument at all */
-    assert_int_equal(ours(out, sizeof out, "GET k%"), -1); /* a lone % at the end: hiredis's */
+    assert_int_equal(ours(out, sizeof out, "INCRBY k %d", 5), -1);  /* printf conversions: hiredis's */
+    assert_int_equal(ours(out, sizeof out, "GET %s", "a very long key that does not fit in sixty-four bytes of room"), -1);
+    assert_int_equal(ours(out, sizeof out, "   "), -1);              /* no argument at all */
+    assert_int_equal(ours(out, sizeof out, "GET k%"), -1);           /* a lone % at the end: hiredis's */
 }
 
 /* Issue 12, item 4: no fixed line length (a 299-character host and a
@@ -157,8 +149,10 @@ static void printf_has_no_line_limit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(values_round_trip),        cmocka_unit_test(resp3_values_round_trip),
-        cmocka_unit_test(printf_has_no_line_limit), cmocka_unit_test(binary_and_limits),
+        cmocka_unit_test(values_round_trip),
+        cmocka_unit_test(resp3_values_round_trip),
+        cmocka_unit_test(printf_has_no_line_limit),
+        cmocka_unit_test(binary_and_limits),
         cmocka_unit_test(formats_like_hiredis),
     };
     int failed = cmocka_run_group_tests_name("reply encoding", tests, NULL, NULL);
