@@ -42,8 +42,9 @@ enum {
  * matched on the bytes, not on the hash alone. Short commands inline. */
 #define CK_SLOT_INLINE_CMD 64
 
-#define CK_SLOT_MAX_KEYS 8
-#define CK_SLOT_ALL_KEYS 255 /* keys unknown or too many: the whole L1 epoch */
+#define CK_SLOT_MAX_KEYS 8      /* kept in the slot; more in cmd_heap, after the command's bytes */
+#define CK_SLOT_MOST_KEYS 4096  /* beyond: as unknown */
+#define CK_SLOT_ALL_KEYS 0xFFFF /* keys unknown or too many: the whole L1 epoch */
 
 /* What the L1 needs to know of a read or write in flight, or the stale
  * value a SYNTH_STALE slot owes. */
@@ -52,16 +53,29 @@ typedef struct {
     uint64_t snapshot; /* reads: sum of the keys' generations when sent */
     uint64_t epoch;    /* reads: the epoch when sent */
     uint16_t generation_slots[CK_SLOT_MAX_KEYS];
-    uint8_t nkeys; /* or CK_SLOT_ALL_KEYS */
-    char *stale;   /* SYNTH_STALE: RESP bytes, owned by the slot */
+    uint16_t nkeys; /* or CK_SLOT_ALL_KEYS */
+    char *stale;    /* SYNTH_STALE: RESP bytes, owned by the slot */
     size_t stale_len;
-    char *cmd_heap; /* reads: the command's bytes when longer than inline_cmd (malloc'd) */
+    /* reads: the command's bytes when longer than inline_cmd, or when it
+     * has more than CK_SLOT_MAX_KEYS keys; then, after them (aligned),
+     * the keys' generation slots (reads and writes). malloc'd. */
+    char *cmd_heap;
     size_t cmd_len;
     char inline_cmd[CK_SLOT_INLINE_CMD];
 } ck_slot_cache;
 
 static inline const char *ck_slot_cache_cmd(const ck_slot_cache *c) {
     return c->cmd_heap != NULL ? c->cmd_heap : c->inline_cmd;
+}
+
+/* Where the generation slots of more than CK_SLOT_MAX_KEYS keys start in
+ * cmd_heap: after the command's bytes, aligned. */
+static inline size_t ck_slot_cache_slots_at(size_t cmd_len) { return (cmd_len + 1) & ~(size_t)1; }
+
+/* The generation slots of the keys (nkeys of them). */
+static inline const uint16_t *ck_slot_cache_slots(const ck_slot_cache *c) {
+    return c->nkeys <= CK_SLOT_MAX_KEYS ? c->generation_slots
+                                        : (const uint16_t *)(void *)(c->cmd_heap + ck_slot_cache_slots_at(c->cmd_len));
 }
 
 typedef struct {

@@ -252,7 +252,7 @@ static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, ck_call *c
             l1 = ck_cache_prepare(st, spec, call->cmd, call->len, cache);
         if (st->in_transaction) {
             st->transaction_wrote |= (l1 & CK_SLOT_L1_WRITE) != 0 || spec == NULL;
-            if (l1 & CK_SLOT_L1_READ)
+            if (l1 != 0) /* (a write of many keys has their slots on the heap) */
                 ck_slot_cache_release(cache);
             l1 = 0;
         }
@@ -468,6 +468,18 @@ static inline bool rides_with_probe(ck_context_state *st) {
     return false;
 }
 
+/* A live non-blocking connection (not a placeholder, not broken): its
+ * program may wait for the descriptor to be readable before it asks for a
+ * reply, and the shim's own answers never make it readable. Its commands
+ * go to Redis whatever the circuit says, bounded by the deadline
+ * (driven.h); a connection that fails ends, and the program's reconnect
+ * meets the breaker (a placeholder while the circuit is open). */
+static inline bool live_and_waited_on(redisContext *c, const ck_context_state *st, const ck_transport *tr,
+                                      const ck_situation *situation) {
+    return __builtin_expect(!(ck_ctx_flags(c) & REDIS_BLOCK), 0) && tr->can_connect &&
+           situation->conn == CK_CONN_LIVE && !st->connect_owed;
+}
+
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     const ck_transport *tr = call->transport;
     if (st == NULL)
@@ -528,7 +540,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     else if (situation.conn == CK_CONN_PLACEHOLDER && tr->placeholder_gate != NULL)
         permit.gate = tr->placeholder_gate(st, gated);
     else if (ck_decide_needs_permit(&situation))
-        permit = rides_with_probe(st) ? CK_PERMIT_ALLOW : ck_endpoint_acquire(st->endpoint);
+        permit = rides_with_probe(st) || live_and_waited_on(c, st, tr, &situation) ? CK_PERMIT_ALLOW
+                                                                                   : ck_endpoint_acquire(st->endpoint);
     if (permit.gate == CK_REJECT && gated)
         situation.writes = opaque ? batch_may_write(call) : command_may_write(name, name_len);
     ck_action action = ck_decide(&situation, permit.gate);
@@ -636,7 +649,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     }
     if (!permit_passed)
         ck_endpoint_release(st->endpoint, permit);
-    if (l1 & CK_SLOT_L1_READ)
+    if (l1 != 0)
         ck_slot_cache_release(&cache); /* what was not handed to a slot */
     if (expanded != NULL)
         CK_REAL_CALL(redisFreeCommand, expanded);
@@ -820,12 +833,16 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         ck_timeouts_restore(c, st);
     const void *seen = made;
     if (__builtin_expect(ck_reply_foreign(c), 0)) {
-        /* hiredis read the bytes itself: the shadow reader did not see them */
+        /* hiredis read the bytes itself: the shadow reader did not see
+         * them; it starts again where the program's reader is idle */
         seen = NULL;
-        st->shadow_lost = true;
+        ck_context_drop_shadow(st);
     }
     ck_call_timing timing = {.elapsed_ns = elapsed, .measured = measured, .timed = timed};
-    return ck_call_settle_real(c, st, rc, made, seen, timing, reply);
+    rc = ck_call_settle_real(c, st, rc, made, seen, timing, reply);
+    if (__builtin_expect(st->watch.listed, 0) && !st->is_async)
+        ck_timeouts_await_replies(c, st); /* the next reply gets its own time, or none is awaited */
+    return rc;
 }
 
 int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *made, const void *seen,

@@ -4,42 +4,15 @@
  * program may mix both styles on one context. */
 #include "driven.h"
 
+#include <errno.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 #include "abi.h"
 #include "clock.h"
 #include "log.h"
 #include "reply.h"
 #include "timeouts.h"
-
-/* ------------------------------------------------------------ deadlines */
-
-/* A non-blocking context has no socket timeout that works: the program
- * waits on the descriptor itself, for ever if it set no timeout of its own
- * (Ruby's driver by default). The replies awaited get the shim's socket
- * timeout as a deadline with no progress, enforced by the deadline thread
- * (watchdog.h), which shuts the socket down: the program's wait ends, its
- * read meets EOF, and that is the front call's failure. */
-static bool deadline_applies(redisContext *c, const ck_context_state *st) {
-    const ck_slot *front = ck_pending_front(&st->pending);
-    return !(ck_ctx_flags(c) & REDIS_BLOCK) && !st->program_timeout && !st->passthrough &&
-           ck_timeouts_socket_ns() != 0 && front != NULL &&
-           !(front->kind == CK_SLOT_REAL && (front->flags & CK_SLOT_UNBOUNDED)) && ck_pending_awaits_real(&st->pending);
-}
-
-static void rearm(redisContext *c, ck_context_state *st) {
-    if (!deadline_applies(c, st)) {
-        if (st->watch.listed)
-            ck_watch_arm(&st->watch, 0);
-        return;
-    }
-    int fd = ck_ctx_fd(c);
-    if (st->watch.listed && st->watch.sock.fd != fd)
-        ck_watchdog_remove(&st->watch); /* the connection was made anew */
-    if (!st->watch.listed)
-        ck_watchdog_add(&st->watch, fd, st->endpoint->name);
-    ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st));
-}
 
 /* -------------------------------------------------------- shadow reader */
 
@@ -97,6 +70,36 @@ static void *shadow_reply(ck_context_state *st) {
     return seen;
 }
 
+/* ------------------------------------------------------------- signals */
+
+/* A program may wait for its descriptor to be readable before it asks for
+ * a reply. A non-blocking placeholder is one end of the shim's socket
+ * pair: while an answer of the shim's is owed, one byte waits on it, so
+ * the program's wait ends and its read comes for the answer (the read
+ * takes the byte; the next owed answer puts one back). */
+static bool owes_own_answer(const ck_context_state *st) {
+    const ck_slot *front = ck_pending_front(&st->pending);
+    return front != NULL && front->kind != CK_SLOT_REAL;
+}
+
+static void signal_owed_answer(redisContext *c, ck_context_state *st) {
+    (void)c;
+    if (!st->placeholder || st->peer.fd < 0 || st->signalled || !owes_own_answer(st) || !ck_still_owned(&st->peer))
+        return;
+    st->signalled = send(st->peer.fd, "!", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
+}
+
+static void take_signal(redisContext *c, ck_context_state *st) {
+    if (!st->signalled || !ck_still_owned(&st->own_end) || ck_ctx_fd(c) != st->own_end.fd)
+        return;
+    char byte[8];
+    int saved_errno = errno;
+    while (recv(st->own_end.fd, byte, sizeof byte, MSG_DONTWAIT) > 0) {
+    }
+    errno = saved_errno;
+    st->signalled = false;
+}
+
 /* ---------------------------------------------------------------- calls */
 
 /* The read or write failed: the front call failed, as its read in
@@ -119,8 +122,9 @@ int ck_driven_flush(redisContext *c, ck_context_state *st, int *done) {
     }
     if (all_out && ck_pending_awaits_real(&st->pending)) {
         st->flushed_ns = ck_clock_monotonic_ns();
-        rearm(c, st);
+        ck_timeouts_await_replies(c, st);
     }
+    signal_owed_answer(c, st);
     return rc;
 }
 
@@ -129,8 +133,10 @@ int ck_driven_fill(redisContext *c, ck_context_state *st) {
     const ck_slot *front = ck_pending_front(&st->pending);
     if (front == NULL)
         return CK_REAL_CALL(redisBufferRead, c);
-    if (front->kind != CK_SLOT_REAL)
+    if (front->kind != CK_SLOT_REAL) {
+        take_signal(c, st);
         return REDIS_OK; /* the shim's answer is next: nothing to read for it */
+    }
     bool blocking = ck_ctx_flags(c) & REDIS_BLOCK;
     bool unbounded = front->flags & CK_SLOT_UNBOUNDED;
     if (blocking && unbounded)
@@ -146,6 +152,8 @@ int ck_driven_fill(redisContext *c, ck_context_state *st) {
         return rc;
     }
     feed_shadow(c, st, before);
+    if (st->watch.listed)
+        ck_timeouts_await_replies(c, st); /* bytes came: progress */
     return rc;
 }
 
@@ -158,8 +166,11 @@ int ck_driven_take_reply(redisContext *c, ck_context_state *st, void **reply) {
             *reply = NULL;
         return REDIS_OK;
     }
-    if (front->kind != CK_SLOT_REAL)
-        return ck_call_answer_owed(c, st, front, reply);
+    if (front->kind != CK_SLOT_REAL) {
+        int answered = ck_call_answer_owed(c, st, front, reply);
+        signal_owed_answer(c, st);
+        return answered;
+    }
     bool unbounded = front->flags & CK_SLOT_UNBOUNDED;
     void *made = NULL;
     int rc = CK_REAL_CALL(redisGetReplyFromReader, c, &made);
@@ -179,6 +190,7 @@ int ck_driven_take_reply(redisContext *c, ck_context_state *st, void **reply) {
     if (shadow != NULL)
         CK_REAL_CALL(freeReplyObject, shadow);
     if (st->watch.listed)
-        rearm(c, st); /* a reply is progress: the next one has its own time */
+        ck_timeouts_await_replies(c, st); /* a reply is progress: the next one has its own time */
+    signal_owed_answer(c, st);
     return rc;
 }

@@ -80,25 +80,56 @@ typedef struct {
     uint64_t endpoint_id;
     uint32_t db;
     ck_slot_cache *cache;
+    uint16_t *slots; /* where the generation slots go */
+    uint32_t count;  /* keys seen */
+    uint32_t room;   /* slots there is room for */
     bool unwanted;
 } key_walk;
 
 static void collect_key(const char *key, size_t len, void *arg) {
     key_walk *w = arg;
-    if (w->cache->nkeys == CK_SLOT_ALL_KEYS)
-        return;
-    if (w->cache->nkeys == CK_SLOT_MAX_KEYS) {
-        w->cache->nkeys = CK_SLOT_ALL_KEYS;
-        return;
-    }
+    if (w->count < w->room)
+        w->slots[w->count] = (uint16_t)ck_l1_generation_slot(w->endpoint_id, w->db, key, len);
+    w->count++;
     w->unwanted |= !key_wanted(key, len);
-    w->cache->generation_slots[w->cache->nkeys++] = (uint16_t)ck_l1_generation_slot(w->endpoint_id, w->db, key, len);
+}
+
+/* Finds the command's keys: up to CK_SLOT_MAX_KEYS in the slot; more
+ * (MGET of 100 keys, a DEL of many) in cmd_heap, where a read's bytes go
+ * too (keep_bytes). False when the command cannot be parsed. */
+static bool collect_keys(const ck_command_spec *spec, const char *resp, size_t len, key_walk *w, bool keep_bytes) {
+    w->slots = w->cache->generation_slots;
+    w->room = CK_SLOT_MAX_KEYS;
+    if (!ck_command_each_key(spec, resp, len, collect_key, w))
+        return false;
+    if (w->count <= CK_SLOT_MAX_KEYS) {
+        w->cache->nkeys = (uint16_t)w->count;
+        return true;
+    }
+    size_t at = ck_slot_cache_slots_at(keep_bytes ? len : 0);
+    char *heap = w->count <= CK_SLOT_MOST_KEYS ? malloc(at + w->count * sizeof(uint16_t)) : NULL;
+    if (heap == NULL) {
+        w->cache->nkeys = CK_SLOT_ALL_KEYS; /* too many to follow: as unknown keys */
+        return true;
+    }
+    if (keep_bytes)
+        memcpy(heap, resp, len);
+    w->cache->cmd_heap = heap;
+    w->cache->cmd_len = keep_bytes ? len : 0;
+    w->slots = (uint16_t *)(void *)(heap + at);
+    w->room = w->count;
+    w->count = 0;
+    w->unwanted = false;
+    ck_command_each_key(spec, resp, len, collect_key, w); /* (it parsed once) */
+    w->cache->nkeys = (uint16_t)w->count;
+    return true;
 }
 
 static uint64_t snapshot_of(const ck_slot_cache *cache) {
     uint64_t sum = 0;
-    for (uint8_t i = 0; i < cache->nkeys; i++)
-        sum += ck_l1_generation(cache->generation_slots[i]);
+    const uint16_t *slots = ck_slot_cache_slots(cache);
+    for (uint32_t i = 0; i < cache->nkeys; i++)
+        sum += ck_l1_generation(slots[i]);
     return sum;
 }
 
@@ -107,8 +138,9 @@ static void invalidate(const ck_slot_cache *cache) {
         ck_l1_bump_epoch();
         return;
     }
-    for (uint8_t i = 0; i < cache->nkeys; i++)
-        ck_l1_bump_generation(cache->generation_slots[i]);
+    const uint16_t *slots = ck_slot_cache_slots(cache);
+    for (uint32_t i = 0; i < cache->nkeys; i++)
+        ck_l1_bump_generation(slots[i]);
 }
 
 /* The L1's key space of a context: its endpoint, database and protocol
@@ -128,20 +160,27 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
     /* after a SELECT inside MULTI the database is not followed: no read is
      * kept, a write invalidates everything */
     bool keys_certain = !st->db_uncertain && !st->protocol_uncertain;
-    key_walk walk = {(uint64_t)(uintptr_t)st->endpoint, st->db_appended, cache, false};
-    bool parsed =
-        keys_certain && ck_command_keys_known(spec) && ck_command_each_key(spec, resp, len, collect_key, &walk);
+    key_walk walk = {.endpoint_id = (uint64_t)(uintptr_t)st->endpoint, .db = st->db_appended, .cache = cache};
     bool beyond = writes_beyond_its_keys(spec);
-    if (beyond || ck_command_may_write(spec)) {
-        if (!parsed || beyond)
+    bool writes = beyond || ck_command_may_write(spec);
+    bool parsed = keys_certain && ck_command_keys_known(spec) && (writes || (spec->flags & CK_CMD_F_CACHEABLE)) &&
+                  collect_keys(spec, resp, len, &walk, !writes);
+    if (writes) {
+        if (!parsed || beyond) {
+            ck_slot_cache_release(cache); /* (slots of many keys) */
             cache->nkeys = CK_SLOT_ALL_KEYS;
+        }
         invalidate(cache);
         return CK_SLOT_L1_WRITE;
     }
     if (!(spec->flags & CK_CMD_F_CACHEABLE) || !parsed || walk.unwanted || cache->nkeys == CK_SLOT_ALL_KEYS ||
-        cache->nkeys == 0)
+        cache->nkeys == 0) {
+        ck_slot_cache_release(cache);
         return 0;
-    if (len <= sizeof cache->inline_cmd) {
+    }
+    if (cache->cmd_heap != NULL) {
+        /* its bytes are kept with its keys' slots */
+    } else if (len <= sizeof cache->inline_cmd) {
         memcpy(cache->inline_cmd, resp, len);
     } else if ((cache->cmd_heap = malloc(len)) != NULL) {
         memcpy(cache->cmd_heap, resp, len);
@@ -168,6 +207,13 @@ char *ck_cache_stale(const ck_slot_cache *cache, size_t *len) {
 
 void ck_cache_settle(uint8_t flags, const ck_slot_cache *cache, const void *reply, bool answered) {
     if (flags & CK_SLOT_L1_WRITE) {
+        invalidate(cache);
+        return;
+    }
+    if ((flags & CK_SLOT_L1_READ) && answered && reply == NULL) {
+        /* answered, but in objects of the program's the shim cannot read:
+         * what the L1 holds for these keys may be older than what the
+         * program has now seen */
         invalidate(cache);
         return;
     }

@@ -104,10 +104,14 @@ static void forget_connection_modes(ck_context_state *st) {
 /* The byte stream of the connection ends: the shadow reader's copy of it,
  * and the deadline on its socket (async contexts have their own life
  * cycle, policy/async.c). */
-static void forget_stream(ck_context_state *st) {
+void ck_context_drop_shadow(ck_context_state *st) {
     if (st->shadow != NULL)
         CK_REAL_CALL(redisReaderFree, st->shadow);
     st->shadow = NULL;
+}
+
+static void forget_stream(ck_context_state *st) {
+    ck_context_drop_shadow(st);
     st->shadow_lost = false;
     ck_stamps_clear(&st->sent_at);
     if (!st->is_async) {

@@ -93,6 +93,7 @@ typedef struct {
      * own fed the same bytes, or, once they may have parted, not at all. */
     redisReader *shadow;
     bool shadow_lost;
+    bool signalled; /* non-blocking placeholder: a byte waits on its socket pair (an answer is owed) */
     /* async contexts (policy/async.c) */
     bool is_async;
     const struct ck_transport *transport; /* how its replies are read (policy/call.h); NULL: sync */
@@ -128,6 +129,9 @@ void ck_context_connection_died(ck_context_state *st, const char *cause);
  * replies is then a success). The replies the connection still owed are
  * given up as DEAD too, without counting any failure. */
 void ck_context_connection_abandoned(ck_context_state *st, bool server_answered);
+/* The shadow reader (driven.c) stops; it starts again where the
+ * program's reader is idle. */
+void ck_context_drop_shadow(ck_context_state *st);
 /* The held probe permit, if any, is given back. */
 void ck_context_release_probe(ck_context_state *st);
 

@@ -6,6 +6,8 @@
  * every connect it makes or sees. */
 #include "timeouts.h"
 
+#include "clock.h"
+
 #include <sys/socket.h>
 
 #include "abi.h"
@@ -51,6 +53,29 @@ uint64_t ck_timeouts_socket_ns(void) { return socket_timeout_ns; }
 uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st) {
     uint64_t t = adaptive ? ck_adaptive_timeout_ns(&st->endpoint->adaptive) : 0;
     return t != 0 ? t : socket_timeout_ns;
+}
+
+static bool reply_deadline_applies(redisContext *c, const ck_context_state *st) {
+    const ck_slot *front = ck_pending_front(&st->pending);
+    return !(ck_ctx_flags(c) & REDIS_BLOCK) && !st->program_timeout && !st->passthrough && socket_timeout_ns != 0 &&
+           front != NULL && !(front->kind == CK_SLOT_REAL && (front->flags & CK_SLOT_UNBOUNDED)) &&
+           ck_pending_awaits_real(&st->pending);
+}
+
+void ck_timeouts_await_replies(redisContext *c, ck_context_state *st) {
+    if (!reply_deadline_applies(c, st)) {
+        if (st->watch.listed)
+            ck_watch_arm(&st->watch, 0);
+        return;
+    }
+    int fd = ck_ctx_fd(c);
+    if (st->watch.listed && st->watch.sock.fd != fd)
+        ck_watchdog_remove(&st->watch); /* the connection was made anew */
+    if (!st->watch.listed) {
+        st->watch.read_side = true; /* the program may still write: no SIGPIPE */
+        ck_watchdog_add(&st->watch, fd, st->endpoint->name);
+    }
+    ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st));
 }
 
 bool ck_timeouts_time_calls(void) { return slow_call_ns != 0 || adaptive; }

@@ -57,6 +57,16 @@ uint64_t ck_timeouts_socket_ns(void);
  * CACHEKIT_SOCKET_TIMEOUT. */
 uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st);
 
+/* A non-blocking sync context has no socket timeout that works: its
+ * program waits on the descriptor itself, for ever if it set no timeout
+ * of its own (Ruby's driver by default). Its awaited replies get a
+ * deadline with no progress (ck_timeouts_reply_deadline_ns), enforced by
+ * the deadline thread, which shuts the socket's reading side down: the
+ * program's wait ends and its read meets EOF, the front call's failure.
+ * Called when the commands were written, bytes came, or a reply was
+ * taken: arms, re-arms or clears it. */
+void ck_timeouts_await_replies(redisContext *c, ck_context_state *st);
+
 /* Whether calls must be timed (slow-call detection or adaptive timeout). */
 bool ck_timeouts_time_calls(void);
 

@@ -10,6 +10,7 @@
 #include "watchdog.h"
 
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -75,6 +76,15 @@ static uint64_t expire(uint64_t now) {
         }
         /* the owner may have re-armed it meanwhile: only an unchanged
          * deadline is overdue */
+        int unread = 0;
+        if (w->read_side && ioctl(w->sock.fd, FIONREAD, &unread) == 0 && unread > 0) {
+            /* Redis answered; the program has not read it yet */
+            uint64_t later = now + CK_WATCHDOG_TICK_NS;
+            atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, later, memory_order_relaxed,
+                                                    memory_order_relaxed);
+            earliest = later < earliest ? later : earliest;
+            continue;
+        }
         if (atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed,
                                                     memory_order_relaxed) &&
             ck_still_owned(&w->sock)) {
@@ -88,7 +98,7 @@ static uint64_t expire(uint64_t now) {
                        "%s: no reply within the deadline (CACHEKIT_SOCKET_TIMEOUT); shutting the connection down",
                        w->what);
             atomic_store_explicit(&w->fired, true, memory_order_relaxed);
-            shutdown(w->sock.fd, SHUT_RDWR);
+            shutdown(w->sock.fd, w->read_side ? SHUT_RD : SHUT_RDWR);
         }
     }
     return earliest;

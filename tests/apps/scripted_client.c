@@ -50,6 +50,13 @@
  *                            until a reply, polling for POLLIN with no timeout of
  *                            its own (the test's timeout bounds a hang)
  *   drive-read               the same read alone (after append)
+ *   flush                    redisBufferWrite until done (the program then does
+ *                            other work: sleep)
+ *   poll-read                a read that waits first: poll for POLLIN (3 s:
+ *                            "poll timeout"), redisBufferRead, then
+ *                            redisGetReplyFromReader, until a reply
+ *   own-replies              the context's reader gets reply functions of the
+ *                            program's own (hiredis's, copied: other addresses)
  *
  * Reply lines: "nil", "str S", "status S", "int N", "err S", "array N",
  * "NULL <errstr>" (no reply: the context carries the error).
@@ -215,6 +222,32 @@ static void *drive_read(void) {
     return reply;
 }
 
+/* An event loop's read: it waits for the descriptor first. */
+static void *poll_read(int *timed_out) {
+    void *reply = NULL;
+    *timed_out = 0;
+    while (reply == NULL) {
+        struct pollfd p = {.fd = ctx->fd, .events = POLLIN};
+        if (poll(&p, 1, 3000) != 1) {
+            *timed_out = 1;
+            return NULL;
+        }
+        if (redisBufferRead(ctx) != REDIS_OK || redisGetReplyFromReader(ctx, &reply) != REDIS_OK)
+            return NULL;
+    }
+    return reply;
+}
+
+/* hiredis's reply functions, copied: the program's own to the shim. */
+static redisReplyObjectFunctions own_functions;
+
+static void use_own_reply_functions(void) {
+    redisReader *r = redisReaderCreate();
+    own_functions = *r->fn;
+    redisReaderFree(r);
+    ctx->reader->fn = &own_functions;
+}
+
 static void after_reply(redisReply *r) {
     print_reply(r);
     if (r != NULL)
@@ -296,6 +329,21 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
     } else if (strcmp(op, "drive") == 0) {
         redisAppendCommandArgv(ctx, argc, (const char **)argv, NULL); /* its result unread, as Ruby's driver */
         after_reply(drive_read());
+    } else if (strcmp(op, "flush") == 0) {
+        int done = 0;
+        while (!done && redisBufferWrite(ctx, &done) == REDIS_OK) {
+        }
+        printf("flush %s\n", done ? "ok" : "failed");
+    } else if (strcmp(op, "poll-read") == 0) {
+        int timed_out;
+        void *reply = poll_read(&timed_out);
+        if (timed_out)
+            printf("poll timeout\n");
+        else
+            after_reply(reply);
+    } else if (strcmp(op, "own-replies") == 0) {
+        use_own_reply_functions();
+        printf("own-replies ok\n");
     } else if (strcmp(op, "drive-read") == 0) {
         after_reply(drive_read());
     } else if (strcmp(op, "append") == 0) {

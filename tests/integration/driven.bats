@@ -14,12 +14,14 @@ RB_LOOP=$CK_ROOT/tests/apps/hiredis_rb_loop.rb
 plain_client() { "$CLIENT" -p "$PORT" "$@" 2>/dev/null; }
 
 # The client under the shim (helpers.bash's client_under_shim), ended
-# after 20 s if it hangs.
-bounded_client() {
+# after 20 s if it hangs; bounded_client_timeout S sets the socket timeout
+# (default 0.3 s).
+bounded_client_timeout() {
     timeout 20 env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD="${THRESHOLD:-2}" \
-        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="${COOLDOWN:-30}" CACHEKIT_SOCKET_TIMEOUT=0.3 LD_PRELOAD="$SHIM" \
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="${COOLDOWN:-30}" CACHEKIT_SOCKET_TIMEOUT="$1" LD_PRELOAD="$SHIM" \
         "$CLIENT" -p "$PORT" 2> "$BATS_TEST_TMPDIR/stderr"
 }
+bounded_client() { bounded_client_timeout 0.3; }
 
 # kill_script: the driver-style program through a kill and a restart of
 # the test's server.
@@ -201,4 +203,95 @@ need_ruby_hiredis() {
     none grep -v ' get "value"\| error Errno::ECONNREFUSED\| error Errno::ECONNRESET' <(rounds 10 40)
     [ "$(rounds 52 60 | grep -c ' set "OK"')" -eq 2 ]
     [ "$(rounds 52 60 | grep -c ' get "value"')" -eq 8 ]
+}
+
+@test "audit: a reply read through redisGetReply ends its deadline: an idle connection is never shut down (no SIGPIPE at the next write)" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+append GET a
+nb-get
+sleep 1500
+append GET a
+nb-get
+echo end
+SCRIPT
+    run plain_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    local control=$output
+    run bounded_client_timeout 1 < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$control" ]
+    none grep 'no reply within' "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "audit: a program slow to read replies that came is not cut off by the deadline" {
+    start_redis
+    rcli mset a 1 b 2 >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+append GET a
+append GET b
+flush
+sleep 1500
+drive-read
+drive-read
+drive GET a
+SCRIPT
+    run plain_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    local control=$output
+    run bounded_client_timeout 1 < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$control" ]
+    none grep 'no reply within' "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "audit: a program that polls for readability first gets the open circuit's answers on a placeholder" {
+    start_redis
+    rcli set k v >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+drive GET k
+sh $REDISCTL kill $REDIS_DIR
+drive GET k
+connect-nb
+append GET k
+append GET missing
+flush
+poll-read
+poll-read
+append SET k 2
+flush
+poll-read
+SCRIPT
+    THRESHOLD=1 run bounded_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "connect ok" "str v" "NULL Server closed the connection" "connect ok" \
+        "append ok" "append ok" "flush ok" "str v" nil "append ok" "flush ok" \
+        "NULL cachekit: circuit open for 127.0.0.1:$PORT, write not sent")"
+}
+
+@test "audit: with its own reply functions, a read through redisGetReply never leaves an older value for the outage" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+own-replies
+drive SET k v1
+drive GET k
+sh redis-cli -p $PORT set k v2 >/dev/null
+append GET k
+nb-get
+sh $REDISCTL kill $REDIS_DIR
+drive GET k
+connect-nb
+own-replies
+drive GET k
+SCRIPT
+    THRESHOLD=1 run bounded_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    # v2 was read through redisGetReply, unseen by the shim: the L1's v1
+    # must not be served (nil: nothing kept)
+    assert_output_is "$(printf '%s\n' "connect ok" "own-replies ok" "status OK" "str v1" "append ok" "str v2" \
+        "NULL Server closed the connection" "connect ok" "own-replies ok" nil)"
 }
