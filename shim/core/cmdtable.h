@@ -34,13 +34,31 @@ static inline bool ck_command_may_write(const ck_command_spec *spec) {
            ((spec->flags & CK_CMD_F_MOVABLEKEYS) && !(spec->flags & CK_CMD_F_READONLY));
 }
 
-/* True when the keys it touches can be listed from the fixed positions. */
+/* Reads whose keys move (COMMAND gives no positions) but that the shim
+ * finds itself: a key count then the keys (ZUNION, ZINTER, ZDIFF,
+ * ZINTERCARD, SINTERCARD), the key of SORT_RO without BY or GET (their
+ * patterns read other keys), the streams of XREAD without BLOCK. Each
+ * parse that cannot tell (a pattern, BLOCK) says so: not kept. */
+bool ck_command_movable_read(const ck_command_spec *spec);
+
+/* True when the keys it touches can be listed: from the fixed positions,
+ * or by ck_command_movable_read's finders. */
 static inline bool ck_command_keys_known(const ck_command_spec *spec) {
-    return !(spec->flags & (CK_CMD_F_MOVABLEKEYS | CK_CMD_F_KEYLESS)) && spec->first_key > 0;
+    if (__builtin_expect(spec->flags & CK_CMD_F_MOVABLEKEYS, 0))
+        return ck_command_movable_read(spec);
+    return !(spec->flags & CK_CMD_F_KEYLESS) && spec->first_key > 0;
+}
+
+/* True when the L1 may keep its reply: a deterministic read whose keys
+ * are known. */
+static inline bool ck_command_cacheable(const ck_command_spec *spec) {
+    return (spec->flags & CK_CMD_F_CACHEABLE) ||
+           (__builtin_expect(spec->flags & CK_CMD_F_MOVABLEKEYS, 0) && ck_command_movable_read(spec));
 }
 
 /* Calls `fn` for each key argument of a RESP-encoded command, following
- * the spec's positions; false when the bytes are not a well-formed command. */
+ * the spec's positions (or its finder); false when the bytes are not a
+ * well-formed command, or a finder cannot tell its keys. */
 typedef void (*ck_key_fn)(const char *key, size_t len, void *arg);
 bool ck_command_each_key(const ck_command_spec *spec, const char *resp, size_t len, ck_key_fn fn, void *arg);
 

@@ -5,6 +5,7 @@
 
 #include "cmdtable.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -154,6 +155,89 @@ static void note_name(size_t index, const char *bytes, size_t len, void *arg) {
         *(command_name *)arg = (command_name){bytes, len};
 }
 
+/* ------------------------------------------------- movable-key reads */
+
+typedef enum { FINDER_NONE, FINDER_NUMKEYS, FINDER_SORT_RO, FINDER_XREAD } key_finder;
+
+static key_finder finder_of(const ck_command_spec *spec) {
+    static const char *const numkeys[] = {"ZUNION", "ZINTER", "ZDIFF", "ZINTERCARD", "SINTERCARD"};
+    if (!(spec->flags & CK_CMD_F_READONLY) || !(spec->flags & CK_CMD_F_MOVABLEKEYS))
+        return FINDER_NONE;
+    for (size_t i = 0; i < sizeof numkeys / sizeof numkeys[0]; i++)
+        if (strcmp(spec->name, numkeys[i]) == 0)
+            return FINDER_NUMKEYS;
+    if (strcmp(spec->name, "SORT_RO") == 0)
+        return FINDER_SORT_RO;
+    if (strcmp(spec->name, "XREAD") == 0)
+        return FINDER_XREAD;
+    return FINDER_NONE;
+}
+
+bool ck_command_movable_read(const ck_command_spec *spec) { return finder_of(spec) != FINDER_NONE; }
+
+static bool word_is(const char *a, size_t n, const char *word) {
+    return n == strlen(word) && strncasecmp(a, word, n) == 0;
+}
+
+/* A count given as a decimal argument. */
+static bool count_of(const char *a, size_t n, size_t *count) {
+    size_t v = 0;
+    if (n == 0 || n > 9)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] < '0' || a[i] > '9')
+            return false;
+        v = v * 10 + (size_t)(a[i] - '0');
+    }
+    *count = v;
+    return true;
+}
+
+/* The keys of a movable-key read, as the finder reads its arguments
+ * (after the name). False when they cannot be told. */
+static bool each_movable_key(key_finder finder, const char *p, const char *end, size_t argc, ck_key_fn fn, void *arg) {
+    size_t keys_left = 0, keys_from = SIZE_MAX;
+    for (size_t i = 1; i < argc; i++) {
+        const char *a;
+        size_t n;
+        if (!read_bulk(&p, end, &a, &n))
+            return false;
+        if (i >= keys_from && keys_left > 0) {
+            fn(a, n, arg);
+            keys_left--;
+            continue;
+        }
+        switch (finder) {
+        case FINDER_NUMKEYS: /* NAME numkeys key [key ...] ... */
+            if (i == 1 && (!count_of(a, n, &keys_left) || keys_left == 0 || keys_left > argc - 2))
+                return false;
+            keys_from = 2;
+            break;
+        case FINDER_SORT_RO: /* SORT_RO key [BY pattern] [LIMIT o c] [GET pattern ...] [ASC|DESC] [ALPHA] */
+            if (i == 1) {
+                fn(a, n, arg);
+                keys_from = 1;
+            } else if (word_is(a, n, "BY") || word_is(a, n, "GET")) {
+                return false; /* patterns read keys the shim cannot name */
+            }
+            break;
+        case FINDER_XREAD: /* XREAD [COUNT c] [BLOCK ms] STREAMS key [key ...] id [id ...] */
+            if (word_is(a, n, "BLOCK"))
+                return false; /* its answer depends on what is added while it waits */
+            if (word_is(a, n, "STREAMS")) {
+                size_t rest = argc - i - 1;
+                if (rest == 0 || rest % 2 != 0)
+                    return false;
+                keys_left = rest / 2;
+                keys_from = i + 1;
+            }
+            break;
+        case FINDER_NONE: return false;
+        }
+    }
+    return keys_left == 0 && keys_from != SIZE_MAX;
+}
+
 bool ck_command_each_key(const ck_command_spec *spec, const char *resp, size_t len, ck_key_fn fn, void *arg) {
     if (resp == NULL || len < 4 || resp[0] != '*')
         return false;
@@ -161,6 +245,11 @@ bool ck_command_each_key(const ck_command_spec *spec, const char *resp, size_t l
     size_t argc;
     if (!read_length(&p, end, MAX_ARGS, &argc))
         return false;
+    if (__builtin_expect(spec->flags & CK_CMD_F_MOVABLEKEYS, 0)) {
+        const char *name;
+        size_t n;
+        return argc > 1 && read_bulk(&p, end, &name, &n) && each_movable_key(finder_of(spec), p, end, argc, fn, arg);
+    }
     long last = spec->last_key < 0 ? (long)argc + spec->last_key : spec->last_key;
     long step = spec->key_step > 0 ? spec->key_step : 1;
     long next = spec->first_key > 0 ? spec->first_key : -1; /* the next argument that is a key */

@@ -72,7 +72,7 @@ const ck_command_spec *ck_cache_spec(const char *name, size_t len, bool *needs_r
         *needs_resp = false;
         return NULL;
     }
-    *needs_resp = (spec->flags & CK_CMD_F_CACHEABLE) || ck_command_may_write(spec);
+    *needs_resp = ck_command_cacheable(spec) || ck_command_may_write(spec);
     return spec;
 }
 
@@ -163,7 +163,7 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
     key_walk walk = {.endpoint_id = (uint64_t)(uintptr_t)st->endpoint, .db = st->db_appended, .cache = cache};
     bool beyond = writes_beyond_its_keys(spec);
     bool writes = beyond || ck_command_may_write(spec);
-    bool parsed = keys_certain && ck_command_keys_known(spec) && (writes || (spec->flags & CK_CMD_F_CACHEABLE)) &&
+    bool parsed = keys_certain && ck_command_keys_known(spec) && (writes || ck_command_cacheable(spec)) &&
                   collect_keys(spec, resp, len, &walk, !writes);
     if (writes) {
         if (!parsed || beyond) {
@@ -173,7 +173,7 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
         invalidate(cache);
         return CK_SLOT_L1_WRITE;
     }
-    if (!(spec->flags & CK_CMD_F_CACHEABLE) || !parsed || walk.unwanted || cache->nkeys == CK_SLOT_ALL_KEYS ||
+    if (!ck_command_cacheable(spec) || !parsed || walk.unwanted || cache->nkeys == CK_SLOT_ALL_KEYS ||
         cache->nkeys == 0) {
         ck_slot_cache_release(cache);
         return 0;

@@ -81,6 +81,51 @@ static void key_extraction(void **state) {
                                      NULL));
 }
 
+/* RESP of a command given as words. */
+static const char *resp_of(const char *const *words, size_t n) {
+    static char out[512];
+    int len = snprintf(out, sizeof out, "*%zu\r\n", n);
+    for (size_t i = 0; i < n; i++)
+        len += snprintf(out + len, sizeof out - (size_t)len, "$%zu\r\n%s\r\n", strlen(words[i]), words[i]);
+    return out;
+}
+#define RESP(...) resp_of((const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *))
+
+static bool movable_keys(const char *resp) {
+    keys_seen[0] = '\0';
+    const char *name = strchr(strchr(resp, '$'), '\n') + 1;
+    size_t name_len = strcspn(name, "\r");
+    const ck_command_spec *spec = ck_command_spec_of(name, name_len);
+    return ck_command_keys_known(spec) && ck_command_cacheable(spec) &&
+           ck_command_each_key(spec, resp, strlen(resp), note_key, NULL);
+}
+
+/* Movable-key reads whose keys the shim finds itself, and those it does
+ * not keep (patterns, BLOCK, a count past the arguments). */
+static void movable_key_reads(void **state) {
+    (void)state;
+    assert_true(movable_keys(RESP("ZUNION", "2", "a", "b", "WITHSCORES")));
+    assert_string_equal(keys_seen, "a,b,");
+    assert_true(movable_keys(RESP("zinter", "1", "z")));
+    assert_string_equal(keys_seen, "z,");
+    assert_true(movable_keys(RESP("SINTERCARD", "2", "s", "t", "LIMIT", "5")));
+    assert_string_equal(keys_seen, "s,t,");
+    assert_false(movable_keys(RESP("ZDIFF", "3", "a", "b")));
+    assert_false(movable_keys(RESP("ZUNION", "x", "a")));
+    assert_true(movable_keys(RESP("SORT_RO", "l", "LIMIT", "0", "2", "ALPHA", "DESC")));
+    assert_string_equal(keys_seen, "l,");
+    assert_false(movable_keys(RESP("SORT_RO", "l", "BY", "w_*")));
+    assert_false(movable_keys(RESP("SORT_RO", "l", "get", "#")));
+    assert_true(movable_keys(RESP("XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0")));
+    assert_string_equal(keys_seen, "s1,s2,");
+    assert_false(movable_keys(RESP("XREAD", "BLOCK", "0", "STREAMS", "s", "$")));
+    assert_false(movable_keys(RESP("XREAD", "STREAMS", "s1", "s2", "0")));
+    /* the writes among movable-key commands stay unknown */
+    assert_false(ck_command_keys_known(ck_command_spec_of("ZUNIONSTORE", 11)));
+    assert_false(ck_command_keys_known(ck_command_spec_of("SORT", 4)));
+    assert_false(ck_command_keys_known(ck_command_spec_of("XREADGROUP", 10)));
+}
+
 static void table_is_sorted_and_upper_case(void **state) {
     (void)state;
     assert_true(ck_command_table_size() > 200);
@@ -98,6 +143,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cacheable_reads),
         cmocka_unit_test(writes),
+        cmocka_unit_test(movable_key_reads),
         cmocka_unit_test(key_extraction),
         cmocka_unit_test(table_is_sorted_and_upper_case),
     };
