@@ -151,6 +151,18 @@ rb_loop() {
 # rounds FROM TO: the lines of rounds FROM..TO-1 (action lines left out).
 rounds() { awk -v a="$1" -v b="$2" '$1 >= a && $1 < b && $2 != "action"' <<<"$output"; }
 
+# outage_then_live VALUE: through rounds 10-39 (Redis away) reads answered
+# with the last good value, no write reported done, nothing else than
+# those and the dead server's errors; rounds 52-59 live again: VALUE read,
+# the writes done.
+outage_then_live() {
+    [ "$(rounds 10 40 | grep -c ' get "value"')" -ge 5 ]
+    none grep ' set "OK"' <(rounds 10 40)
+    none grep -v ' get "value"\| error Errno::ECONNREFUSED\| error Errno::ECONNRESET' <(rounds 10 40)
+    [ "$(rounds 52 60 | grep -c " get $1")" -eq 8 ]
+    [ "$(rounds 52 60 | grep -c ' set "OK"')" -eq 2 ]
+}
+
 need_ruby_hiredis() {
     [ -z "${CK_PROGRAMS_SKIP:-}" ] || skip "$CK_PROGRAMS_SKIP"
     ruby -rhiredis -e 1 || skip "Debian's ruby-hiredis is not installed"
@@ -172,14 +184,7 @@ need_ruby_hiredis() {
     SHIMMED=1 run rb_loop 60 0.05 "10=$REDISCTL kill $REDIS_DIR" "$restart"
     [ "$status" -eq 0 ]
     grep -q "CLOSED -> OPEN" "$BATS_TEST_TMPDIR/stderr"
-    # while killed: reads answered with the last good value...
-    [ "$(rounds 10 40 | grep -c ' get "value"')" -ge 5 ]
-    # ...and no write reported done, no other value
-    none grep ' set "OK"' <(rounds 10 40)
-    none grep -v ' get "value"\| error Errno::ECONNREFUSED\| error Errno::ECONNRESET' <(rounds 10 40)
-    # live again after the restart: its value and its writes
-    [ "$(rounds 52 60 | grep -c ' get "v2"')" -eq 8 ]
-    [ "$(rounds 52 60 | grep -c ' set "OK"')" -eq 2 ]
+    outage_then_live '"v2"'
 }
 
 @test "Ruby's hiredis driver against a frozen server: bounded, then stale values, live after the thaw" {
@@ -198,11 +203,7 @@ need_ruby_hiredis() {
         "$BATS_TEST_TMPDIR/stderr"
     # each wait ends: every round of the freeze has its line
     [ "$(rounds 10 40 | wc -l)" -eq 30 ]
-    [ "$(rounds 10 40 | grep -c ' get "value"')" -ge 5 ]
-    none grep ' set "OK"' <(rounds 10 40)
-    none grep -v ' get "value"\| error Errno::ECONNREFUSED\| error Errno::ECONNRESET' <(rounds 10 40)
-    [ "$(rounds 52 60 | grep -c ' set "OK"')" -eq 2 ]
-    [ "$(rounds 52 60 | grep -c ' get "value"')" -eq 8 ]
+    outage_then_live '"value"'
 }
 
 @test "audit: a reply read through redisGetReply ends its deadline: an idle connection is never shut down (no SIGPIPE at the next write)" {
