@@ -32,7 +32,12 @@ bool ck_session_kind_of(const char *resp, size_t len, ck_session_kind *kind) {
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (arg_is(resp, len, 0, kinds[i].name) && (kinds[i].sub == NULL || arg_is(resp, len, 1, kinds[i].sub))) {
             *kind = kinds[i].kind;
-            return true;
+            /* a HELLO without a version changes nothing (it describes
+             * the server): kept, it would replace the HELLO 3 the
+             * program chose, and be replayed as RESP2 (audit) */
+            const char *version;
+            size_t version_len;
+            return kinds[i].kind != CK_SESSION_HELLO || ck_command_arg_from_resp(resp, len, 1, &version, &version_len);
         }
     }
     return false;

@@ -186,7 +186,17 @@ static void async_replied(ck_context_state *st, uint8_t slot_flags, bool ok) {
         rearm(st);
 }
 
-static uint64_t async_sent_at(ck_context_state *st) { return ck_stamps_pop(&st->sent_at); }
+/* From the send to the read event that brought the reply: not the time
+ * the program's earlier callbacks took before hiredis handed it on
+ * (audit: a pipeline whose callbacks work made a healthy Redis slow). */
+static bool async_reply_latency(ck_context_state *st, uint64_t *elapsed_ns) {
+    uint64_t sent = ck_stamps_pop(&st->sent_at);
+    if (sent == 0)
+        return false;
+    uint64_t arrived = st->read_at >= sent ? st->read_at : ck_clock_monotonic_ns();
+    *elapsed_ns = arrived - sent;
+    return true;
+}
 
 const ck_transport ck_async_transport = {
     .can_connect = false,
@@ -200,7 +210,7 @@ const ck_transport ck_async_transport = {
     .sent = async_sent,
     .replied = async_replied,
     .answered = settle_placeholder,
-    .sent_at = async_sent_at,
+    .reply_latency = async_reply_latency,
 };
 
 /* ------------------------------------------------- event-loop handlers */
@@ -231,6 +241,8 @@ void ck_async_handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext
         real(ac);
         return;
     }
+    if (real == ck_real.redisAsyncHandleRead)
+        st->read_at = ck_clock_monotonic_ns(); /* what this read brings arrived by now */
     /* not under the guard: the program's callbacks run inside, and their
      * commands are the program's */
     if (!run_watching(ac, real))

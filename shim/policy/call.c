@@ -861,14 +861,10 @@ int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *mad
     ck_slot_cache *cache = &ck_pending_at(&st->pending, 0)->cache;
     const ck_transport *tr = st->transport != NULL ? st->transport : &ck_sync_transport;
     ck_pending_pop(&st->pending);
-    if (tr->sent_at != NULL) {
-        /* the latency of a reply read from memory: since its command was
-         * sent (blocking commands are not timed) */
-        uint64_t sent = tr->sent_at(st);
-        bool timed = ck_timeouts_time_calls() && !(flags & CK_SLOT_UNBOUNDED) && sent != 0;
-        if (timed || (ck_metrics_on && !(flags & CK_SLOT_UNBOUNDED) && sent != 0))
-            timing = (ck_call_timing){ck_clock_monotonic_ns() - sent, true, timed};
-    }
+    uint64_t latency;
+    if (tr->reply_latency != NULL && tr->reply_latency(st, &latency) && !(flags & CK_SLOT_UNBOUNDED) &&
+        (ck_metrics_on || ck_timeouts_time_calls()))
+        timing = (ck_call_timing){latency, true, ck_timeouts_time_calls()}; /* blocking commands: not timed */
     if (tr->replied != NULL)
         tr->replied(st, flags, rc == REDIS_OK);
     st->connect_unproven = false; /* a call of its own told how the connect went */

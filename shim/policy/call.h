@@ -60,10 +60,10 @@ typedef struct ck_transport {
     void (*replied)(ck_context_state *st, uint8_t slot_flags, bool ok);
     /* optional: the shim owed an answer instead of sending */
     void (*answered)(ck_context_state *st);
-    /* optional: the monotonic time the front reply's command was sent,
-     * taken off (0: not known); for a transport whose replies are read
-     * from memory, not timed by the read (async) */
-    uint64_t (*sent_at)(ck_context_state *st);
+    /* optional: the latency of the front reply, from its command's send
+     * to its arrival, taken off (false: not known); for a transport whose
+     * replies are read from memory, not timed by the read (async) */
+    bool (*reply_latency)(ck_context_state *st, uint64_t *elapsed_ns);
 } ck_transport;
 
 extern const ck_transport ck_sync_transport;

@@ -106,6 +106,7 @@ typedef struct {
     ck_owned_fd own_end;                  /* placeholder: hiredis's end of the pair, as made */
     ck_watch watch;    /* deadline of the oldest awaited reply or the connect (async, or a non-blocking sync context) */
     ck_stamps sent_at; /* async: when each awaited reply's command was sent (its latency) */
+    uint64_t read_at;  /* async: when the read event that brings the replies now taken began */
 } ck_context_state;
 
 /* The state of a context, or NULL for a context the shim does not manage. */

@@ -8,10 +8,12 @@
  * loop's ticks were.
  *
  *   async_client -p PORT [-h HOST] [-l libevent|poll] [-i TICK_MS]
- *                [-k KEY] [-F] -f STOPFILE
+ *                [-k KEY] [-F] [-w MS] -f STOPFILE
  *
  * -F (hiredis 1.x): REDIS_NO_AUTO_FREE_REPLIES on every context, and the
  * callback frees each reply itself (exit 77 with 0.14, which lacks it).
+ * -w MS: each callback works MS milliseconds (a busy program: the replies
+ * behind it wait in hiredis, not in Redis).
  *
  * stdout: "connect ok|err ...", "disconnect ok|err", "reply SEQ CMD DESC
  * ms=N" with DESC nil, str:V, int:N, status:S, err:E or NULL (no reply:
@@ -40,6 +42,7 @@ static const char *stop_file;
 static int tick_ms = 50;
 static int use_poll;
 static int free_replies; /* -F */
+static int work_ms;      /* -w */
 
 static redisAsyncContext *ac;
 static int connected;
@@ -72,7 +75,17 @@ static void describe(const redisReply *r, char *out, size_t cap) {
         snprintf(out, cap, "type:%d", r->type);
 }
 
+static void busy_work(void) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < work_ms);
+}
+
 static void on_reply(redisAsyncContext *c, void *reply, void *privdata) {
+    if (work_ms > 0)
+        busy_work();
     (void)c;
     long seq = (long)(intptr_t)privdata;
     char desc[160];
@@ -247,7 +260,7 @@ static void run_libevent_loop(void) {
 
 int main(int argc, char **argv) {
     int opt;
-    while ((opt = getopt(argc, argv, "h:p:l:i:k:f:F")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:l:i:k:f:Fw:")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -256,6 +269,7 @@ int main(int argc, char **argv) {
         case 'k': key = optarg; break;
         case 'f': stop_file = optarg; break;
         case 'F': free_replies = 1; break;
+        case 'w': work_ms = atoi(optarg); break;
         default: fprintf(stderr, "usage: async_client -p PORT [-h HOST] [-l libevent|poll] [-i MS] [-k KEY] -f STOPFILE\n"); return 2;
         }
     }

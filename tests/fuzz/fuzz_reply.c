@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char small[64];
         ck_buf first = CK_BUF_ON(small);
         if (ck_reply_encode(reply, &first, 1u << 20)) {
-            void *again = ck_reply_from_resp(first.bytes, first.len);
+            void *again = ck_reply_from_resp(NULL, first.bytes, first.len);
             if (again == NULL)
                 abort(); /* the encoder wrote what the reader refuses */
             char small2[64];

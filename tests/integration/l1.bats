@@ -216,3 +216,27 @@ SCRIPT
     assert_output_is "$(printf '%s\n' "connect ok" "int 1" "int 1" "array 2" "int 3" "array 3" "str 1-1" "array 1" \
         "array 3" "int 1" NULL "array 3" "array 1" nil)"
 }
+
+@test "audit: a HELLO without a version keeps RESP3 (1.x): no RESP2 context gets a map, the RESP3 one keeps its values" {
+    run "$CLIENT" -p 1 <<<"push-nocb"
+    [ "$output" != "push-nocb unsupported" ] || skip "RESP3 needs hiredis 1.x (this build: 0.14)"
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+cmd HSET h f x g y
+cmd HELLO 3
+cmd HELLO
+cmd SELECT 99
+cmd HGETALL h
+sh $REDISCTL kill $REDIS_DIR
+cmd HGETALL h
+ctx 1
+connect
+cmd HGETALL h
+SCRIPT
+    THRESHOLD=1 COOLDOWN=30 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/; s/^err ERR.*/err/' <<<"$output")
+    assert_output_is "$(printf '%s\n' "connect ok" "int 2" "type 9 elements 14" "type 9 elements 14" err \
+        "type 9 elements 4" "type 9 elements 4" "connect ok" nil)"
+}

@@ -33,6 +33,8 @@ static void kinds(void **state) {
     assert_int_equal(k, CK_SESSION_HELLO);
     assert_true(ck_session_kind_of(RESP(reset), &k));
     assert_int_equal(k, CK_SESSION_RESET);
+    /* a HELLO without a version changes no protocol: not kept (audit) */
+    assert_false(ck_session_kind_of("*1\r\n$5\r\nHELLO\r\n", 15, &k));
     assert_false(ck_session_kind_of(RESP(getname), &k));
     assert_false(ck_session_kind_of(RESP(get), &k));
     assert_false(ck_session_kind_of("*1\r\n$6\r\nCLIENT\r\n", 18, &k));
