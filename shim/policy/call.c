@@ -643,7 +643,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         if (flags & CK_SLOT_DB_CHANGE)
             follow_db_change(st, session_kind, call);
         enter_session_mode(c, st, cls, call);
-        if (tr->sent != NULL)
+        /* one reply awaited per command (a buffer of several owes each) */
+        for (uint32_t i = 0; tr->sent != NULL && i < (opaque ? replies : 1); i++)
             tr->sent(st, flags);
         break;
     }
