@@ -268,9 +268,9 @@ latency_sum() {
     local metrics=$BATS_TEST_TMPDIR/metrics.prom
     # three commands a tick, each callback working 60 ms: the third reply
     # waits 120 ms in hiredis behind the two callbacks before it
-    CLIENT_FLAGS="-i 400 -w 60" CACHEKIT_METRICS_FILE=$metrics CACHEKIT_METRICS_INTERVAL=0.1 \
+    CLIENT_FLAGS="-i 250 -w 60" CACHEKIT_METRICS_FILE=$metrics CACHEKIT_METRICS_INTERVAL=0.1 \
         start_async_client libevent
-    wait_for 9 'GET str:hello'
+    wait_for 4 'GET str:hello'
     finish_async_client
     local count sum
     count=$(latency_count "$metrics" "127.0.0.1:$PORT")
