@@ -99,21 +99,30 @@ CK_EXPORT int redisGetReply(redisContext *c, void **reply) {
 }
 
 /* The calls redisGetReply is made of, for programs that drive the I/O
- * themselves (policy/driven.h); hiredis's own calls pass straight
- * through. */
+ * themselves (policy/driven.h). hiredis's own redisGetReply makes them
+ * through its PLT on every sync call: those go straight to the real
+ * function, before any of CK_ENTRY's bookkeeping (inside a real call,
+ * hiredis is resolved). */
+#define CK_HIREDIS_OWN_CALL(fn, ...)                                                                                   \
+    if (__builtin_expect(ck_guard.depth != 0, 1) && ck_real_owns_code(__builtin_return_address(0)))                    \
+    return ck_real.fn(__VA_ARGS__)
+
 CK_EXPORT int redisBufferWrite(redisContext *c, int *done) {
+    CK_HIREDIS_OWN_CALL(redisBufferWrite, c, done);
     CK_ENTRY(redisBufferWrite, c, REDIS_ERR);
     ck_context_state *st = ck_driven_state(c);
     return st != NULL ? ck_driven_flush(c, st, done) : CK_REAL_CALL(redisBufferWrite, c, done);
 }
 
 CK_EXPORT int redisBufferRead(redisContext *c) {
+    CK_HIREDIS_OWN_CALL(redisBufferRead, c);
     CK_ENTRY(redisBufferRead, c, REDIS_ERR);
     ck_context_state *st = ck_driven_state(c);
     return st != NULL ? ck_driven_fill(c, st) : CK_REAL_CALL(redisBufferRead, c);
 }
 
 CK_EXPORT int redisGetReplyFromReader(redisContext *c, void **reply) {
+    CK_HIREDIS_OWN_CALL(redisGetReplyFromReader, c, reply);
     CK_ENTRY(redisGetReplyFromReader, c, REDIS_ERR);
     ck_context_state *st = ck_driven_state(c);
     return st != NULL ? ck_driven_take_reply(c, st, reply) : CK_REAL_CALL(redisGetReplyFromReader, c, reply);

@@ -49,25 +49,26 @@ void ck_reply_thread_cleanup(void) {
     }
 }
 
-/* hiredis's own reply functions, as every new reader has them. */
-static _Atomic(const void *) default_functions;
+/* hiredis's own reply functions, as every new reader has them: learnt
+ * from this thread's reader the first time a reader's functions differ
+ * from what is known (a plain pointer: every thread learns the same
+ * address, so a racing store writes the same value). */
+const void *ck_reply_hiredis_functions;
 
 static const void *hiredis_functions(void) {
-    const void *fn = atomic_load_explicit(&default_functions, memory_order_relaxed);
+    const void *fn = __atomic_load_n(&ck_reply_hiredis_functions, __ATOMIC_RELAXED);
     if (fn == NULL) {
         redisReader *r = reader_for_thread();
         fn = r != NULL ? ck_reader_functions_of(r).fn : NULL;
-        atomic_store_explicit(&default_functions, fn, memory_order_relaxed);
+        __atomic_store_n(&ck_reply_hiredis_functions, fn, __ATOMIC_RELAXED);
     }
     return fn;
 }
 
-bool ck_reply_foreign(const redisContext *c) {
-    const void *reader = ck_ctx_reader(c);
-    if (reader == NULL)
-        return false;
-    const void *fn = ck_reader_functions_of(reader).fn;
-    return fn != hiredis_functions() && hiredis_functions() != NULL;
+bool ck_reply_foreign_slow(const redisContext *c) {
+    const void *fn = ck_reader_functions_of(ck_ctx_reader(c)).fn;
+    const void *hiredis = hiredis_functions();
+    return hiredis != NULL && fn != hiredis;
 }
 
 /* The reply is built with the reply functions of `c`'s reader, so that it

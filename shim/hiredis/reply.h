@@ -23,7 +23,16 @@ void *ck_reply_from_resp(const redisContext *c, const char *resp, size_t len);
 /* The program replaced the reply functions of c's reader (Ruby's driver
  * builds Ruby objects): its replies are not hiredis's redisReply, and the
  * shim must not read them. */
-bool ck_reply_foreign(const redisContext *c);
+bool ck_reply_foreign_slow(const redisContext *c);
+extern const void *ck_reply_hiredis_functions; /* once known (reply.c) */
+static inline bool ck_reply_foreign(const redisContext *c) {
+    const void *reader = ck_ctx_reader(c);
+    if (reader == NULL ||
+        __builtin_expect(
+            ck_reader_functions_of(reader).fn == __atomic_load_n(&ck_reply_hiredis_functions, __ATOMIC_RELAXED), 1))
+        return false;
+    return ck_reply_foreign_slow(c);
+}
 
 /* Appends the RESP encoding of a reply, as Redis sent it (RESP3 types with
  * hiredis 1.x, whose reader parses them); false when the reply holds a

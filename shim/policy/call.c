@@ -787,14 +787,11 @@ static void settle_modes(ck_context_state *st, uint8_t flags, bool ok, const voi
     }
 }
 
-bool ck_call_before_io(redisContext *c, ck_context_state *st) {
-    if (__builtin_expect(st->healing, 0))
+void ck_call_io_owed(redisContext *c, ck_context_state *st) {
+    if (st->healing)
         heal_abandoned(c, st);
-    if (__builtin_expect(st->connect_owed, 0)) {
+    if (st->connect_owed)
         connect_owed(c, st);
-        return true;
-    }
-    return false;
 }
 
 int ck_call_answer_owed(redisContext *c, ck_context_state *st, const ck_slot *front, void **reply) {

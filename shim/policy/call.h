@@ -95,7 +95,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply);
 /* The pieces of ck_call_get_reply that a program driving the I/O itself
  * (policy/driven.c) reaches one by one:
  *   ck_call_before_io:   a connect owed or a heal left by a jump, made
- *                        where hiredis does I/O (true: a connect was made);
+ *                        where hiredis does I/O;
  *   ck_call_answer_owed: the answer of a front slot that is not REAL
  *                        (the shim's own, or a dead connection's error);
  *   ck_call_settle_real: a real reply of the front slot (or its read's
@@ -108,7 +108,11 @@ typedef struct {
     bool timed;          /* counts toward slow calls and the adaptive timeout */
 } ck_call_timing;
 
-bool ck_call_before_io(redisContext *c, ck_context_state *st);
+void ck_call_io_owed(redisContext *c, ck_context_state *st);
+static inline void ck_call_before_io(redisContext *c, ck_context_state *st) {
+    if (__builtin_expect(st->healing || st->connect_owed, 0))
+        ck_call_io_owed(c, st);
+}
 int ck_call_answer_owed(redisContext *c, ck_context_state *st, const ck_slot *front, void **reply);
 int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *made, const void *seen,
                         ck_call_timing timing, void **reply);
