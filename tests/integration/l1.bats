@@ -5,6 +5,12 @@
 
 load helpers
 
+# RESP3 is read by hiredis 1.x only: the tests that need it skip with 0.14.
+needs_resp3() {
+    run "$CLIENT" -p 1 <<<"push-nocb"
+    [ "$output" != "push-nocb unsupported" ] || skip "RESP3 needs hiredis 1.x (this build: 0.14)"
+}
+
 l1_script() {
     cat <<SCRIPT
 connect
@@ -139,8 +145,7 @@ gets_at_least() { [ "$(calls_of get)" -ge "$1" ]; }
 }
 
 @test "RESP3 replies (hiredis 1.x, HELLO 3) are kept, apart from RESP2 ones: a map, a set, a double" {
-    run "$CLIENT" -p 1 <<<"push-nocb"
-    [ "$output" != "push-nocb unsupported" ] || skip "RESP3 needs hiredis 1.x (this build: 0.14)"
+    needs_resp3
     start_redis
     cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
 connect
@@ -218,8 +223,7 @@ SCRIPT
 }
 
 @test "audit: a HELLO without a version keeps RESP3 (1.x): no RESP2 context gets a map, the RESP3 one keeps its values" {
-    run "$CLIENT" -p 1 <<<"push-nocb"
-    [ "$output" != "push-nocb unsupported" ] || skip "RESP3 needs hiredis 1.x (this build: 0.14)"
+    needs_resp3
     start_redis
     cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
 connect
