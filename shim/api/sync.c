@@ -13,12 +13,16 @@
 static void *run_command(redisContext *c, ck_call *call) {
     ck_context_state *st = ck_call_state(c);
     ck_call_before_command(c, st);
-    if (ck_call_append(c, st, call) != REDIS_OK)
-        return NULL;
     /* as hiredis: only a blocking context waits for the reply */
-    if (!(ck_ctx_flags(c) & REDIS_BLOCK))
-        return NULL;
+    bool blocking = ck_ctx_flags(c) & REDIS_BLOCK;
     void *reply = NULL;
+    if (blocking && ck_call_answer_open(c, st, call, &reply))
+        return reply;
+    call->answer_now = blocking ? &reply : NULL;
+    if (ck_call_append(c, st, call) != REDIS_OK || !blocking)
+        return NULL;
+    if (reply != NULL)
+        return reply; /* the shim's own answer */
     return ck_call_get_reply(c, st, &reply) == REDIS_OK ? reply : NULL;
 }
 

@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <strings.h>
 
 static const ck_command_spec table[] = {
 #define CK_COMMAND(name, flags, first, last, step) {name, (flags), (first), (last), (step)},
@@ -31,6 +30,19 @@ static uint32_t name_hash(const char *name, size_t len) {
     return h;
 }
 
+/* The table's upper-case name against the program's, in any case (not
+ * strncasecmp: a call per command, on the open path). */
+static inline bool same_name(const char *upper, const char *name, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        if (ch >= 'a' && ch <= 'z')
+            ch = (char)(ch - ('a' - 'A'));
+        if (ch != upper[i])
+            return false;
+    }
+    return true;
+}
+
 static void build_index(void) {
     for (size_t i = 0; i < TABLE_LEN; i++) {
         name_lengths[i] = (uint8_t)strlen(table[i].name);
@@ -51,7 +63,7 @@ const ck_command_spec *ck_command_spec_of(const char *name, size_t len) {
             return NULL;
         const ck_command_spec *spec = &table[slot - 1];
         /* the length first: a name holding a NUL must not compare equal */
-        if (name_lengths[slot - 1] == len && strncasecmp(spec->name, name, len) == 0)
+        if (name_lengths[slot - 1] == len && same_name(spec->name, name, len))
             return spec;
     }
 }

@@ -6,36 +6,15 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define MAX_ARGS 64
+#define MAX_PIECES 64 /* more: hiredis formats it */
 
+/* One stretch of an argument's bytes: literal text of the format, or an
+ * interpolated value. An argument is one or more pieces in a row. */
 typedef struct {
-    char *scratch;
-    size_t cap, len;
-    size_t starts[MAX_ARGS + 1];
-    int argc;
-    bool touched, overflow;
-} builder;
-
-static void add(builder *b, const char *bytes, size_t n) {
-    if (b->overflow || b->len + n > b->cap) {
-        b->overflow = true;
-        return;
-    }
-    memcpy(b->scratch + b->len, bytes, n);
-    b->len += n;
-    b->touched = true;
-}
-
-static void finish_arg(builder *b) {
-    if (!b->touched)
-        return;
-    if (b->argc == MAX_ARGS) {
-        b->overflow = true;
-        return;
-    }
-    b->starts[++b->argc] = b->len;
-    b->touched = false;
-}
+    const char *bytes;
+    size_t len;
+    bool ends_arg; /* the last piece of its argument */
+} piece;
 
 /* Writes "<kind><n>\r\n" at out+used; the new length, 0 when it does not
  * fit. (snprintf would cost more than the rest of the formatting.) */
@@ -63,56 +42,80 @@ static size_t put_header(char *out, size_t cap, size_t used, char kind, size_t n
     return used;
 }
 
+static inline void copy_short(char *to, const char *from, size_t n) {
+    if (n <= 16) { /* most keys and words: no call */
+        for (size_t i = 0; i < n; i++)
+            to[i] = from[i];
+    } else {
+        memcpy(to, from, n);
+    }
+}
+
+/* The format read once into pieces (nothing copied), then each argument
+ * written once: its header, its pieces, CRLF. */
 long ck_format_command(char *out, size_t cap, const char *fmt, va_list ap) {
-    char scratch[1024];
-    builder b; /* not zero-initialised: starts[] is written as arguments end */
-    b.scratch = scratch;
-    b.cap = sizeof scratch;
-    b.len = 0;
-    b.starts[0] = 0;
-    b.argc = 0;
-    b.touched = false;
-    b.overflow = false;
+    piece pieces[MAX_PIECES];
+    int count = 0, argc = 0;
+    bool touched = false; /* the argument under way exists (even empty) */
     if (fmt == NULL)
         return -1;
-    for (const char *c = fmt; *c != '\0' && !b.overflow; c++) {
+    for (const char *c = fmt; *c != '\0'; c++) {
         if (*c == ' ') {
-            finish_arg(&b);
-        } else if (*c != '%') {
-            size_t run = strcspn(c, " %"); /* literal text up to the next space or conversion */
-            add(&b, c, run);
-            c += run - 1;
+            if (touched) {
+                pieces[count - 1].ends_arg = true;
+                argc++;
+                touched = false;
+            }
+            continue;
+        }
+        if (count == MAX_PIECES)
+            return -1;
+        piece *p = &pieces[count];
+        if (*c != '%') {
+            const char *run = c;
+            while (c[1] != '\0' && c[1] != ' ' && c[1] != '%')
+                c++;
+            *p = (piece){run, (size_t)(c - run) + 1, false};
         } else if (c[1] == 's') {
             const char *s = va_arg(ap, const char *);
-            add(&b, s, strlen(s));
-            b.touched = true;
+            *p = (piece){s, strlen(s), false};
             c++;
         } else if (c[1] == 'b') {
-            const char *p = va_arg(ap, const char *);
+            const char *b = va_arg(ap, const char *);
             size_t n = va_arg(ap, size_t);
-            add(&b, p, n);
-            b.touched = true;
+            *p = (piece){b, n, false};
             c++;
         } else if (c[1] == '%') {
-            add(&b, "%", 1);
+            *p = (piece){c, 1, false};
             c++;
         } else {
             return -1; /* a printf conversion: hiredis's job */
         }
+        count++;
+        touched = true;
     }
-    finish_arg(&b);
-    if (b.overflow || b.argc == 0)
+    if (touched) {
+        pieces[count - 1].ends_arg = true;
+        argc++;
+    }
+    if (argc == 0)
         return -1;
-    size_t used = put_header(out, cap, 0, '*', (size_t)b.argc);
-    for (int i = 0; i < b.argc && used != 0; i++) {
-        size_t len = b.starts[i + 1] - b.starts[i];
+    size_t used = put_header(out, cap, 0, '*', (size_t)argc);
+    for (int i = 0; i < count && used != 0;) {
+        size_t len = 0;
+        int last = i;
+        while (!pieces[last].ends_arg)
+            len += pieces[last++].len;
+        len += pieces[last].len;
         used = put_header(out, cap, used, '$', len);
-        if (used == 0 || used + len + 2 > cap)
+        if (used == 0 || len > cap || used + len + 2 > cap)
             return -1;
-        memcpy(out + used, scratch + b.starts[i], len);
-        used += len;
-        memcpy(out + used, "\r\n", 2);
-        used += 2;
+        for (; i <= last; i++) {
+            copy_short(out + used, pieces[i].bytes, pieces[i].len);
+            used += pieces[i].len;
+        }
+        out[used++] = '\r';
+        out[used++] = '\n';
     }
     return used == 0 ? -1 : (long)used;
 }

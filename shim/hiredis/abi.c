@@ -8,7 +8,8 @@
         .name = "0.14", .ctx_err = 0, .ctx_errstr = 4, .ctx_fd = 132, .ctx_flags = 136, .ctx_connection_type = 160,    \
         .ctx_tcp_host = 176, .ctx_tcp_port = 192, .ctx_unix_path = 200, .ctx_size = 208,                               \
         .ctx_command_timeout = CK_NO_FIELD, .ctx_app_field_count = 0, .reply_integer = 8, .reply_len = 16,             \
-        .reply_str = 24, .reply_elements = 32, .reply_element = 40, .reply_vtype = CK_NO_FIELD, .ctx_reader = 152,     \
+        .reply_str = 24, .reply_elements = 32, .reply_element = 40, .reply_vtype = CK_NO_FIELD, .reply_size = 48,      \
+        .ctx_reader = 152,                                                                                             \
         .reader_buf = 136, .reader_pos = 144, .reader_len = 152, .reader_ridx = 528, .reader_fn = 544,                 \
         .reader_privdata = 552, .fns_free_object = 32,                                                                 \
     }
@@ -36,6 +37,7 @@ static const ck_abi_layout layout_v1 = {
     .reply_elements = 48,
     .reply_element = 56,
     .reply_vtype = 40,
+    .reply_size = 64,
     .ctx_reader = 160,
     .reader_buf = 136,
     .reader_pos = 144,

@@ -22,6 +22,7 @@ typedef struct {
     size_t ctx_app_field_count;
     size_t reply_integer, reply_len, reply_str, reply_elements, reply_element;
     size_t reply_vtype; /* 1.x only (a verbatim string's type); CK_NO_FIELD in 0.14 */
+    size_t reply_size;  /* sizeof(redisReply): what hiredis allocates for one */
     /* the context's reader, and in it: its input (the same in every
      * version) and the reply functions a program may replace (Ruby's
      * driver builds Ruby objects) */

@@ -21,6 +21,7 @@
 #include "log.h"
 
 ck_real_table ck_real;
+const ck_hiredis_allocators *ck_real_allocators;
 
 atomic_bool ck_real_resolved;
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -63,6 +64,8 @@ static bool resolve_from(void *handle) {
         complete = false;
     CK_REAL_SYMBOLS(CK_REAL_RESOLVE)
 #undef CK_REAL_RESOLVE
+    if (complete)
+        ck_real_allocators = dlsym(handle, "hiredisAllocFns"); /* a variable (1.x) */
     return complete;
 }
 

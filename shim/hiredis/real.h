@@ -86,6 +86,20 @@ enum {
 #undef CK_REAL_SELF
 };
 
+/* hiredis 1.x's allocators (its hiredisAllocFns, which a program may
+ * replace with hiredisSetAllocators): every reply it makes is allocated
+ * through them, and freeReplyObject frees through them. NULL with 0.14,
+ * which calls malloc and free. */
+typedef struct {
+    void *(*malloc_fn)(size_t);
+    void *(*calloc_fn)(size_t, size_t);
+    void *(*realloc_fn)(void *, size_t);
+    char *(*strdup_fn)(const char *);
+    void (*free_fn)(void *);
+} ck_hiredis_allocators;
+
+extern const ck_hiredis_allocators *ck_real_allocators;
+
 extern atomic_bool ck_real_resolved;
 bool ck_real_resolve(void);
 

@@ -1,8 +1,10 @@
-/* Reply synthesis through a per-thread hiredis reader. Creating a reader
- * per reply costs several allocations; one reader per thread, fed a
- * complete RESP2 value each time, turns a synthesized reply into one parse
- * and the reply's own allocation. The reader is freed when its thread ends
- * (pthread key destructor) or at process exit.
+/* Reply synthesis: the simple values (nil, strings, integers: the open
+ * path's answers) built directly as hiredis builds them, the rest through
+ * a per-thread hiredis reader. Creating a reader per reply costs several
+ * allocations; one reader per thread, fed a complete RESP value each time,
+ * turns a synthesized reply into one parse and the reply's own
+ * allocation. The reader is freed when its thread ends (pthread key
+ * destructor) or at process exit.
  *
  * The reader's functions are called without the guard (CK_REAL_CALL): they
  * call nothing the shim wraps, and they are on the open path, where every
@@ -93,9 +95,138 @@ static void *build(const redisContext *c, const char *resp, size_t len) {
     return reply;
 }
 
-void *ck_reply_nil(const redisContext *c) { return build(c, "$-1\r\n", 5); }
+/* ------------------------------------------------ replies built directly
+ * A nil, a string, a status, an error or an integer is built as hiredis's
+ * reader builds it (createReplyObject, createStringObject,
+ * createIntegerObject): one zeroed redisReply of the loaded version, and
+ * for a string its bytes with a NUL after them, through hiredis's own
+ * allocators, so that freeReplyObject frees it as one of its own. The
+ * open path's answers are these; anything else goes through the reader. */
 
-void *ck_reply_from_resp(const redisContext *c, const char *resp, size_t len) { return build(c, resp, len); }
+/* calloc's result, as malloc and a clearing: glibc's calloc takes no
+ * chunk from the thread cache, its malloc does (the open path allocates
+ * and the program frees one reply per call) */
+static void *reply_zeroed(void) {
+    const ck_hiredis_allocators *a = ck_real_allocators;
+    size_t size = ck_abi.reply_size;
+    void *r = a != NULL ? a->malloc_fn(size) : malloc(size);
+    if (r == NULL)
+        return NULL;
+    if (size == 48) /* (the two layouts, as constants: a few stores) */
+        memset(r, 0, 48);
+    else if (size == 64)
+        memset(r, 0, 64);
+    else
+        memset(r, 0, size);
+    return r;
+}
+
+static void *reply_malloc(size_t n) {
+    const ck_hiredis_allocators *a = ck_real_allocators;
+    return a != NULL ? a->malloc_fn(n) : malloc(n);
+}
+
+static void reply_free(void *p) {
+    const ck_hiredis_allocators *a = ck_real_allocators;
+    if (a != NULL)
+        a->free_fn(p);
+    else
+        free(p);
+}
+
+static void *new_reply(int type) {
+    void *r = reply_zeroed();
+    if (r != NULL)
+        *(int *)r = type;
+    return r;
+}
+
+static void *new_string_reply(int type, const char *str, size_t len) {
+    char *bytes = reply_malloc(len + 1);
+    void *r = bytes != NULL ? new_reply(type) : NULL;
+    if (r == NULL) {
+        if (bytes != NULL)
+            reply_free(bytes);
+        return NULL;
+    }
+    memcpy(bytes, str, len);
+    bytes[len] = '\0';
+    CK_FIELD(r, ck_abi.reply_str, char *) = bytes;
+    CK_FIELD(r, ck_abi.reply_len, size_t) = len;
+    return r;
+}
+
+/* The digits of a length or an integer up to the CRLF at `end`; false
+ * for anything hiredis's reader would read otherwise (left to it). */
+static bool read_integer(const char *p, const char *end, long long *out) {
+    bool negative = p < end && *p == '-';
+    p += negative;
+    if (p == end || end - p > 18)
+        return false; /* (no overflow below) */
+    long long v = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    *out = negative ? -v : v;
+    return true;
+}
+
+/* One whole simple value, built; NULL with *simple false when the value
+ * is of another kind or shape (the reader builds it). */
+static void *build_simple(const char *resp, size_t len, bool *simple) {
+    *simple = false;
+    if (len < 3 || resp[len - 2] != '\r' || resp[len - 1] != '\n')
+        return NULL;
+    const char *line_end = memchr(resp, '\r', len);
+    long long n;
+    switch (resp[0]) {
+    case '$':
+        if (!read_integer(resp + 1, line_end, &n))
+            return NULL;
+        if (n == -1 && line_end + 2 == resp + len)
+            return *simple = true, new_reply(REDIS_REPLY_NIL);
+        if (n < 0 || (size_t)(line_end + 2 - resp) + (size_t)n + 2 != len)
+            return NULL;
+        return *simple = true, new_string_reply(REDIS_REPLY_STRING, line_end + 2, (size_t)n);
+    case '+':
+    case '-':
+        if (line_end != resp + len - 2)
+            return NULL;
+        return *simple = true,
+               new_string_reply(resp[0] == '+' ? REDIS_REPLY_STATUS : REDIS_REPLY_ERROR, resp + 1, len - 3);
+    case ':': {
+        if (line_end != resp + len - 2 || !read_integer(resp + 1, line_end, &n))
+            return NULL;
+        void *r = new_reply(REDIS_REPLY_INTEGER);
+        if (r != NULL)
+            CK_FIELD(r, ck_abi.reply_integer, long long) = n;
+        return *simple = true, r;
+    }
+    default: return NULL;
+    }
+}
+
+static void *out_of_memory(void) {
+    ck_log(CK_LOG_ERROR, "could not build a reply (out of memory); the program gets an error instead");
+    return NULL;
+}
+
+void *ck_reply_nil(const redisContext *c) {
+    if (c != NULL && ck_reply_foreign(c))
+        return build(c, "$-1\r\n", 5);
+    void *r = new_reply(REDIS_REPLY_NIL);
+    return r != NULL ? r : out_of_memory();
+}
+
+void *ck_reply_from_resp(const redisContext *c, const char *resp, size_t len) {
+    bool simple = false;
+    void *r = c != NULL && ck_reply_foreign(c) ? NULL : build_simple(resp, len, &simple);
+    if (!simple)
+        return build(c, resp, len);
+    return r != NULL ? r : out_of_memory();
+}
 
 static bool put_header(ck_buf *b, char kind, long long n, size_t limit) {
     char head[32];

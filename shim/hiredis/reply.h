@@ -1,7 +1,9 @@
-/* Replies the shim makes up. They are built by the program's own hiredis
- * (its reader, fed RESP2 bytes, with the reply functions of the
- * program's context), so the program frees them as usual, whatever the
- * version, allocator or reply objects. */
+/* Replies the shim makes up. They are built as the program's own hiredis
+ * builds its replies: simple values directly, in the loaded version's
+ * layout and through its allocators; the rest by its reader (fed RESP
+ * bytes); and for a program with reply functions of its own, always with
+ * those. So the program frees them as usual, whatever the version,
+ * allocator or reply objects. */
 #ifndef CACHEKIT_REPLY_H
 #define CACHEKIT_REPLY_H
 

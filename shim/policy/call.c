@@ -113,15 +113,32 @@ bool ck_open_writes_refused = true;
 
 void ck_call_configure(const ck_config *cfg) { ck_open_writes_refused = cfg->open_writes == CK_OPEN_WRITES_ERROR; }
 
+/* The command's name, and its table entry, looked up once, when first
+ * needed (the write check and the L1 both read it). */
+typedef struct {
+    const char *name;
+    size_t len;
+    const ck_command_spec *spec;
+    bool looked_up;
+} command_entry;
+
+static inline const ck_command_spec *entry_spec(command_entry *e) {
+    if (!e->looked_up) {
+        e->spec = ck_command_spec_of(e->name, e->len);
+        e->looked_up = true;
+    }
+    return e->spec;
+}
+
 /* Whether a command the shim does not send would have written: what
  * Redis's table marks as writing, scripts, commands it does not list, and
  * PUBLISH (a message for others, lost if not sent). */
-static bool command_may_write(const char *name, size_t name_len) {
-    const ck_command_spec *spec = ck_command_spec_of(name, name_len);
+static bool command_may_write(command_entry *e) {
+    const ck_command_spec *spec = entry_spec(e);
     if (spec == NULL || ck_command_may_write(spec))
         return true;
-    return (name_len == 7 && strncasecmp(name, "PUBLISH", 7) == 0) ||
-           (name_len == 8 && strncasecmp(name, "SPUBLISH", 8) == 0);
+    return (e->len == 7 && strncasecmp(e->name, "PUBLISH", 7) == 0) ||
+           (e->len == 8 && strncasecmp(e->name, "SPUBLISH", 8) == 0);
 }
 
 static void note_batch_write(const char *cmd, size_t len, bool is_inline, void *arg) {
@@ -136,8 +153,12 @@ static void note_batch_write(const char *cmd, size_t len, bool is_inline, void *
         cmd = n > 0 ? resp : NULL;
         len = n > 0 ? (size_t)n : 0;
     }
-    *writes =
-        cmd == NULL || !ck_command_name_from_resp(cmd, len, &name, &name_len) || command_may_write(name, name_len);
+    if (cmd == NULL || !ck_command_name_from_resp(cmd, len, &name, &name_len)) {
+        *writes = true;
+        return;
+    }
+    command_entry entry = {name, name_len, NULL, false};
+    *writes = command_may_write(&entry);
 }
 
 /* Whether any command of a preformatted buffer of several may write. */
@@ -242,12 +263,12 @@ static int defer_append(redisContext *c, ck_context_state *st, const ck_call *ca
  * (also inside MULTI, where only invalidation applies: the replies are
  * QUEUED, and EXEC's reply invalidates everything the transaction may have
  * touched). Returns the slot's L1 flags and fills `cache`. */
-static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, ck_call *call, char **expanded, const char *name,
-                          size_t name_len, ck_slot_cache *cache) {
+static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, ck_call *call, char **expanded,
+                          command_entry *entry, ck_slot_cache *cache) {
     uint8_t l1 = 0;
     if (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING) {
         bool needs_resp;
-        const ck_command_spec *spec = ck_cache_spec(name, name_len, &needs_resp);
+        const ck_command_spec *spec = ck_cache_spec(entry_spec(entry), entry->name, entry->len, &needs_resp);
         if (spec == NULL || (needs_resp && as_resp(call, expanded)))
             l1 = ck_cache_prepare(st, spec, call->cmd, call->len, cache);
         if (st->in_transaction) {
@@ -383,7 +404,7 @@ static void owe_batch_command(const char *cmd, size_t len, bool is_inline, void 
         cache.cmd_heap = NULL;
         l1 = CK_SLOT_L1_WRITE;
     } else {
-        const ck_command_spec *spec = ck_cache_spec(name, name_len, &needs_resp);
+        const ck_command_spec *spec = ck_cache_spec(ck_command_spec_of(name, name_len), name, name_len, &needs_resp);
         l1 = ck_cache_prepare(w->st, spec, cmd, len, &cache);
     }
     if (w->st->in_transaction && l1 != 0) { /* replies are QUEUED: only invalidation applies, at EXEC */
@@ -468,6 +489,91 @@ static inline bool rides_with_probe(ck_context_state *st) {
     return false;
 }
 
+/* The shim's own answer to a blocking call with nothing owed before it:
+ * the L1's value, or nil, built and handed over at once (what
+ * answer_synthesized gives from the queue). */
+static int answer_now(redisContext *c, ck_context_state *st, uint8_t l1, const ck_slot_cache *cache, void **reply) {
+    size_t len = 0;
+    char *stale = (l1 & CK_SLOT_L1_READ) ? ck_cache_stale(cache, &len) : NULL;
+    bool from_l1 = stale != NULL;
+    void *made = from_l1 ? ck_reply_from_resp(c, stale, len) : ck_reply_nil(c);
+    free(stale);
+    if (made == NULL) {
+        CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
+        return REDIS_ERR;
+    }
+    ck_metrics_count(from_l1 ? &st->endpoint->metrics.synth_stale : &st->endpoint->metrics.synth_nil);
+    *reply = made;
+    return REDIS_OK;
+}
+
+/* The open path (call.h): what it takes for ck_call_append's decision to
+ * be ANSWER, with nothing owed before the call so that the answer is
+ * handed over at once. A read outside a transaction that the breaker
+ * rejects is answered on any connection (decide.h: "an open circuit
+ * answers a read the same on every context") but a dead one, which first
+ * turns what it owed into errors. */
+static inline bool open_path_applies(const redisContext *c, const ck_context_state *st) {
+    return !st->passthrough && !st->healing && !st->connect_owed && !st->in_transaction && !st->is_async &&
+           st->refused_session == 0 && st->held_probe.gate != CK_PROBE && st->probe_sent == 0 &&
+           ck_pending_empty(&st->pending) && st->endpoint->breaker.enabled && (st->placeholder || ck_ctx_err(c) == 0);
+}
+
+/* The name of a call whose format needs no formatting by hiredis (only
+ * %s, %b and %%, the name not interpolated), or of an argv call. */
+static inline bool plain_call_name(const ck_call *call, const char **name, size_t *len) {
+    switch (call->form) {
+    case CK_BY_FORMAT:
+        for (const char *p = strchr(call->format, '%'); p != NULL; p = strchr(p + 2, '%'))
+            if (p[1] != 's' && p[1] != 'b' && p[1] != '%')
+                return false;
+        return ck_command_name_from_format(call->format, name, len);
+    case CK_BY_ARGV:
+        if (call->argc < 1 || call->argv == NULL || call->argv[0] == NULL)
+            return false;
+        *name = call->argv[0];
+        *len = call->argvlen != NULL ? call->argvlen[0] : strlen(call->argv[0]);
+        return true;
+    case CK_BY_FORMATTED: return false;
+    }
+    return false;
+}
+
+bool ck_call_answer_open_slow(redisContext *c, ck_context_state *st, ck_call *call, void **reply) {
+    const char *name;
+    size_t name_len;
+    if (!open_path_applies(c, st) || !plain_call_name(call, &name, &name_len) ||
+        ck_command_classify(name, name_len) != CK_CMD_DATA)
+        return false;
+    command_entry entry = {name, name_len, NULL, false};
+    if (command_may_write(&entry))
+        return false;
+    ck_permit permit = ck_endpoint_acquire(st->endpoint);
+    if (permit.gate != CK_REJECT) {
+        /* the breaker lets it through after all: the general path sends
+         * it, with the probe this call won (take_held_probe) */
+        if (permit.gate == CK_PROBE)
+            st->held_probe = permit;
+        return false;
+    }
+    ck_slot_cache cache;
+    uint8_t l1 = 0;
+    char *expanded = NULL;
+    char local[512];
+    if (ck_cache_on) {
+        call->local = local;
+        call->local_cap = sizeof local;
+        l1 = prepare_l1(st, CK_CMD_DATA, call, &expanded, &entry, &cache);
+    }
+    if (answer_now(c, st, l1, &cache, reply) != REDIS_OK)
+        *reply = NULL;
+    if (l1 != 0)
+        ck_slot_cache_release(&cache);
+    if (expanded != NULL)
+        CK_REAL_CALL(redisFreeCommand, expanded);
+    return true;
+}
+
 /* A live non-blocking connection (not a placeholder, not broken): its
  * program may wait for the descriptor to be readable before it asks for a
  * reply, and the shim's own answers never make it readable. Its commands
@@ -515,6 +621,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         }
         cls = ck_command_classify(name, name_len);
     }
+    command_entry entry = {name, name_len, NULL, false};
 
     /* decide */
     ck_situation situation = {cls,   connection_state(c, st, tr),   st->in_transaction,
@@ -543,7 +650,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         permit = rides_with_probe(st) || live_and_waited_on(c, st, tr, &situation) ? CK_PERMIT_ALLOW
                                                                                    : ck_endpoint_acquire(st->endpoint);
     if (permit.gate == CK_REJECT && gated)
-        situation.writes = opaque ? batch_may_write(call) : command_may_write(name, name_len);
+        situation.writes = opaque ? batch_may_write(call) : command_may_write(&entry);
     ck_action action = ck_decide(&situation, permit.gate);
     if (chooses_again && (action == CK_ACT_SEND || action == CK_ACT_CONNECT_SEND))
         st->refused_session = 0; /* its own choice goes to Redis: the connection may be made anew */
@@ -558,7 +665,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     ck_slot_cache cache;
     uint8_t l1 = 0;
     if (ck_cache_on && !opaque && rc == REDIS_OK && action != CK_ACT_REFUSE && action != CK_ACT_FAIL_DEAD)
-        l1 = prepare_l1(st, cls, call, &expanded, name, name_len, &cache);
+        l1 = prepare_l1(st, cls, call, &expanded, &entry, &cache);
     if (session && session_kind != CK_SESSION_AUTH && session_kind != CK_SESSION_SETNAME)
         flags |= CK_SLOT_DB_CHANGE;
     if (session && (!st->in_transaction || session_kind == CK_SESSION_RESET)) /* RESET is never queued */
@@ -571,6 +678,11 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     }
     switch (rc == REDIS_OK ? action : CK_ACT_FAIL_DEAD) {
     case CK_ACT_ANSWER: {
+        if (call->answer_now != NULL && replies == 1 && ck_pending_empty(&st->pending) && !st->connect_owed) {
+            rc = answer_now(c, st, l1, &cache, call->answer_now);
+            answered(st, tr, situation.writes && rc == REDIS_OK);
+            break;
+        }
         bool owed = false;
         rc = tr->file_unsent(c, call, false, &owed);
         for (uint32_t i = 0; rc == REDIS_OK && owed && i < replies; i++)

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "context.h"
+#include "endpoint.h"
 #include "guard.h"
 #include "hiredis_types.h"
 
@@ -87,6 +88,10 @@ struct ck_call {
     char *local; /* room for formatting the command without allocating */
     size_t local_cap;
     int format_error; /* what hiredis's formatting said: -1 out of memory, -2 an invalid format */
+    /* a blocking call whose reply is read right after the append
+     * (redisCommand): the shim's own answer, when nothing is owed before
+     * it, is handed over here at once, without the queue (the open path) */
+    void **answer_now;
 };
 
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call);
@@ -116,6 +121,18 @@ static inline void ck_call_before_io(redisContext *c, ck_context_state *st) {
 int ck_call_answer_owed(redisContext *c, ck_context_state *st, const ck_slot *front, void **reply);
 int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *made, const void *seen,
                         ck_call_timing timing, void **reply);
+
+/* The open path of a blocking call (redisCommand...): a read, on a
+ * context that owes nothing before it, while the circuit is open, is
+ * answered at once with the L1's value or nil, as ck_call_append and
+ * ck_call_get_reply would answer it, without their generality (the queue,
+ * the transports, the sessions). False: not such a call, nothing done
+ * (the caller takes the general path). */
+bool ck_call_answer_open_slow(redisContext *c, ck_context_state *st, ck_call *call, void **reply);
+static inline bool ck_call_answer_open(redisContext *c, ck_context_state *st, ck_call *call, void **reply) {
+    return st != NULL && __builtin_expect(!ck_breaker_closed(&st->endpoint->breaker), 0) &&
+           ck_call_answer_open_slow(c, st, call, reply);
+}
 
 /* A blocking command of the sync API (redisCommand...) is about to be
  * appended and its reply read at once: replies a dead connection still

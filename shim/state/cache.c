@@ -60,8 +60,7 @@ static bool key_wanted(const char *key, size_t len) {
     return false;
 }
 
-const ck_command_spec *ck_cache_spec(const char *name, size_t len, bool *needs_resp) {
-    const ck_command_spec *spec = ck_command_spec_of(name, len);
+const ck_command_spec *ck_cache_spec(const ck_command_spec *spec, const char *name, size_t len, bool *needs_resp) {
     if (spec == NULL) {
         char quoted[CK_LOG_DATA_ROOM];
         CK_LOG_ONCE(CK_LOG_WARN,

@@ -17,11 +17,11 @@ void ck_cache_configure(const ck_config *cfg);
 extern bool ck_cache_on;
 extern bool ck_cache_stale_if_error;
 
-/* The spec of a data command when the L1 is on; NULL for a command Redis
- * does not know (it is then treated as a write of unknown keys, once
- * reported). `*needs_resp`: its RESP bytes are needed (a cacheable read,
- * or a write). */
-const ck_command_spec *ck_cache_spec(const char *name, size_t len, bool *needs_resp);
+/* A data command's table entry `spec` (NULL: Redis does not list `name`)
+ * as the L1 takes it: an unknown command is treated as a write of unknown
+ * keys, once reported. `*needs_resp`: its RESP bytes are needed (a
+ * cacheable read, or a write). Returns spec. */
+const ck_command_spec *ck_cache_spec(const ck_command_spec *spec, const char *name, size_t len, bool *needs_resp);
 
 /* For a command about to be sent or answered by the shim: fills `cache`
  * and returns the slot flags (CK_SLOT_L1_READ, CK_SLOT_L1_WRITE). A write

@@ -35,6 +35,7 @@ static void layout_matches_the_headers(void **state) {
     assert_int_equal(ck_abi.reply_integer, offsetof(redisReply, integer));
     assert_int_equal(ck_abi.reply_elements, offsetof(redisReply, elements));
     assert_int_equal(ck_abi.reply_element, offsetof(redisReply, element));
+    assert_int_equal(ck_abi.reply_size, sizeof(redisReply));
 #if HIREDIS_MAJOR >= 1
     assert_int_equal(ck_abi.ctx_command_timeout, offsetof(redisContext, command_timeout));
     assert_int_equal(ck_abi.reply_vtype, offsetof(redisReply, vtype));

@@ -119,7 +119,15 @@ static void formats_like_hiredis(void **state) {
     SAME_AS_HIREDIS("SET k 100%%");
     SAME_AS_HIREDIS("HSET %s f%s v%s", "h", "1", "");
     SAME_AS_HIREDIS("%s", "PING");
+    SAME_AS_HIREDIS("SET a%sb%%c%sd a-literal-longer-than-sixteen-bytes", "1", "2");
+    SAME_AS_HIREDIS("MSET %s %b %s %b", "k1", "v\r\n1", (size_t)4, "k2", "", (size_t)0);
+    SAME_AS_HIREDIS("SET %s %s", "a value of more than sixteen bytes, copied whole", "x");
     char out[64];
+    char many[200] = "MGET";
+    for (int i = 0; i < 70; i++)
+        strcat(many, " k"); /* more pieces than the formatter follows: hiredis's */
+    char room[1024];
+    assert_int_equal(ours(room, sizeof room, many), -1);
     assert_int_equal(ours(out, sizeof out, "INCRBY k %d", 5), -1);  /* printf conversions: hiredis's */
     assert_int_equal(ours(out, sizeof out, "GET %s", "a very long key that does not fit in sixty-four bytes of room"), -1);
     assert_int_equal(ours(out, sizeof out, "   "), -1);              /* no argument at all */
