@@ -9,9 +9,8 @@
         .ctx_tcp_host = 176, .ctx_tcp_port = 192, .ctx_unix_path = 200, .ctx_size = 208,                               \
         .ctx_command_timeout = CK_NO_FIELD, .ctx_app_field_count = 0, .reply_integer = 8, .reply_len = 16,             \
         .reply_str = 24, .reply_elements = 32, .reply_element = 40, .reply_vtype = CK_NO_FIELD, .reply_size = 48,      \
-        .ctx_reader = 152,                                                                                             \
-        .reader_buf = 136, .reader_pos = 144, .reader_len = 152, .reader_ridx = 528, .reader_fn = 544,                 \
-        .reader_privdata = 552, .fns_free_object = 32,                                                                 \
+        .ctx_reader = 152, .reader_buf = 136, .reader_pos = 144, .reader_len = 152, .reader_ridx = 528,                \
+        .reader_fn = 544, .reader_privdata = 552, .fns_free_object = 32,                                               \
     }
 
 static const ck_abi_layout layout_v014 = LAYOUT_V014;
