@@ -8,8 +8,9 @@
  * pipeline: batches of 16 redisAppendCommand, then 16 redisGetReply
  * open:     redisCommand "GET k" on a context whose circuit is open (run it
  *           under the shim against a port where nothing listens)
- * stale:    "GET k" answered from the L1 while the circuit is open: reads k
- *           once, kills the server whose pid file -P names, then loops
+ * stale:    "GET k" answered from the L1 while the circuit is open: sets k
+ *           to a 32-byte value and reads it once, kills the server whose
+ *           pid file -P names, then loops
  *           (run it under the shim with a failure threshold of 1)
  * fill:     GET of key:0 .. key:CALLS-1 (pipelined by 16), then prints the
  *           growth of the resident set instead: "fill <keys> <kB>"
@@ -98,7 +99,8 @@ int main(int argc, char **argv) {
             return 1;
         }
         fclose(f);
-        freeReplyObject(redisCommand(c, "SET k v"));
+        /* a 32-byte value: the size the open path's target is set for */
+        freeReplyObject(redisCommand(c, "SET k %s", "0123456789abcdef0123456789abcdef"));
         freeReplyObject(redisCommand(c, "GET k"));
         kill((pid_t)pid, SIGKILL);
         usleep(100000);

@@ -71,6 +71,16 @@ static inline bool ck_ctx_reconnectable(const redisContext *c) {
            (type == REDIS_CONN_UNIX && ck_ctx_unix_path(c) != NULL && ck_ctx_unix_path(c)[0] != '\0');
 }
 
+/* 1.x's push callback and its argument (privdata): redisGetReply hands
+ * it each RESP3 push it reads. NULL with 0.14. */
+typedef void ck_push_fn(void *privdata, void *reply);
+static inline ck_push_fn *ck_ctx_push_cb(const redisContext *c) {
+    return ck_abi.ctx_app_field_count == 3 ? CK_FIELD(c, ck_abi.ctx_app_fields[2], ck_push_fn *) : NULL;
+}
+static inline void *ck_ctx_privdata(const redisContext *c) {
+    return ck_abi.ctx_app_field_count == 3 ? CK_FIELD(c, ck_abi.ctx_app_fields[0], void *) : NULL;
+}
+
 /* The reply functions of a context's reader: replaced by a program that
  * wants objects of its own (NULL fn: no reader). */
 typedef struct {

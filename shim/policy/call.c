@@ -21,6 +21,7 @@
 #include "decide.h"
 #include "errors.h"
 #include "format.h"
+#include "get_reply.h"
 #include "guard.h"
 #include "heal.h"
 #include "log.h"
@@ -586,6 +587,17 @@ static inline bool live_and_waited_on(redisContext *c, const ck_context_state *s
            situation->conn == CK_CONN_LIVE && !st->connect_owed;
 }
 
+/* The healthy path: a data command on a live connection with the circuit
+ * closed and nothing in the way is sent (what ck_decide says there, with
+ * permit ALLOW), without the rest of the situation being gathered. */
+static inline bool healthy_send(const redisContext *c, const ck_context_state *st, const ck_transport *tr,
+                                ck_command_class cls, bool opaque) {
+    return __builtin_expect(cls == CK_CMD_DATA && !opaque, 1) && ck_breaker_closed(&st->endpoint->breaker) &&
+           !st->connect_owed && !st->placeholder && (!tr->can_connect || ck_ctx_err(c) == 0) &&
+           st->refused_session == 0 && st->held_probe.gate != CK_PROBE && st->probe_sent == 0 &&
+           !ck_pending_owes_refusal(&st->pending);
+}
+
 int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     const ck_transport *tr = call->transport;
     if (st == NULL)
@@ -624,36 +636,43 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     command_entry entry = {name, name_len, NULL, false};
 
     /* decide */
-    ck_situation situation = {cls,   connection_state(c, st, tr),   st->in_transaction,
-                              false, st->endpoint->breaker.enabled, tr->can_connect,
-                              false, ck_open_writes_refused,        false,
-                              false};
-    situation.owes_dead =
-        ck_pending_owes_refusal(&st->pending) || (situation.conn == CK_CONN_DEAD && ck_pending_owes_dead(&st->pending));
-    situation.lost_for_good = situation.conn == CK_CONN_DEAD && !ck_ctx_reconnectable(c);
+    ck_situation situation = {.cls = cls};
     ck_session_kind session_kind = CK_SESSION_AUTH;
-    bool session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
-                   ck_session_kind_of(call->cmd, call->len, &session_kind);
-    situation.session = session && session_kind != CK_SESSION_RESET;
-    bool chooses_again = false; /* the program sends the kind of command that was refused when replayed */
-    if (__builtin_expect(st->refused_session != 0, 0)) {
-        chooses_again = session && session_kind + 1 == st->refused_session;
-        situation.owes_dead |= !chooses_again;
+    bool session = false;
+    ck_permit permit = CK_PERMIT_ALLOW;
+    ck_action action = CK_ACT_SEND;
+    if (!healthy_send(c, st, tr, cls, opaque)) {
+        situation = (ck_situation){cls,   connection_state(c, st, tr),   st->in_transaction,
+                                   false, st->endpoint->breaker.enabled, tr->can_connect,
+                                   false, ck_open_writes_refused,        false,
+                                   false};
+        situation.owes_dead = ck_pending_owes_refusal(&st->pending) ||
+                              (situation.conn == CK_CONN_DEAD && ck_pending_owes_dead(&st->pending));
+        situation.lost_for_good = situation.conn == CK_CONN_DEAD && !ck_ctx_reconnectable(c);
+        session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
+                  ck_session_kind_of(call->cmd, call->len, &session_kind);
+        situation.session = session && session_kind != CK_SESSION_RESET;
+        bool chooses_again = false; /* the program sends the kind of command that was refused when replayed */
+        if (__builtin_expect(st->refused_session != 0, 0)) {
+            chooses_again = session && session_kind + 1 == st->refused_session;
+            situation.owes_dead |= !chooses_again;
+        }
+        bool gated = ck_decide_gated(&situation);
+        permit = take_held_probe(st);
+        if (permit.gate == CK_PROBE)
+            ; /* settled by this command */
+        else if (situation.conn == CK_CONN_PLACEHOLDER && tr->placeholder_gate != NULL)
+            permit.gate = tr->placeholder_gate(st, gated);
+        else if (ck_decide_needs_permit(&situation))
+            permit = rides_with_probe(st) || live_and_waited_on(c, st, tr, &situation)
+                         ? CK_PERMIT_ALLOW
+                         : ck_endpoint_acquire(st->endpoint);
+        if (permit.gate == CK_REJECT && gated)
+            situation.writes = opaque ? batch_may_write(call) : command_may_write(&entry);
+        action = ck_decide(&situation, permit.gate);
+        if (chooses_again && (action == CK_ACT_SEND || action == CK_ACT_CONNECT_SEND))
+            st->refused_session = 0; /* its own choice goes to Redis: the connection may be made anew */
     }
-    bool gated = ck_decide_gated(&situation);
-    ck_permit permit = take_held_probe(st);
-    if (permit.gate == CK_PROBE)
-        ; /* settled by this command */
-    else if (situation.conn == CK_CONN_PLACEHOLDER && tr->placeholder_gate != NULL)
-        permit.gate = tr->placeholder_gate(st, gated);
-    else if (ck_decide_needs_permit(&situation))
-        permit = rides_with_probe(st) || live_and_waited_on(c, st, tr, &situation) ? CK_PERMIT_ALLOW
-                                                                                   : ck_endpoint_acquire(st->endpoint);
-    if (permit.gate == CK_REJECT && gated)
-        situation.writes = opaque ? batch_may_write(call) : command_may_write(&entry);
-    ck_action action = ck_decide(&situation, permit.gate);
-    if (chooses_again && (action == CK_ACT_SEND || action == CK_ACT_CONNECT_SEND))
-        st->refused_session = 0; /* its own choice goes to Redis: the connection may be made anew */
 
     /* act */
     uint8_t flags = cls == CK_CMD_BLOCKING ? CK_SLOT_UNBOUNDED : cls == CK_CMD_TXN_BEGIN ? SLOT_TXN_BEGIN : 0;
@@ -936,7 +955,7 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         ck_timeouts_lift(c, st);
     else if (timed)
         ck_timeouts_before_read(c, st);
-    int rc = CK_REAL_CALL(redisGetReply, c, &made);
+    int rc = ck_real_get_reply(c, &made);
     /* the call's latency: the read alone, not the shim's bookkeeping below */
     uint64_t elapsed = measured ? ck_clock_monotonic_ns() - started : 0;
     if (reads_block && (flags & CK_SLOT_UNBOUNDED))
