@@ -10,33 +10,41 @@
  * (1.x: a push is out of band, owed to no command). */
 static int next_in_band(redisContext *c, void **reply) {
     for (;;) {
-        if (CK_REAL_CALL(redisGetReplyFromReader, c, reply) == REDIS_ERR)
+        if (ck_real.redisGetReplyFromReader(c, reply) == REDIS_ERR)
             return REDIS_ERR;
         ck_push_fn *push = *reply != NULL ? ck_ctx_push_cb(c) : NULL;
         if (push == NULL || ck_reply_type(*reply) != REDIS_REPLY_PUSH)
             return REDIS_OK;
-        push(ck_ctx_privdata(c), *reply); /* the program's callback, as the program's */
+        push(ck_ctx_privdata(c), *reply); /* (a program call from it is told apart by its caller, guard.h) */
     }
 }
 
-int ck_real_get_reply(redisContext *c, void **reply) {
+static int get_reply(redisContext *c, void **reply) {
     void *aux = NULL;
     if (next_in_band(c, &aux) == REDIS_ERR)
         return REDIS_ERR;
     if (aux == NULL && (ck_ctx_flags(c) & REDIS_BLOCK)) {
         int done = 0;
         do {
-            if (CK_REAL_CALL(redisBufferWrite, c, &done) == REDIS_ERR)
+            if (ck_real.redisBufferWrite(c, &done) == REDIS_ERR)
                 return REDIS_ERR;
         } while (!done);
         do {
-            if (CK_REAL_CALL(redisBufferRead, c) == REDIS_ERR || next_in_band(c, &aux) == REDIS_ERR)
+            if (ck_real.redisBufferRead(c) == REDIS_ERR || next_in_band(c, &aux) == REDIS_ERR)
                 return REDIS_ERR;
         } while (aux == NULL);
     }
     if (reply != NULL)
         *reply = aux;
     else
-        CK_REAL_CALL(freeReplyObject, aux);
+        ck_real.freeReplyObject(aux);
     return REDIS_OK;
+}
+
+/* One real call, as hiredis's own redisGetReply was: the guard is held
+ * for the whole of it (push callback included, as before). */
+int ck_real_get_reply(redisContext *c, void **reply) {
+    __attribute__((cleanup(ck_guard_leave))) unsigned entered = ck_guard_enter();
+    (void)entered;
+    return get_reply(c, reply);
 }

@@ -315,7 +315,7 @@ static ck_conn_state connection_state(redisContext *c, ck_context_state *st, con
         return CK_CONN_PLACEHOLDER;
     if (!tr->can_connect || ck_ctx_err(c) == 0)
         return CK_CONN_LIVE; /* async: hiredis frees a context whose connection broke */
-    ck_context_connection_died(st, ck_ctx_cause(c));
+    ck_context_connection_died(st, c);
     return CK_CONN_DEAD;
 }
 
@@ -512,12 +512,15 @@ static int answer_now(redisContext *c, ck_context_state *st, uint8_t l1, const c
  * be ANSWER, with nothing owed before the call so that the answer is
  * handed over at once. A read outside a transaction that the breaker
  * rejects is answered on any connection (decide.h: "an open circuit
- * answers a read the same on every context") but a dead one, which first
- * turns what it owed into errors. */
+ * answers a read the same on every context") but one lost for good (made
+ * from the program's descriptor: only the program can make it again). A
+ * dead connection owes nothing any more: ck_call_before_command gave up
+ * what it owed. */
 static inline bool open_path_applies(const redisContext *c, const ck_context_state *st) {
     return !st->passthrough && !st->healing && !st->connect_owed && !st->in_transaction && !st->is_async &&
            st->refused_session == 0 && st->held_probe.gate != CK_PROBE && st->probe_sent == 0 &&
-           ck_pending_empty(&st->pending) && st->endpoint->breaker.enabled && (st->placeholder || ck_ctx_err(c) == 0);
+           ck_pending_empty(&st->pending) && st->endpoint->breaker.enabled &&
+           (st->placeholder || ck_ctx_err(c) == 0 || ck_ctx_reconnectable(c));
 }
 
 /* The name of a call whose format needs no formatting by hiredis (only
@@ -557,6 +560,8 @@ bool ck_call_answer_open_slow(redisContext *c, ck_context_state *st, ck_call *ca
             st->held_probe = permit;
         return false;
     }
+    if (!st->placeholder && ck_ctx_err(c) != 0)
+        ck_context_connection_died(st, c); /* (as connection_state: the modes it held are gone) */
     ck_slot_cache cache;
     uint8_t l1 = 0;
     char *expanded = NULL;
@@ -795,7 +800,7 @@ void ck_call_before_command(redisContext *c, ck_context_state *st) {
      * connection's, and answers the shim owed on it): they are dropped, so
      * that the healed connection answers this command, and only this one. */
     if (st != NULL && !st->passthrough && ck_ctx_err(c) != 0 && !st->placeholder && !st->connect_owed) {
-        ck_context_connection_died(st, ck_ctx_cause(c));
+        ck_context_connection_died(st, c);
         ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
     }
 }
@@ -1033,7 +1038,7 @@ int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *mad
         errno = saved_errno;
     }
     if (rc != REDIS_OK)
-        ck_context_connection_died(st, ck_ctx_cause(c)); /* what it still owed is owed by a dead connection */
+        ck_context_connection_died(st, c); /* what it still owed is owed by a dead connection */
     if (stale != NULL) {
         ck_metrics_count(&st->endpoint->metrics.synth_stale);
         discard_reply(c, made);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "errors.h"
 #include "guard.h"
 #include "log.h"
 
@@ -137,12 +138,13 @@ void ck_context_reset(ck_context_state *st) {
     st->db_uncertain = st->protocol_uncertain = st->subscribed = false;
 }
 
-void ck_context_connection_died(ck_context_state *st, const char *cause) {
+void ck_context_connection_died(ck_context_state *st, const redisContext *c) {
     /* Each command that was sent and lost with the connection is a failed
      * call, a probe among them a failed probe, as if its read had failed. */
     int saved_errno = errno; /* the program may read the failed call's */
     uint32_t killed;
     ck_permit probe = ck_pending_kill_real(&st->pending, &killed);
+    const char *cause = killed > 0 ? ck_ctx_cause(c) : NULL;
     if (probe.gate == CK_PROBE) {
         ck_endpoint_record(st->endpoint, probe, false, cause);
         killed--;

@@ -119,11 +119,13 @@ ck_context_state *ck_context_register(const redisContext *c, ck_endpoint *ep);
 void ck_context_forget(const redisContext *c);
 /* The program reset the connection: everything owed is gone. */
 void ck_context_reset(ck_context_state *st);
-/* The connection broke: the replies it owed become DEAD (pending.h), and
- * whatever the connection held (a transaction, database changes in
- * flight, session commands awaiting their reply) is gone with it. Each
- * reply lost counts as a failed call (`cause`: the connection's error). */
-void ck_context_connection_died(ck_context_state *st, const char *cause);
+/* The connection of `c` broke: the replies it owed become DEAD
+ * (pending.h), and whatever the connection held (a transaction, database
+ * changes in flight, session commands awaiting their reply) is gone with
+ * it. Each reply lost counts as a failed call, its cause the context's
+ * error (read only then: a dead context's next calls come here too, on
+ * the open path). */
+void ck_context_connection_died(ck_context_state *st, const redisContext *c);
 /* The program now sees the context dead although the server did not fail:
  * the shim refused a command (the circuit was open), or Redis refused a
  * SELECT or HELLO the shim replayed (`server_answered`: a probe among the
