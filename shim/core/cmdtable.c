@@ -23,27 +23,32 @@ static uint8_t name_lengths[TABLE_LEN];
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 static _Atomic int index_ready;
 
-static uint32_t name_hash(const char *name, size_t len) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)(name[i] & ~0x20)) * 16777619u; /* letters folded to upper case */
-    return h;
+/* Letters to upper case, anything else as it is. */
+static uint8_t upper_of[256];
+
+/* The hash of a name in any case: its length and three of its letters,
+ * in constant time (a lookup per command, on the open path); names that
+ * share them are told apart by the comparison. */
+static inline uint32_t name_hash(const char *name, size_t len) {
+    if (len == 0)
+        return 0;
+    uint32_t first = upper_of[(uint8_t)name[0]], middle = upper_of[(uint8_t)name[len / 2]],
+             last = upper_of[(uint8_t)name[len - 1]];
+    return ((uint32_t)len * 2654435761u) ^ (first * 40503u) ^ (middle * 2246822519u) ^ (last * 3266489917u);
 }
 
 /* The table's upper-case name against the program's, in any case (not
- * strncasecmp: a call per command, on the open path). */
+ * strncasecmp: a call per command). */
 static inline bool same_name(const char *upper, const char *name, size_t len) {
-    for (size_t i = 0; i < len; i++) {
-        char ch = name[i];
-        if (ch >= 'a' && ch <= 'z')
-            ch = (char)(ch - ('a' - 'A'));
-        if (ch != upper[i])
+    for (size_t i = 0; i < len; i++)
+        if (upper_of[(uint8_t)name[i]] != (uint8_t)upper[i])
             return false;
-    }
     return true;
 }
 
 static void build_index(void) {
+    for (int ch = 0; ch < 256; ch++)
+        upper_of[ch] = (uint8_t)(ch >= 'a' && ch <= 'z' ? ch - ('a' - 'A') : ch);
     for (size_t i = 0; i < TABLE_LEN; i++) {
         name_lengths[i] = (uint8_t)strlen(table[i].name);
         uint32_t h = name_hash(table[i].name, name_lengths[i]);

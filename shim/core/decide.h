@@ -35,6 +35,8 @@ typedef struct {
     bool refuse_writes; /* CACHEKIT_OPEN_WRITES=error: a write while open fails as on a dead server */
     bool session;       /* AUTH, HELLO, SELECT, CLIENT SETNAME: a placeholder remembers them */
     bool lost_for_good; /* dead, and only the program can connect it again (made from its descriptor) */
+    bool waited_on;     /* live and non-blocking: its program may wait for the descriptor to be readable
+                         * before it asks for a reply, and only Redis can make it so */
 } ck_situation;
 
 typedef enum {
@@ -61,6 +63,8 @@ static inline bool ck_decide_must_connect(const ck_situation *s) {
 static inline bool ck_decide_needs_permit(const ck_situation *s) {
     if ((s->conn == CK_CONN_PLACEHOLDER && !s->can_connect) || s->lost_for_good)
         return false; /* connected to nothing: it only answers or refuses */
+    if (s->waited_on && s->conn == CK_CONN_LIVE)
+        return false; /* the shim's own answers would never wake its program: sent, bounded by the deadline */
     return ck_decide_gated(s) || ck_decide_must_connect(s);
 }
 

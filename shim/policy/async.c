@@ -164,9 +164,15 @@ static void rearm(ck_context_state *st) {
     ck_watch_arm(&st->watch, deadline_applies(st) ? ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st) : 0);
 }
 
+/* Only the metrics, slow-call detection and the adaptive timeout use an
+ * async call's latency: without them no clock is read for it. (Settings
+ * fixed at start: the ring of send times stays in step.) */
+static inline bool async_timed(void) { return ck_metrics_on || ck_timeouts_time_calls(); }
+
 static void async_sent(ck_context_state *st, uint8_t slot_flags) {
     st->awaited++;
-    ck_stamps_push(&st->sent_at, ck_clock_monotonic_ns());
+    if (async_timed())
+        ck_stamps_push(&st->sent_at, ck_clock_monotonic_ns());
     if (slot_flags & CK_SLOT_UNBOUNDED) {
         st->unbounded++;
         ck_watch_arm(&st->watch, 0);
@@ -190,6 +196,8 @@ static void async_replied(ck_context_state *st, uint8_t slot_flags, bool ok) {
  * the program's earlier callbacks took before hiredis handed it on
  * (audit: a pipeline whose callbacks work made a healthy Redis slow). */
 static bool async_reply_latency(ck_context_state *st, uint64_t *elapsed_ns) {
+    if (!async_timed())
+        return false;
     uint64_t sent = ck_stamps_pop(&st->sent_at);
     if (sent == 0)
         return false;
@@ -241,7 +249,7 @@ void ck_async_handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext
         real(ac);
         return;
     }
-    if (real == ck_real.redisAsyncHandleRead)
+    if (real == ck_real.redisAsyncHandleRead && async_timed())
         st->read_at = ck_clock_monotonic_ns(); /* what this read brings arrived by now */
     /* not under the guard: the program's callbacks run inside, and their
      * commands are the program's */

@@ -580,16 +580,13 @@ bool ck_call_answer_open_slow(redisContext *c, ck_context_state *st, ck_call *ca
     return true;
 }
 
-/* A live non-blocking connection (not a placeholder, not broken): its
- * program may wait for the descriptor to be readable before it asks for a
- * reply, and the shim's own answers never make it readable. Its commands
- * go to Redis whatever the circuit says, bounded by the deadline
- * (driven.h); a connection that fails ends, and the program's reconnect
- * meets the breaker (a placeholder while the circuit is open). */
-static inline bool live_and_waited_on(redisContext *c, const ck_context_state *st, const ck_transport *tr,
-                                      const ck_situation *situation) {
-    return __builtin_expect(!(ck_ctx_flags(c) & REDIS_BLOCK), 0) && tr->can_connect &&
-           situation->conn == CK_CONN_LIVE && !st->connect_owed;
+/* A live non-blocking connection (not a placeholder, not broken) is one
+ * its program may wait on (decide.h: waited_on): its commands go to Redis
+ * whatever the circuit says, bounded by the deadline (driven.h); a
+ * connection that fails ends, and the program's reconnect meets the
+ * breaker (a placeholder while the circuit is open). */
+static inline bool waited_on_by_program(const redisContext *c, const ck_context_state *st, const ck_transport *tr) {
+    return __builtin_expect(!(ck_ctx_flags(c) & REDIS_BLOCK), 0) && tr->can_connect && !st->connect_owed;
 }
 
 /* The healthy path: a data command on a live connection with the circuit
@@ -647,13 +644,21 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
     ck_permit permit = CK_PERMIT_ALLOW;
     ck_action action = CK_ACT_SEND;
     if (!healthy_send(c, st, tr, cls, opaque)) {
-        situation = (ck_situation){cls,   connection_state(c, st, tr),   st->in_transaction,
-                                   false, st->endpoint->breaker.enabled, tr->can_connect,
-                                   false, ck_open_writes_refused,        false,
+        situation = (ck_situation){cls,
+                                   connection_state(c, st, tr),
+                                   st->in_transaction,
+                                   false,
+                                   st->endpoint->breaker.enabled,
+                                   tr->can_connect,
+                                   false,
+                                   ck_open_writes_refused,
+                                   false,
+                                   false,
                                    false};
         situation.owes_dead = ck_pending_owes_refusal(&st->pending) ||
                               (situation.conn == CK_CONN_DEAD && ck_pending_owes_dead(&st->pending));
         situation.lost_for_good = situation.conn == CK_CONN_DEAD && !ck_ctx_reconnectable(c);
+        situation.waited_on = waited_on_by_program(c, st, tr);
         session = !opaque && cls == CK_CMD_CONNECTION && as_resp(call, &expanded) &&
                   ck_session_kind_of(call->cmd, call->len, &session_kind);
         situation.session = session && session_kind != CK_SESSION_RESET;
@@ -669,9 +674,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         else if (situation.conn == CK_CONN_PLACEHOLDER && tr->placeholder_gate != NULL)
             permit.gate = tr->placeholder_gate(st, gated);
         else if (ck_decide_needs_permit(&situation))
-            permit = rides_with_probe(st) || live_and_waited_on(c, st, tr, &situation)
-                         ? CK_PERMIT_ALLOW
-                         : ck_endpoint_acquire(st->endpoint);
+            permit = rides_with_probe(st) ? CK_PERMIT_ALLOW : ck_endpoint_acquire(st->endpoint);
         if (permit.gate == CK_REJECT && gated)
             situation.writes = opaque ? batch_may_write(call) : command_may_write(&entry);
         action = ck_decide(&situation, permit.gate);

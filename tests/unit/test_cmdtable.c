@@ -139,6 +139,40 @@ static void table_is_sorted_and_upper_case(void **state) {
     }
 }
 
+/* Every name is found in any case, and only a whole name: not a prefix,
+ * not a longer word, not one with a NUL inside (lengths count, not C
+ * strings). */
+static void lookup_is_exact_in_any_case(void **state) {
+    (void)state;
+    for (size_t i = 0; i < ck_command_table_size(); i++) {
+        const ck_command_spec *spec = ck_command_table_at(i);
+        size_t len = strlen(spec->name);
+        char lower[64], mixed[64], longer[66];
+        assert_true(len < sizeof lower);
+        for (size_t k = 0; k < len; k++) {
+            char ch = spec->name[k];
+            lower[k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+            mixed[k] = k % 2 ? lower[k] : ch;
+        }
+        assert_ptr_equal(ck_command_spec_of(lower, len), spec);
+        assert_ptr_equal(ck_command_spec_of(mixed, len), spec);
+        memcpy(longer, spec->name, len);
+        longer[len] = 'Q';
+        const ck_command_spec *other = ck_command_spec_of(longer, len + 1);
+        assert_true(other == NULL || strcmp(other->name, spec->name) != 0);
+        longer[len] = '\0';
+        assert_null(ck_command_spec_of(longer, len + 1));
+        if (len > 1) {
+            const ck_command_spec *prefix = ck_command_spec_of(spec->name, len - 1);
+            assert_true(prefix == NULL || strlen(prefix->name) == len - 1);
+        }
+    }
+    assert_null(ck_command_spec_of("", 0));
+    assert_null(ck_command_spec_of("G\0T", 3));
+    assert_null(ck_command_spec_of("NOSUCHCOMMAND", 13));
+    assert_non_null(ck_command_spec_of("get", 3));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cacheable_reads),
@@ -146,6 +180,7 @@ int main(void) {
         cmocka_unit_test(movable_key_reads),
         cmocka_unit_test(key_extraction),
         cmocka_unit_test(table_is_sorted_and_upper_case),
+        cmocka_unit_test(lookup_is_exact_in_any_case),
     };
     return cmocka_run_group_tests_name("command table", tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@ static void every_state_follows_the_rules(void **state) {
                 for (size_t g = 0; g < sizeof gates / sizeof gates[0]; g++) {
                     ck_situation s = {
                         classes[c],      conns[k],         bits & 1,         (bits & 2) != 0,  (bits & 4) != 0,
-                        (bits & 8) != 0, (bits & 16) != 0, (bits & 32) != 0, (bits & 64) != 0, false};
+                        (bits & 8) != 0, (bits & 16) != 0, (bits & 32) != 0, (bits & 64) != 0, false, false};
                     ck_gate gate = gates[g];
                     ck_action a = ck_decide(&s, gate);
                     bool gated = (s.cls == CK_CMD_DATA || s.cls == CK_CMD_BLOCKING) && !s.in_transaction;
@@ -75,11 +75,32 @@ static void every_state_follows_the_rules(void **state) {
     assert_int_equal(checked, 7 * 3 * 128 * 3);
 }
 
+/* Issue 15 (audit): a live non-blocking connection's program may wait on
+ * its descriptor before it asks for a reply; the shim's own answers never
+ * make it readable, so its commands are sent whatever the circuit says
+ * (bounded by the deadline) and ask the breaker nothing. A placeholder or
+ * a dead connection is not waited on: the breaker decides there. */
+static void a_live_connection_its_program_waits_on_asks_no_permit(void **state) {
+    (void)state;
+    for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++) {
+        ck_situation s = {classes[c], CK_CONN_LIVE, false, false, true, true, false, true, false, false, true};
+        assert_false(ck_decide_needs_permit(&s));
+        assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_SEND);
+        s.waited_on = false;
+        if (classes[c] == CK_CMD_DATA || classes[c] == CK_CMD_BLOCKING)
+            assert_true(ck_decide_needs_permit(&s));
+        s.waited_on = true;
+        s.conn = CK_CONN_PLACEHOLDER;
+        if (classes[c] == CK_CMD_DATA || classes[c] == CK_CMD_BLOCKING)
+            assert_true(ck_decide_needs_permit(&s));
+    }
+}
+
 /* Issue 10, case 2: MULTI on a broken context while the circuit is open
  * is not sent (so it cannot leave the context "in a transaction"). */
 static void multi_on_a_dead_connection_while_open_is_not_sent(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_TXN_BEGIN, CK_CONN_DEAD, false, false, true, true, false, true, false, false};
+    ck_situation s = {CK_CMD_TXN_BEGIN, CK_CONN_DEAD, false, false, true, true, false, true, false, false, false};
     assert_true(ck_decide_needs_permit(&s));
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_CONNECT_SEND);
@@ -89,7 +110,7 @@ static void multi_on_a_dead_connection_while_open_is_not_sent(void **state) {
  * healed under them. */
 static void owed_dead_replies_come_before_any_heal(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, true, true, true, false, true, false, false};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, true, true, true, false, true, false, false, false};
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
     s.owes_dead = false;
@@ -102,7 +123,7 @@ static void owed_dead_replies_come_before_any_heal(void **state) {
  * good, so every command fails as on the dead connection, open or not. */
 static void a_connection_lost_for_good_always_fails_as_dead(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, false, true, true, false, true, false, true};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_DEAD, false, false, true, true, false, true, false, true, false};
     assert_false(ck_decide_needs_permit(&s));
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_FAIL_DEAD);
@@ -112,7 +133,7 @@ static void a_connection_lost_for_good_always_fails_as_dead(void **state) {
 
 static void placeholders(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_PLACEHOLDER, false, false, true, true, false, true, false, false};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_PLACEHOLDER, false, false, true, true, false, true, false, false, false};
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
     assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_CONNECT_SEND);
     s.cls = CK_CMD_CONNECTION;
@@ -132,7 +153,7 @@ static void placeholders(void **state) {
  * connection was sent, applied by Redis, and reported "not sent". */
 static void nothing_is_sent_behind_an_owed_refusal(void **state) {
     (void)state;
-    ck_situation s = {CK_CMD_DATA, CK_CONN_LIVE, false, true, true, true, true, true, false, false};
+    ck_situation s = {CK_CMD_DATA, CK_CONN_LIVE, false, true, true, true, true, true, false, false, false};
     assert_int_equal(ck_decide(&s, CK_PROBE), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_ALLOW), CK_ACT_FAIL_DEAD);
     assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_REFUSE);
@@ -146,7 +167,7 @@ static void nothing_is_sent_behind_an_owed_refusal(void **state) {
 static void writes_while_open_fail_unless_nil_was_chosen(void **state) {
     (void)state;
     for (size_t k = 0; k < sizeof conns / sizeof conns[0]; k++) {
-        ck_situation s = {CK_CMD_DATA, conns[k], false, false, true, true, true, true, false, false};
+        ck_situation s = {CK_CMD_DATA, conns[k], false, false, true, true, true, true, false, false, false};
         assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_REFUSE);
         s.refuse_writes = false;
         assert_int_equal(ck_decide(&s, CK_REJECT), CK_ACT_ANSWER);
@@ -159,6 +180,7 @@ static void writes_while_open_fail_unless_nil_was_chosen(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_state_follows_the_rules),
+        cmocka_unit_test(a_live_connection_its_program_waits_on_asks_no_permit),
         cmocka_unit_test(multi_on_a_dead_connection_while_open_is_not_sent),
         cmocka_unit_test(owed_dead_replies_come_before_any_heal),
         cmocka_unit_test(a_connection_lost_for_good_always_fails_as_dead),
