@@ -125,8 +125,15 @@ drive-read
 nb-get
 drive-read
 SCRIPT
+    # the control: the closed half (up to the kill) without the shim
+    sed '/kill/,$d' "$BATS_TEST_TMPDIR/script" > "$BATS_TEST_TMPDIR/closed"
+    run timeout 20 "$CLIENT" -p "$PORT" < "$BATS_TEST_TMPDIR/closed"
+    [ "$status" -eq 0 ]
+    local control=$output
+    [ "$(wc -l <<<"$control")" -eq 9 ]
     THRESHOLD=1 run bounded_client < "$BATS_TEST_TMPDIR/script"
     [ "$status" -eq 0 ]
+    [ "$(head -n 9 <<<"$output")" = "$control" ]
     assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" "append ok" "append ok" \
         "str A" "str B" "str C" "str A" "NULL Server closed the connection" "connect ok" \
         "append ok" "append ok" "append ok" "append ok" "str A" nil "str B" \
