@@ -109,6 +109,9 @@ outage_scenario() {
     # then refused connects, then the open circuit's placeholder
     local refused
     refused=$(awk '/^connect ok/ {exit} /^connect err/ {n++} END {print n + 0}' <<< "$FAULT")
+    # (shown only when the test fails)
+    echo "connects refused before the placeholder: $refused; replies lost: $lost; the fault window:" >&2
+    echo "$FAULT" >&2
     [ $((refused + (lost > 0 ? 1 : 0))) -eq 3 ]
     writes_match "$RESUMED"
 }
