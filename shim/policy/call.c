@@ -58,19 +58,31 @@ __attribute__((noinline)) static bool expand_format(ck_call *call, char **expand
 }
 
 /* argv[0] of the call. */
+static inline bool argv_name(const ck_call *call, const char **name, size_t *len) {
+    if (call->argc < 1 || call->argv == NULL || call->argv[0] == NULL)
+        return false;
+    *name = call->argv[0];
+    *len = call->argvlen != NULL ? call->argvlen[0] : strlen(call->argv[0]);
+    return true;
+}
+
 static inline bool command_name(ck_call *call, char **expanded, const char **name, size_t *len) {
     switch (call->form) {
     case CK_BY_FORMAT:
         return ck_command_name_from_format(call->format, name, len) || expand_format(call, expanded, name, len);
-    case CK_BY_ARGV:
-        if (call->argc < 1 || call->argv == NULL || call->argv[0] == NULL)
-            return false;
-        *name = call->argv[0];
-        *len = call->argvlen != NULL ? call->argvlen[0] : strlen(call->argv[0]);
-        return true;
+    case CK_BY_ARGV: return argv_name(call, name, len);
     case CK_BY_FORMATTED: return ck_command_name_from_resp(call->cmd, call->len, name, len);
     }
     return false;
+}
+
+/* A format of %s, %b and %% only, which hiredis accepts whatever the
+ * arguments (any other is formatted once to learn whether it does). */
+static inline bool format_is_plain(const char *format) {
+    for (const char *p = strchr(format, '%'); p != NULL; p = strchr(p + 2, '%'))
+        if (p[1] != 's' && p[1] != 'b' && p[1] != '%')
+            return false;
+    return true;
 }
 
 /* The RESP bytes of the call, formatting it if it was not yet; the call
@@ -228,12 +240,7 @@ static int remember_session(redisContext *c, ck_context_state *st, const ck_call
  * are read as they are; any other is formatted once. False, with hiredis's
  * error on the context, when it would not. */
 static bool format_accepted(redisContext *c, ck_call *call, char **expanded) {
-    if (call->form != CK_BY_FORMAT)
-        return true;
-    bool plain = true;
-    for (const char *p = strchr(call->format, '%'); plain && p != NULL; p = strchr(p + 2, '%'))
-        plain = p[1] == 's' || p[1] == 'b' || p[1] == '%';
-    if (plain || as_resp(call, expanded))
+    if (call->form != CK_BY_FORMAT || format_is_plain(call->format) || as_resp(call, expanded))
         return true;
     if (call->format_error == -2)
         call->transport->bad_format(c);
@@ -490,6 +497,16 @@ static inline bool rides_with_probe(ck_context_state *st) {
     return false;
 }
 
+/* A reply the shim makes up: the RESP bytes given (a stale value, a
+ * session command's success), or nil (NULL bytes); NULL, with hiredis's
+ * out-of-memory error on the context, when it cannot be built. */
+static void *made_up_reply(redisContext *c, const char *bytes, size_t len) {
+    void *made = bytes != NULL ? ck_reply_from_resp(c, bytes, len) : ck_reply_nil(c);
+    if (made == NULL)
+        CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
+    return made;
+}
+
 /* The shim's own answer to a blocking call with nothing owed before it:
  * the L1's value, or nil, built and handed over at once (what
  * answer_synthesized gives from the queue). */
@@ -497,14 +514,11 @@ static int answer_now(redisContext *c, ck_context_state *st, uint8_t l1, const c
     size_t len = 0;
     char *stale = (l1 & CK_SLOT_L1_READ) ? ck_cache_stale(cache, &len) : NULL;
     bool from_l1 = stale != NULL;
-    void *made = from_l1 ? ck_reply_from_resp(c, stale, len) : ck_reply_nil(c);
+    *reply = made_up_reply(c, stale, len);
     free(stale);
-    if (made == NULL) {
-        CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
+    if (*reply == NULL)
         return REDIS_ERR;
-    }
     ck_metrics_count(from_l1 ? &st->endpoint->metrics.synth_stale : &st->endpoint->metrics.synth_nil);
-    *reply = made;
     return REDIS_OK;
 }
 
@@ -527,17 +541,8 @@ static inline bool open_path_applies(const redisContext *c, const ck_context_sta
  * %s, %b and %%, the name not interpolated), or of an argv call. */
 static inline bool plain_call_name(const ck_call *call, const char **name, size_t *len) {
     switch (call->form) {
-    case CK_BY_FORMAT:
-        for (const char *p = strchr(call->format, '%'); p != NULL; p = strchr(p + 2, '%'))
-            if (p[1] != 's' && p[1] != 'b' && p[1] != '%')
-                return false;
-        return ck_command_name_from_format(call->format, name, len);
-    case CK_BY_ARGV:
-        if (call->argc < 1 || call->argv == NULL || call->argv[0] == NULL)
-            return false;
-        *name = call->argv[0];
-        *len = call->argvlen != NULL ? call->argvlen[0] : strlen(call->argv[0]);
-        return true;
+    case CK_BY_FORMAT: return format_is_plain(call->format) && ck_command_name_from_format(call->format, name, len);
+    case CK_BY_ARGV: return argv_name(call, name, len);
     case CK_BY_FORMATTED: return false;
     }
     return false;
@@ -831,12 +836,9 @@ static int answer_synthesized(redisContext *c, ck_context_state *st, void **repl
     ck_slot *owed = ck_pending_at(&st->pending, 0);
     void *made = NULL;
     if (reply != NULL) {
-        made = owed->kind != CK_SLOT_SYNTH_NIL ? ck_reply_from_resp(c, owed->cache.stale, owed->cache.stale_len)
-                                               : ck_reply_nil(c);
-        if (made == NULL) {
-            CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
+        made = made_up_reply(c, owed->kind != CK_SLOT_SYNTH_NIL ? owed->cache.stale : NULL, owed->cache.stale_len);
+        if (made == NULL)
             return REDIS_ERR;
-        }
     }
     if (owed->kind != CK_SLOT_SYNTH_SESSION)
         ck_metrics_count(owed->kind == CK_SLOT_SYNTH_STALE ? &st->endpoint->metrics.synth_stale
