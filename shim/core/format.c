@@ -4,9 +4,8 @@
 #include "format.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
-
-#define MAX_PIECES 64 /* more: hiredis formats it */
 
 /* One stretch of an argument's bytes: literal text of the format, or an
  * interpolated value. An argument is one or more pieces in a row. */
@@ -51,42 +50,34 @@ static inline void copy_short(char *to, const char *from, size_t n) {
     }
 }
 
-/* The format read once into pieces (nothing copied), then each argument
- * written once: its header, its pieces, CRLF. */
-long ck_format_command(char *out, size_t cap, const char *fmt, va_list ap) {
-    piece pieces[MAX_PIECES];
-    int count = 0, argc = 0;
+int ck_format_compile(const char *fmt, ck_format_step *steps, int max, int *argc) {
+    int count = 0;
     bool touched = false; /* the argument under way exists (even empty) */
+    *argc = 0;
     if (fmt == NULL)
         return -1;
     for (const char *c = fmt; *c != '\0'; c++) {
         if (*c == ' ') {
             if (touched) {
-                pieces[count - 1].ends_arg = true;
-                argc++;
+                steps[count - 1].ends_arg = true;
+                (*argc)++;
                 touched = false;
             }
             continue;
         }
-        if (count == MAX_PIECES)
+        if (count == max || c - fmt > UINT16_MAX - 2)
             return -1;
-        piece *p = &pieces[count];
+        ck_format_step *s = &steps[count];
+        uint16_t at = (uint16_t)(c - fmt);
         if (*c != '%') {
-            const char *run = c;
             while (c[1] != '\0' && c[1] != ' ' && c[1] != '%')
                 c++;
-            *p = (piece){run, (size_t)(c - run) + 1, false};
-        } else if (c[1] == 's') {
-            const char *s = va_arg(ap, const char *);
-            *p = (piece){s, strlen(s), false};
-            c++;
-        } else if (c[1] == 'b') {
-            const char *b = va_arg(ap, const char *);
-            size_t n = va_arg(ap, size_t);
-            *p = (piece){b, n, false};
+            *s = (ck_format_step){at, (uint16_t)(c - fmt - at + 1), CK_STEP_TEXT, false};
+        } else if (c[1] == 's' || c[1] == 'b') {
+            *s = (ck_format_step){at, 0, c[1] == 's' ? CK_STEP_STRING : CK_STEP_BINARY, false};
             c++;
         } else if (c[1] == '%') {
-            *p = (piece){c, 1, false};
+            *s = (ck_format_step){at, 1, CK_STEP_TEXT, false};
             c++;
         } else {
             return -1; /* a printf conversion: hiredis's job */
@@ -95,29 +86,98 @@ long ck_format_command(char *out, size_t cap, const char *fmt, va_list ap) {
         touched = true;
     }
     if (touched) {
-        pieces[count - 1].ends_arg = true;
-        argc++;
+        steps[count - 1].ends_arg = true;
+        (*argc)++;
     }
-    if (argc == 0)
-        return -1;
-    size_t used = put_header(out, cap, 0, '*', (size_t)argc);
-    for (int i = 0; i < count && used != 0;) {
+    return *argc == 0 ? -1 : count;
+}
+
+/* The bytes of one step: text of the format, or the next argument of ap
+ * (NULL only when every step is text). */
+static inline piece resolve(const char *fmt, const ck_format_step *step, va_list *ap) {
+    piece p = {NULL, step->len, step->ends_arg};
+    if (step->kind == CK_STEP_TEXT) {
+        p.bytes = fmt + step->at;
+    } else if (step->kind == CK_STEP_STRING) {
+        p.bytes = va_arg(*ap, const char *);
+        p.len = strlen(p.bytes);
+    } else {
+        p.bytes = va_arg(*ap, const char *);
+        p.len = va_arg(*ap, size_t);
+    }
+    return p;
+}
+
+/* Writes the arguments of `count` steps after `used` bytes: each one's
+ * header, its pieces, CRLF. The new length, or -1 when it does not fit. */
+static long write_args(char *out, size_t cap, size_t used, const char *fmt, const ck_format_step *steps, int count,
+                       va_list *ap) {
+    piece pieces[CK_FORMAT_MAX_STEPS];
+    for (int i = 0; i < count;) {
+        /* an argument's pieces, read in order (they consume ap in order) */
+        int n = 0;
         size_t len = 0;
-        int last = i;
-        while (!pieces[last].ends_arg)
-            len += pieces[last++].len;
-        len += pieces[last].len;
+        do {
+            pieces[n] = resolve(fmt, &steps[i++], ap);
+            len += pieces[n].len;
+        } while (!pieces[n++].ends_arg && i < count);
         used = put_header(out, cap, used, '$', len);
         if (used == 0 || len > cap || used + len + 2 > cap)
             return -1;
-        for (; i <= last; i++) {
-            copy_short(out + used, pieces[i].bytes, pieces[i].len);
-            used += pieces[i].len;
+        for (int k = 0; k < n; k++) {
+            copy_short(out + used, pieces[k].bytes, pieces[k].len);
+            used += pieces[k].len;
         }
         out[used++] = '\r';
         out[used++] = '\n';
     }
-    return used == 0 ? -1 : (long)used;
+    return (long)used;
+}
+
+long ck_format_apply(char *out, size_t cap, const char *fmt, const ck_format_step *steps, int count, int argc,
+                     va_list ap) {
+    if (count > CK_FORMAT_MAX_STEPS)
+        return -1;
+    size_t used = put_header(out, cap, 0, '*', (size_t)argc);
+    if (used == 0)
+        return -1;
+    va_list args;
+    va_copy(args, ap);
+    long n = write_args(out, cap, used, fmt, steps, count, &args);
+    va_end(args);
+    return n;
+}
+
+int ck_format_prefix(char *out, size_t cap, const char *fmt, const ck_format_step *steps, int count, int argc,
+                     size_t *len) {
+    int literal = 0; /* steps of the leading arguments that are text only */
+    for (int i = 0; i < count && steps[i].kind == CK_STEP_TEXT; i++)
+        if (steps[i].ends_arg)
+            literal = i + 1;
+    size_t used = put_header(out, cap, 0, '*', (size_t)argc);
+    long n = used == 0 ? -1 : write_args(out, cap, used, fmt, steps, literal, NULL);
+    *len = n < 0 ? 0 : (size_t)n;
+    return n < 0 ? -1 : literal;
+}
+
+long ck_format_apply_after(char *out, size_t cap, const char *prefix, size_t prefix_len, const char *fmt,
+                           const ck_format_step *steps, int count, va_list ap) {
+    if (prefix_len > cap)
+        return -1;
+    memcpy(out, prefix, prefix_len);
+    va_list args;
+    va_copy(args, ap);
+    long n = write_args(out, cap, prefix_len, fmt, steps, count, &args);
+    va_end(args);
+    return n;
+}
+
+/* The format read once into steps (nothing copied), then each argument
+ * written once: its header, its pieces, CRLF. */
+long ck_format_command(char *out, size_t cap, const char *fmt, va_list ap) {
+    ck_format_step steps[CK_FORMAT_MAX_STEPS];
+    int argc, count = ck_format_compile(fmt, steps, CK_FORMAT_MAX_STEPS, &argc);
+    return count < 0 ? -1 : ck_format_apply(out, cap, fmt, steps, count, argc, ap);
 }
 
 /* Appends "$<n>\r\n<bytes>\r\n" (or the "*<n>\r\n" header when bytes

@@ -29,6 +29,16 @@
 #include "reply.h"
 #include "timeouts.h"
 
+/* The site of a format call (call_site.h): what its format says,
+ * remembered from the last call made with it; NULL when not remembered. */
+static inline const ck_call_site *call_site(ck_call *call) {
+    if (!call->site_looked_up) {
+        call->site = ck_call_site_of(call->format);
+        call->site_looked_up = true;
+    }
+    return call->site;
+}
+
 /* A format whose first word is interpolated ("%s %s") is expanded once
  * here; the expansion then replaces the format (*expanded is set, for the
  * caller to free). The name is read from it only when asked (name not
@@ -36,7 +46,11 @@
 __attribute__((noinline)) static bool expand_format(ck_call *call, char **expanded, const char **name, size_t *len) {
     va_list copy;
     va_copy(copy, *call->ap);
-    long n = call->local != NULL ? ck_format_command(call->local, call->local_cap, call->format, copy) : -1;
+    const ck_call_site *site = call_site(call);
+    long n = call->local == NULL        ? -1
+             : site == NULL             ? ck_format_command(call->local, call->local_cap, call->format, copy)
+             : site->plain              ? ck_call_site_format(site, call->local, call->local_cap, copy)
+                                        : -1;
     va_end(copy);
     if (n >= 0) {
         call->form = CK_BY_FORMATTED;
@@ -69,7 +83,13 @@ static inline bool argv_name(const ck_call *call, const char **name, size_t *len
 static inline bool command_name(ck_call *call, char **expanded, const char **name, size_t *len) {
     switch (call->form) {
     case CK_BY_FORMAT:
-        return ck_command_name_from_format(call->format, name, len) || expand_format(call, expanded, name, len);
+        if (call_site(call) != NULL && call->site->name_len != 0) {
+            *name = call->format; /* (the site's bytes are the format's) */
+            *len = call->site->name_len;
+            return true;
+        }
+        return (call->site == NULL && ck_command_name_from_format(call->format, name, len)) ||
+               expand_format(call, expanded, name, len);
     case CK_BY_ARGV: return argv_name(call, name, len);
     case CK_BY_FORMATTED: return ck_command_name_from_resp(call->cmd, call->len, name, len);
     }
@@ -78,8 +98,10 @@ static inline bool command_name(ck_call *call, char **expanded, const char **nam
 
 /* A format of %s, %b and %% only, which hiredis accepts whatever the
  * arguments (any other is formatted once to learn whether it does). */
-static inline bool format_is_plain(const char *format) {
-    for (const char *p = strchr(format, '%'); p != NULL; p = strchr(p + 2, '%'))
+static inline bool format_is_plain(ck_call *call) {
+    if (call_site(call) != NULL)
+        return call->site->plain;
+    for (const char *p = strchr(call->format, '%'); p != NULL; p = strchr(p + 2, '%'))
         if (p[1] != 's' && p[1] != 'b' && p[1] != '%')
             return false;
     return true;
@@ -134,6 +156,13 @@ typedef struct {
     const ck_command_spec *spec;
     bool looked_up;
 } command_entry;
+
+/* The entry of the name command_name or plain_call_name gave: the
+ * site's when the name is its format's. */
+static inline command_entry entry_of(const ck_call *call, const char *name, size_t len) {
+    bool from_site = call->site != NULL && name == call->format;
+    return (command_entry){name, len, from_site ? call->site->spec : NULL, from_site};
+}
 
 static inline const ck_command_spec *entry_spec(command_entry *e) {
     if (!e->looked_up) {
@@ -240,7 +269,7 @@ static int remember_session(redisContext *c, ck_context_state *st, const ck_call
  * are read as they are; any other is formatted once. False, with hiredis's
  * error on the context, when it would not. */
 static bool format_accepted(redisContext *c, ck_call *call, char **expanded) {
-    if (call->form != CK_BY_FORMAT || format_is_plain(call->format) || as_resp(call, expanded))
+    if (call->form != CK_BY_FORMAT || format_is_plain(call) || as_resp(call, expanded))
         return true;
     if (call->format_error == -2)
         call->transport->bad_format(c);
@@ -539,9 +568,15 @@ static inline bool open_path_applies(const redisContext *c, const ck_context_sta
 
 /* The name of a call whose format needs no formatting by hiredis (only
  * %s, %b and %%, the name not interpolated), or of an argv call. */
-static inline bool plain_call_name(const ck_call *call, const char **name, size_t *len) {
+static inline bool plain_call_name(ck_call *call, const char **name, size_t *len) {
     switch (call->form) {
-    case CK_BY_FORMAT: return format_is_plain(call->format) && ck_command_name_from_format(call->format, name, len);
+    case CK_BY_FORMAT:
+        if (call_site(call) != NULL) {
+            *name = call->format;
+            *len = call->site->name_len;
+            return call->site->plain && *len != 0;
+        }
+        return format_is_plain(call) && ck_command_name_from_format(call->format, name, len);
     case CK_BY_ARGV: return argv_name(call, name, len);
     case CK_BY_FORMATTED: return false;
     }
@@ -554,7 +589,7 @@ bool ck_call_answer_open_slow(redisContext *c, ck_context_state *st, ck_call *ca
     if (!open_path_applies(c, st) || !plain_call_name(call, &name, &name_len) ||
         ck_command_classify(name, name_len) != CK_CMD_DATA)
         return false;
-    command_entry entry = {name, name_len, NULL, false};
+    command_entry entry = entry_of(call, name, name_len);
     if (command_may_write(&entry))
         return false;
     ck_permit permit = ck_endpoint_acquire(st->endpoint);
@@ -640,7 +675,7 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         }
         cls = ck_command_classify(name, name_len);
     }
-    command_entry entry = {name, name_len, NULL, false};
+    command_entry entry = entry_of(call, name, name_len);
 
     /* decide */
     ck_situation situation = {.cls = cls};
@@ -809,7 +844,8 @@ void ck_call_before_command(redisContext *c, ck_context_state *st) {
      * that the healed connection answers this command, and only this one. */
     if (st != NULL && !st->passthrough && ck_ctx_err(c) != 0 && !st->placeholder && !st->connect_owed) {
         ck_context_connection_died(st, c);
-        ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
+        if (!ck_pending_empty(&st->pending) || ck_pending_owes_refusal(&st->pending))
+            ck_endpoint_release(st->endpoint, ck_pending_clear(&st->pending));
     }
 }
 

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "call_site.h"
 #include "context.h"
 #include "endpoint.h"
 #include "guard.h"
@@ -75,6 +76,8 @@ void ck_call_configure(const ck_config *cfg);
 struct ck_call {
     ck_call_form form;
     const char *format;
+    const ck_call_site *site; /* the format's, once looked up (site_looked_up) */
+    bool site_looked_up;
     va_list *ap;
     int argc;
     const char **argv;

@@ -138,7 +138,19 @@ void ck_context_reset(ck_context_state *st) {
     st->db_uncertain = st->protocol_uncertain = st->subscribed = false;
 }
 
+/* Whether a dead connection's death has been taken already: nothing
+ * left that ck_context_connection_died would settle or forget (every
+ * call on a dead context asks, so the answer is cheap). */
+static bool death_taken(const ck_context_state *st) {
+    return ck_pending_empty(&st->pending) && st->shadow == NULL && !st->shadow_lost && st->sent_at.len == 0 &&
+           st->sent_at.unknown == 0 && st->session.proposed_len == 0 && !st->transaction_wrote &&
+           st->db_changes_in_flight == 0 && st->db_appended == st->db && st->protocol_appended == st->protocol &&
+           (st->is_async || (!st->watch.listed && !atomic_load_explicit(&st->watch.fired, memory_order_relaxed)));
+}
+
 void ck_context_connection_died(ck_context_state *st, const redisContext *c) {
+    if (death_taken(st))
+        return;
     /* Each command that was sent and lost with the connection is a failed
      * call, a probe among them a failed probe, as if its read had failed. */
     int saved_errno = errno; /* the program may read the failed call's */

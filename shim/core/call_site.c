@@ -1,0 +1,80 @@
+/* Call sites; see call_site.h. A thread's sites are a small table, one
+ * way per slot (a program calls from few places, and a slot taken by
+ * another site is read again), allocated when the thread first calls
+ * and freed when it ends. */
+#include "call_site.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+__thread ck_call_site *ck_thread_sites __attribute__((tls_model("initial-exec")));
+static pthread_key_t sites_key;
+static pthread_once_t sites_key_once = PTHREAD_ONCE_INIT;
+static bool sites_key_made;
+
+/* At the thread's end; a destructor of the program's that runs after it
+ * and calls hiredis gets a new table (freed on the next round). */
+static void free_sites(void *sites) {
+    ck_thread_sites = NULL;
+    free(sites);
+}
+
+static void make_sites_key(void) { sites_key_made = pthread_key_create(&sites_key, free_sites) == 0; }
+
+bool ck_call_site_read(ck_call_site *site, const char *format) {
+    size_t len = strnlen(format, CK_SITE_FORMAT_ROOM);
+    if (len == CK_SITE_FORMAT_ROOM)
+        return false;
+    memcpy(site->bytes, format, len + 1);
+    const char *name;
+    size_t name_len;
+    site->name_len = 0;
+    site->cls = CK_CMD_DATA;
+    site->spec = NULL;
+    if (ck_command_name_from_format(site->bytes, &name, &name_len)) {
+        site->name_len = (uint8_t)name_len;
+        site->cls = ck_command_classify(name, name_len);
+        site->spec = ck_command_spec_of(name, name_len);
+    }
+    int argc = 0, count = ck_format_compile(site->bytes, site->steps, CK_SITE_STEPS, &argc);
+    if (count < 0) {
+        ck_format_step steps[CK_FORMAT_MAX_STEPS];
+        if (ck_format_compile(site->bytes, steps, CK_FORMAT_MAX_STEPS, &argc) >= 0)
+            return false; /* plain, in more steps than a site holds */
+    }
+    site->step_count = (uint8_t)(count >= 0 ? count : 0);
+    site->argc = (uint8_t)argc;
+    size_t prefix_len = 0;
+    int prefix_steps = count < 0 ? -1
+                                 : ck_format_prefix(site->prefix, sizeof site->prefix, site->bytes, site->steps,
+                                                    count, argc, &prefix_len);
+    if (count >= 0 && prefix_steps < 0)
+        return false; /* plain, with more text than a site's prefix holds */
+    site->plain = prefix_steps >= 0;
+    site->prefix_steps = (uint8_t)(prefix_steps >= 0 ? prefix_steps : 0);
+    site->prefix_len = (uint8_t)prefix_len;
+    site->format = format;
+    return true;
+}
+
+static ck_call_site *thread_table(void) {
+    pthread_once(&sites_key_once, make_sites_key);
+    if (!sites_key_made)
+        return NULL;
+    ck_call_site *sites = calloc(CK_SITE_SLOTS, sizeof *sites);
+    if (sites != NULL && pthread_setspecific(sites_key, sites) != 0) {
+        free(sites);
+        sites = NULL;
+    }
+    return ck_thread_sites = sites;
+}
+
+const ck_call_site *ck_call_site_read_again(const char *format) {
+    ck_call_site *sites = ck_thread_sites;
+    if (format == NULL || (sites == NULL && (sites = thread_table()) == NULL))
+        return NULL;
+    ck_call_site *site = &sites[ck_call_site_slot(format)];
+    site->format = NULL;
+    return ck_call_site_read(site, format) ? site : NULL;
+}

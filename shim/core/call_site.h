@@ -1,0 +1,80 @@
+/* A program's call sites: what one format string of redisCommand says
+ * (the command's name, its table entry and class, how to write it as
+ * RESP) is read the first time a thread meets it and remembered, so that
+ * the next call made from the same place pays for one string comparison
+ * instead of reading the format again. A site is found by the format's
+ * address and kept only while the bytes there are the same (a program
+ * may build its formats in a buffer it reuses). Per thread: no lock. */
+#ifndef CACHEKIT_CALL_SITE_H
+#define CACHEKIT_CALL_SITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmdtable.h"
+#include "command.h"
+#include "format.h"
+
+#define CK_SITE_FORMAT_ROOM 64 /* longer formats are read each time */
+#define CK_SITE_STEPS 24
+
+typedef struct {
+    const char *format;              /* where the program's format is; NULL: no site */
+    char bytes[CK_SITE_FORMAT_ROOM]; /* what it held when it was read */
+    uint8_t name_len;                /* the command's name, bytes[0, name_len); 0: not literal */
+    bool plain;                      /* %s, %b and %% only: `steps` write it */
+    uint8_t step_count, argc;
+    ck_command_class cls;        /* (of the name, when literal) */
+    const ck_command_spec *spec; /* NULL: Redis does not list the name */
+    ck_format_step steps[CK_SITE_STEPS];
+    /* a plain site's RESP up to its first interpolated argument */
+    uint8_t prefix_steps, prefix_len;
+    char prefix[CK_SITE_FORMAT_ROOM + 32];
+} ck_call_site;
+
+/* The site of `format` for the calling thread (read now if it was not,
+ * or if its bytes changed); NULL when the format is not one to remember
+ * (too long, or memory short). Inline: a call's whole cost when the
+ * site is known is a table slot and a comparison of the format. */
+extern __thread ck_call_site *ck_thread_sites __attribute__((tls_model("initial-exec")));
+#define CK_SITE_SLOTS 32 /* per thread; a power of two */
+const ck_call_site *ck_call_site_read_again(const char *format);
+
+static inline bool ck_same_string(const char *a, const char *b) {
+    for (size_t i = 0;; i++) {
+        if (a[i] != b[i])
+            return false;
+        if (a[i] == '\0')
+            return true;
+    }
+}
+
+/* A format's slot in the table: its address's bits above the alignment
+ * of string literals. */
+static inline size_t ck_call_site_slot(const char *format) {
+    uintptr_t a = (uintptr_t)format;
+    return ((a >> 3) ^ (a >> 9)) & (CK_SITE_SLOTS - 1);
+}
+
+static inline const ck_call_site *ck_call_site_of(const char *format) {
+    ck_call_site *sites = ck_thread_sites;
+    if (__builtin_expect(sites != NULL && format != NULL, 1)) {
+        const ck_call_site *site = &sites[ck_call_site_slot(format)];
+        if (site->format == format && ck_same_string(site->bytes, format))
+            return site;
+    }
+    return ck_call_site_read_again(format);
+}
+
+/* Reads `format` into `site` (exposed for the unit tests); false when it
+ * is too long to be remembered. */
+bool ck_call_site_read(ck_call_site *site, const char *format);
+
+/* A plain site's RESP for one call, as ck_format_command writes it. */
+static inline long ck_call_site_format(const ck_call_site *site, char *out, size_t cap, va_list ap) {
+    return ck_format_apply_after(out, cap, site->prefix, site->prefix_len, site->bytes, site->steps + site->prefix_steps,
+                                 site->step_count - site->prefix_steps, ap);
+}
+
+#endif
