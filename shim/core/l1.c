@@ -63,6 +63,21 @@ static uint64_t mix(uint64_t h) {
     return h;
 }
 
+/* The last len (< 8) bytes as memcpy would put them in a zeroed word (a
+ * variable-length memcpy is a call per hash). */
+static inline uint64_t tail_word(const char *p, size_t len) {
+    if (len >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + len - 4, 4);
+        return lo | (uint64_t)hi << (8 * (len - 4));
+    }
+    if (len == 0)
+        return 0;
+    return (uint64_t)(uint8_t)p[0] | (uint64_t)(uint8_t)p[len / 2] << (8 * (len / 2)) |
+           (uint64_t)(uint8_t)p[len - 1] << (8 * (len - 1));
+}
+
 static uint64_t hash_bytes(uint64_t seed, const char *p, size_t len) {
     uint64_t h = seed ^ (len * 0x9E3779B97F4A7C15ull);
     for (; len >= 8; p += 8, len -= 8) {
@@ -70,8 +85,7 @@ static uint64_t hash_bytes(uint64_t seed, const char *p, size_t len) {
         memcpy(&w, p, 8);
         h = mix(h ^ w) * 0x100000001b3ull;
     }
-    uint64_t tail = 0;
-    memcpy(&tail, p, len);
+    uint64_t tail = tail_word(p, len);
     return mix(h ^ tail ^ (uint64_t)len << 56);
 }
 
@@ -87,8 +101,7 @@ ck_hash128 ck_l1_hash(uint64_t endpoint_id, uint32_t db, const char *p, size_t l
         a ^= a >> 29;
         b ^= b >> 31;
     }
-    uint64_t tail = 0;
-    memcpy(&tail, p, len);
+    uint64_t tail = tail_word(p, len);
     return (ck_hash128){mix(a ^ tail ^ (uint64_t)len << 56), mix(b ^ tail ^ (uint64_t)len << 48)};
 }
 
