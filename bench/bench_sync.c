@@ -17,6 +17,7 @@
  * Prints: "<mode> <calls> <seconds> <calls/s> <ns/call>". */
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,8 +121,10 @@ int main(int argc, char **argv) {
             }
         }
     } else {
+        /* (the mode compared once: the loop is what callgrind counts) */
+        bool writes_too = strcmp(mode, "single") == 0;
         for (long i = 0; i < calls; i++)
-            failures += !consume(redisCommand(c, (i % 2 || strcmp(mode, "single") != 0) ? "GET k" : "SET k v"));
+            failures += !consume(redisCommand(c, (i % 2 || !writes_too) ? "GET k" : "SET k v"));
     }
     double seconds = now_s() - start;
     redisFree(c);

@@ -22,6 +22,21 @@ static void free_sites(void *sites) {
 
 static void make_sites_key(void) { sites_key_made = pthread_key_create(&sites_key, free_sites) == 0; }
 
+/* The arguments that are keys, at the spec's fixed positions (as
+ * ck_command_each_key finds them): their count, or CK_SITE_KEYS_UNKNOWN. */
+static uint8_t key_positions(const ck_command_spec *spec, size_t argc, uint8_t *args) {
+    if (spec == NULL || (spec->flags & CK_CMD_F_MOVABLEKEYS))
+        return CK_SITE_KEYS_UNKNOWN;
+    ck_key_range keys = ck_command_key_range(spec, argc);
+    uint8_t count = 0;
+    for (long i = keys.first; i >= 0 && i < (long)argc && i <= keys.last; i += keys.step) {
+        if (count == CK_SITE_MAX_KEYS)
+            return CK_SITE_KEYS_UNKNOWN;
+        args[count++] = (uint8_t)i;
+    }
+    return count;
+}
+
 bool ck_call_site_read(ck_call_site *site, const char *format) {
     size_t len = strnlen(format, CK_SITE_FORMAT_ROOM);
     if (len == CK_SITE_FORMAT_ROOM)
@@ -47,13 +62,17 @@ bool ck_call_site_read(ck_call_site *site, const char *format) {
     site->argc = (uint8_t)argc;
     size_t prefix_len = 0;
     int prefix_steps = count < 0 ? -1
-                                 : ck_format_prefix(site->prefix, sizeof site->prefix, site->bytes, site->steps,
-                                                    count, argc, &prefix_len);
+                                 : ck_format_prefix(site->prefix, sizeof site->prefix, site->bytes, site->steps, count,
+                                                    argc, &prefix_len, site->prefix_spans);
     if (count >= 0 && prefix_steps < 0)
         return false; /* plain, with more text than a site's prefix holds */
     site->plain = prefix_steps >= 0;
     site->prefix_steps = (uint8_t)(prefix_steps >= 0 ? prefix_steps : 0);
     site->prefix_len = (uint8_t)prefix_len;
+    site->prefix_args = 0;
+    for (int i = 0; i < site->prefix_steps; i++)
+        site->prefix_args += site->steps[i].ends_arg;
+    site->key_count = site->plain ? key_positions(site->spec, (size_t)argc, site->key_args) : CK_SITE_KEYS_UNKNOWN;
     site->format = format;
     return true;
 }

@@ -17,7 +17,9 @@
 #include "format.h"
 
 #define CK_SITE_FORMAT_ROOM 64 /* longer formats are read each time */
-#define CK_SITE_STEPS 24
+#define CK_SITE_STEPS 24       /* (and so at most as many arguments) */
+#define CK_SITE_MAX_KEYS 8
+#define CK_SITE_KEYS_UNKNOWN 0xff /* found by parsing the RESP (moving keys, too many) */
 
 typedef struct {
     const char *format;              /* where the program's format is; NULL: no site */
@@ -28,9 +30,15 @@ typedef struct {
     ck_command_class cls;        /* (of the name, when literal) */
     const ck_command_spec *spec; /* NULL: Redis does not list the name */
     ck_format_step steps[CK_SITE_STEPS];
-    /* a plain site's RESP up to its first interpolated argument */
-    uint8_t prefix_steps, prefix_len;
+    /* a plain site's RESP up to its first interpolated argument, and
+     * where that prefix's arguments are in it */
+    uint8_t prefix_steps, prefix_len, prefix_args;
     char prefix[CK_SITE_FORMAT_ROOM + 32];
+    ck_arg_span prefix_spans[CK_SITE_STEPS];
+    /* which arguments are keys (the spec's fixed positions), or
+     * CK_SITE_KEYS_UNKNOWN */
+    uint8_t key_count;
+    uint8_t key_args[CK_SITE_MAX_KEYS];
 } ck_call_site;
 
 /* The site of `format` for the calling thread (read now if it was not,
@@ -71,10 +79,28 @@ static inline const ck_call_site *ck_call_site_of(const char *format) {
  * is too long to be remembered. */
 bool ck_call_site_read(ck_call_site *site, const char *format);
 
-/* A plain site's RESP for one call, as ck_format_command writes it. */
-static inline long ck_call_site_format(const ck_call_site *site, char *out, size_t cap, va_list ap) {
-    return ck_format_apply_after(out, cap, site->prefix, site->prefix_len, site->bytes, site->steps + site->prefix_steps,
-                                 site->step_count - site->prefix_steps, ap);
+/* A plain site's RESP for one call, as ck_format_command writes it, and
+ * where each argument is in it (spans: room for CK_SITE_STEPS). */
+static inline long ck_call_site_format(const ck_call_site *site, char *out, size_t cap, va_list ap,
+                                       ck_arg_span *spans) {
+    long n =
+        ck_format_apply_after(out, cap, site->prefix, site->prefix_len, site->bytes, site->steps + site->prefix_steps,
+                              site->step_count - site->prefix_steps, ap, spans + site->prefix_args);
+    for (int i = 0; i < site->prefix_args; i++)
+        spans[i] = site->prefix_spans[i];
+    return n;
+}
+
+/* The keys of one call of a site, from the RESP and spans its
+ * formatting gave: their count, or -1 when the site does not know them
+ * (they are found by parsing the RESP). */
+static inline int ck_call_site_keys(const ck_call_site *site, const char *resp, const ck_arg_span *spans,
+                                    ck_key *keys) {
+    if (site->key_count == CK_SITE_KEYS_UNKNOWN)
+        return -1;
+    for (int i = 0; i < site->key_count; i++)
+        keys[i] = (ck_key){resp + spans[site->key_args[i]].at, spans[site->key_args[i]].len};
+    return site->key_count;
 }
 
 #endif

@@ -56,6 +56,24 @@ static inline bool ck_command_cacheable(const ck_command_spec *spec) {
            (__builtin_expect(spec->flags & CK_CMD_F_MOVABLEKEYS, 0) && ck_command_movable_read(spec));
 }
 
+/* The fixed key positions of a command of argc arguments (not of a
+ * MOVABLEKEYS one): argument i is a key when it is first, first + step...
+ * up to last. first is -1 for a command without keys. */
+typedef struct {
+    long first, last, step;
+} ck_key_range;
+static inline ck_key_range ck_command_key_range(const ck_command_spec *spec, size_t argc) {
+    return (ck_key_range){spec->first_key > 0 ? spec->first_key : -1,
+                          spec->last_key < 0 ? (long)argc + spec->last_key : spec->last_key,
+                          spec->key_step > 0 ? spec->key_step : 1};
+}
+
+/* A key's bytes in a command. */
+typedef struct {
+    const char *bytes;
+    size_t len;
+} ck_key;
+
 /* Calls `fn` for each key argument of a RESP-encoded command, following
  * the spec's positions (or its finder); false when the bytes are not a
  * well-formed command, or a finder cannot tell its keys. */

@@ -250,17 +250,16 @@ bool ck_command_each_key(const ck_command_spec *spec, const char *resp, size_t l
         size_t n;
         return argc > 1 && read_bulk(&p, end, &name, &n) && each_movable_key(finder_of(spec), p, end, argc, fn, arg);
     }
-    long last = spec->last_key < 0 ? (long)argc + spec->last_key : spec->last_key;
-    long step = spec->key_step > 0 ? spec->key_step : 1;
-    long next = spec->first_key > 0 ? spec->first_key : -1; /* the next argument that is a key */
+    ck_key_range keys = ck_command_key_range(spec, argc);
+    long next = keys.first; /* the next argument that is a key */
     for (long i = 0; i < (long)argc; i++) {
         const char *a;
         size_t n;
         if (!read_bulk(&p, end, &a, &n))
             return false;
-        if (i == next && i <= last) {
+        if (i == next && i <= keys.last) {
             fn(a, n, arg);
-            next += step;
+            next += keys.step;
         }
     }
     return true;

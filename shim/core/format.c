@@ -109,11 +109,12 @@ static inline piece resolve(const char *fmt, const ck_format_step *step, va_list
 }
 
 /* Writes the arguments of `count` steps after `used` bytes: each one's
- * header, its pieces, CRLF. The new length, or -1 when it does not fit. */
+ * header, its pieces, CRLF; where each one's bytes went, in spans (when
+ * not NULL). The new length, or -1 when it does not fit. */
 static long write_args(char *out, size_t cap, size_t used, const char *fmt, const ck_format_step *steps, int count,
-                       va_list *ap) {
+                       va_list *ap, ck_arg_span *spans) {
     piece pieces[CK_FORMAT_MAX_STEPS];
-    for (int i = 0; i < count;) {
+    for (int i = 0, arg = 0; i < count; arg++) {
         /* an argument's pieces, read in order (they consume ap in order) */
         int n = 0;
         size_t len = 0;
@@ -124,6 +125,8 @@ static long write_args(char *out, size_t cap, size_t used, const char *fmt, cons
         used = put_header(out, cap, used, '$', len);
         if (used == 0 || len > cap || used + len + 2 > cap)
             return -1;
+        if (spans != NULL)
+            spans[arg] = (ck_arg_span){(uint32_t)used, (uint32_t)len};
         for (int k = 0; k < n; k++) {
             copy_short(out + used, pieces[k].bytes, pieces[k].len);
             used += pieces[k].len;
@@ -143,31 +146,31 @@ long ck_format_apply(char *out, size_t cap, const char *fmt, const ck_format_ste
         return -1;
     va_list args;
     va_copy(args, ap);
-    long n = write_args(out, cap, used, fmt, steps, count, &args);
+    long n = write_args(out, cap, used, fmt, steps, count, &args, NULL);
     va_end(args);
     return n;
 }
 
 int ck_format_prefix(char *out, size_t cap, const char *fmt, const ck_format_step *steps, int count, int argc,
-                     size_t *len) {
+                     size_t *len, ck_arg_span *spans) {
     int literal = 0; /* steps of the leading arguments that are text only */
     for (int i = 0; i < count && steps[i].kind == CK_STEP_TEXT; i++)
         if (steps[i].ends_arg)
             literal = i + 1;
     size_t used = put_header(out, cap, 0, '*', (size_t)argc);
-    long n = used == 0 ? -1 : write_args(out, cap, used, fmt, steps, literal, NULL);
+    long n = used == 0 ? -1 : write_args(out, cap, used, fmt, steps, literal, NULL, spans);
     *len = n < 0 ? 0 : (size_t)n;
     return n < 0 ? -1 : literal;
 }
 
 long ck_format_apply_after(char *out, size_t cap, const char *prefix, size_t prefix_len, const char *fmt,
-                           const ck_format_step *steps, int count, va_list ap) {
+                           const ck_format_step *steps, int count, va_list ap, ck_arg_span *spans) {
     if (prefix_len > cap)
         return -1;
     memcpy(out, prefix, prefix_len);
     va_list args;
     va_copy(args, ap);
-    long n = write_args(out, cap, prefix_len, fmt, steps, count, &args);
+    long n = write_args(out, cap, prefix_len, fmt, steps, count, &args, spans);
     va_end(args);
     return n;
 }

@@ -39,17 +39,24 @@ int ck_format_compile(const char *fmt, ck_format_step *steps, int max, int *argc
 long ck_format_apply(char *out, size_t cap, const char *fmt, const ck_format_step *steps, int count, int argc,
                      va_list ap);
 
+/* Where an argument's bytes are in a command's RESP. */
+typedef struct {
+    uint32_t at, len;
+} ck_arg_span;
+
 /* The part of every call's RESP that a compiled format fixes: the count
  * header and the leading arguments that are text only (the command's
- * name, a literal subcommand), written to out (*len bytes). Returns how
- * many steps it covers, or -1 when it does not fit. */
+ * name, a literal subcommand), written to out (*len bytes), and where
+ * each of those arguments is (spans, when not NULL). Returns how many
+ * steps it covers, or -1 when it does not fit. */
 int ck_format_prefix(char *out, size_t cap, const char *fmt, const ck_format_step *steps, int count, int argc,
-                     size_t *len);
+                     size_t *len, ck_arg_span *spans);
 
 /* ck_format_apply for a format whose prefix was written once: the
- * prefix's bytes, then the arguments of the steps after it. */
+ * prefix's bytes, then the arguments of the steps after it, and where
+ * each of those is (spans, when not NULL: one per argument written). */
 long ck_format_apply_after(char *out, size_t cap, const char *prefix, size_t prefix_len, const char *fmt,
-                           const ck_format_step *steps, int count, va_list ap);
+                           const ck_format_step *steps, int count, va_list ap, ck_arg_span *spans);
 
 /* The RESP form of one inline command line (words separated by spaces or
  * tabs, ending in \n or \r\n), or -1 when it holds quotes or escapes

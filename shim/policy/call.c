@@ -47,11 +47,12 @@ __attribute__((noinline)) static bool expand_format(ck_call *call, char **expand
     va_list copy;
     va_copy(copy, *call->ap);
     const ck_call_site *site = call_site(call);
-    long n = call->local == NULL        ? -1
-             : site == NULL             ? ck_format_command(call->local, call->local_cap, call->format, copy)
-             : site->plain              ? ck_call_site_format(site, call->local, call->local_cap, copy)
-                                        : -1;
+    long n = call->local == NULL                   ? -1
+             : site == NULL || call->spans == NULL ? ck_format_command(call->local, call->local_cap, call->format, copy)
+             : site->plain ? ck_call_site_format(site, call->local, call->local_cap, copy, call->spans)
+                           : -1;
     va_end(copy);
+    call->spans_filled = site != NULL && call->spans != NULL && n >= 0;
     if (n >= 0) {
         call->form = CK_BY_FORMATTED;
         call->cmd = call->local;
@@ -306,8 +307,13 @@ static uint8_t prepare_l1(ck_context_state *st, ck_command_class cls, ck_call *c
     if (cls == CK_CMD_DATA || cls == CK_CMD_BLOCKING) {
         bool needs_resp;
         const ck_command_spec *spec = ck_cache_spec(entry_spec(entry), entry->name, entry->len, &needs_resp);
-        if (spec == NULL || (needs_resp && as_resp(call, expanded)))
-            l1 = ck_cache_prepare(st, spec, call->cmd, call->len, cache);
+        if (spec == NULL || (needs_resp && as_resp(call, expanded))) {
+            ck_key keys[CK_SITE_MAX_KEYS];
+            ck_found_keys found = {keys, -1};
+            if (call->spans_filled && spec != NULL)
+                found.count = ck_call_site_keys(call->site, call->cmd, call->spans, keys);
+            l1 = ck_cache_prepare(st, spec, call->cmd, call->len, found.count >= 0 ? &found : NULL, cache);
+        }
         if (st->in_transaction) {
             st->transaction_wrote |= (l1 & CK_SLOT_L1_WRITE) != 0 || spec == NULL;
             if (l1 != 0) /* (a write of many keys has their slots on the heap) */
@@ -442,7 +448,7 @@ static void owe_batch_command(const char *cmd, size_t len, bool is_inline, void 
         l1 = CK_SLOT_L1_WRITE;
     } else {
         const ck_command_spec *spec = ck_cache_spec(ck_command_spec_of(name, name_len), name, name_len, &needs_resp);
-        l1 = ck_cache_prepare(w->st, spec, cmd, len, &cache);
+        l1 = ck_cache_prepare(w->st, spec, cmd, len, NULL, &cache);
     }
     if (w->st->in_transaction && l1 != 0) { /* replies are QUEUED: only invalidation applies, at EXEC */
         w->st->transaction_wrote |= (l1 & CK_SLOT_L1_WRITE) != 0;
@@ -600,15 +606,15 @@ bool ck_call_answer_open_slow(redisContext *c, ck_context_state *st, ck_call *ca
             st->held_probe = permit;
         return false;
     }
-    if (!st->placeholder && ck_ctx_err(c) != 0)
-        ck_context_connection_died(st, c); /* (as connection_state: the modes it held are gone) */
     ck_slot_cache cache;
     uint8_t l1 = 0;
     char *expanded = NULL;
     char local[512];
+    ck_arg_span spans[CK_SITE_STEPS];
     if (ck_cache_on) {
         call->local = local;
         call->local_cap = sizeof local;
+        call->spans = spans;
         l1 = prepare_l1(st, CK_CMD_DATA, call, &expanded, &entry, &cache);
     }
     if (answer_now(c, st, l1, &cache, reply) != REDIS_OK)
@@ -650,8 +656,10 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         heal_abandoned(c, st);
     char *expanded = NULL;
     char local[512];
+    ck_arg_span spans[CK_SITE_STEPS];
     call->local = local;
     call->local_cap = sizeof local;
+    call->spans = spans;
     const char *name = "";
     size_t name_len = 0;
     ck_command_class cls = CK_CMD_DATA;

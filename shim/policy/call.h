@@ -90,6 +90,8 @@ struct ck_call {
     void *privdata;
     char *local; /* room for formatting the command without allocating */
     size_t local_cap;
+    ck_arg_span *spans; /* room for where each argument is in `local` (CK_SITE_STEPS)... */
+    bool spans_filled;  /* ...filled: a site formatted the command there */
     int format_error; /* what hiredis's formatting said: -1 out of memory, -2 an invalid format */
     /* a blocking call whose reply is read right after the append
      * (redisCommand): the shim's own answer, when nothing is owed before
@@ -130,7 +132,8 @@ int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *mad
  * answered at once with the L1's value or nil, as ck_call_append and
  * ck_call_get_reply would answer it, without their generality (the queue,
  * the transports, the sessions). False: not such a call, nothing done
- * (the caller takes the general path). */
+ * (the caller takes the general path). Called after
+ * ck_call_before_command, which took a dead connection's death. */
 bool ck_call_answer_open_slow(redisContext *c, ck_context_state *st, ck_call *call, void **reply);
 static inline bool ck_call_answer_open(redisContext *c, ck_context_state *st, ck_call *call, void **reply) {
     return st != NULL && __builtin_expect(!ck_breaker_closed(&st->endpoint->breaker), 0) &&

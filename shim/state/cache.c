@@ -99,12 +99,20 @@ static void collect_key(const char *key, size_t len, void *arg) {
     w->unwanted |= !key_wanted(key, len);
 }
 
-/* Finds the command's keys: up to CK_SLOT_MAX_KEYS in the slot; more
- * (MGET of 100 keys, a DEL of many) in cmd_heap, where a read's bytes go
- * too (keep_bytes). False when the command cannot be parsed. */
-static bool collect_keys(const ck_command_spec *spec, const char *resp, size_t len, key_walk *w, bool keep_bytes) {
+/* Finds the command's keys (given, or parsed from the RESP): up to
+ * CK_SLOT_MAX_KEYS in the slot; more (MGET of 100 keys, a DEL of many) in
+ * cmd_heap, where a read's bytes go too (keep_bytes). False when the
+ * command cannot be parsed. */
+static bool collect_keys(const ck_command_spec *spec, const char *resp, size_t len, const ck_found_keys *found,
+                         key_walk *w, bool keep_bytes) {
     w->slots = w->cache->generation_slots;
     w->room = CK_SLOT_MAX_KEYS;
+    if (found != NULL && found->count <= CK_SLOT_MAX_KEYS) {
+        for (int i = 0; i < found->count; i++)
+            collect_key(found->keys[i].bytes, found->keys[i].len, w);
+        w->cache->nkeys = (uint16_t)w->count;
+        return true;
+    }
     if (!ck_command_each_key(spec, resp, len, collect_key, w))
         return false;
     if (w->count <= CK_SLOT_MAX_KEYS) {
@@ -155,7 +163,7 @@ static uint32_t keyspace_of(const ck_context_state *st) {
 }
 
 uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec, const char *resp, size_t len,
-                         ck_slot_cache *cache) {
+                         const ck_found_keys *found, ck_slot_cache *cache) {
     cache->nkeys = 0;
     cache->stale = NULL;
     cache->cmd_heap = NULL;
@@ -169,7 +177,7 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
     bool beyond = writes_beyond_its_keys(spec);
     bool writes = beyond || ck_command_may_write(spec);
     bool parsed = keys_certain && ck_command_keys_known(spec) && (writes || ck_command_cacheable(spec)) &&
-                  collect_keys(spec, resp, len, &walk, !writes);
+                  collect_keys(spec, resp, len, found, &walk, !writes);
     if (writes) {
         if (!parsed || beyond) {
             ck_slot_cache_release(cache); /* (slots of many keys) */

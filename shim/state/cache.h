@@ -23,11 +23,19 @@ extern bool ck_cache_stale_if_error;
  * cacheable read, or a write). Returns spec. */
 const ck_command_spec *ck_cache_spec(const ck_command_spec *spec, const char *name, size_t len, bool *needs_resp);
 
+/* A command's keys when the caller knows them already (a call site's
+ * fixed positions, core/call_site.h): the RESP need not be parsed. */
+typedef struct {
+    const ck_key *keys;
+    int count;
+} ck_found_keys;
+
 /* For a command about to be sent or answered by the shim: fills `cache`
  * and returns the slot flags (CK_SLOT_L1_READ, CK_SLOT_L1_WRITE). A write
- * invalidates its keys at once, sent or not. */
+ * invalidates its keys at once, sent or not. `found`: its keys, or NULL
+ * (parsed from the RESP). */
 uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec, const char *resp, size_t len,
-                         ck_slot_cache *cache);
+                         const ck_found_keys *found, ck_slot_cache *cache);
 
 /* The stale value of a read, if the L1 has a coherent and young enough
  * one: malloc'd RESP bytes. */

@@ -63,7 +63,7 @@ static prepared prepare(const char *words) {
     size_t name_len = space != NULL ? (size_t)(space - words) : strlen(words);
     const ck_command_spec *spec = ck_cache_spec(ck_command_spec_of(words, name_len), words, name_len, &needs_resp);
     prepared p;
-    p.flags = ck_cache_prepare(&context, spec, bytes, len, &p.cache);
+    p.flags = ck_cache_prepare(&context, spec, bytes, len, NULL, &p.cache);
     return p;
 }
 
