@@ -8,6 +8,7 @@
 #ifndef CACHEKIT_CALL_SITE_H
 #define CACHEKIT_CALL_SITE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,8 @@
 
 typedef struct {
     const char *format;              /* where the program's format is; NULL: no site */
+    uint64_t fixed_epoch;            /* read-only image: the epoch it was read in; or CK_SITE_NOT_FIXED */
+    uint8_t challenges;              /* calls of other formats for this slot since this one's last */
     char bytes[CK_SITE_FORMAT_ROOM]; /* what it held when it was read */
     uint8_t name_len;                /* the command's name, bytes[0, name_len); 0: not literal */
     bool plain;                      /* %s, %b and %% only: `steps` write it */
@@ -43,11 +46,19 @@ typedef struct {
 
 /* The site of `format` for the calling thread (read now if it was not,
  * or if its bytes changed); NULL when the format is not one to remember
- * (too long, or memory short). Inline: a call's whole cost when the
- * site is known is a table slot and a comparison of the format. */
+ * (too long, memory short, or its slot is held by a site called more
+ * often). Inline: a call's whole cost when the site is known is a table
+ * slot and, for a format outside the program's read-only images (a
+ * buffer it may reuse), a comparison of the format's bytes. */
 extern __thread ck_call_site *ck_thread_sites __attribute__((tls_model("initial-exec")));
+/* Bumped when an image is unloaded (dlclose): a site read from a
+ * read-only image is trusted without comparing its bytes only while the
+ * epoch it was read in lasts (the address may hold other bytes later). */
+extern _Atomic uint64_t ck_call_sites_epoch;
 #define CK_SITE_SLOTS 32 /* per thread; a power of two */
+#define CK_SITE_NOT_FIXED UINT64_MAX
 const ck_call_site *ck_call_site_read_again(const char *format);
+void ck_call_sites_forget_images(void);
 
 static inline bool ck_same_string(const char *a, const char *b) {
     for (size_t i = 0;; i++) {
@@ -58,19 +69,22 @@ static inline bool ck_same_string(const char *a, const char *b) {
     }
 }
 
-/* A format's slot in the table: its address's bits above the alignment
- * of string literals. */
+/* A format's slot in the table (string literals are packed: every bit of
+ * the address counts). */
 static inline size_t ck_call_site_slot(const char *format) {
-    uintptr_t a = (uintptr_t)format;
-    return ((a >> 3) ^ (a >> 9)) & (CK_SITE_SLOTS - 1);
+    return (size_t)(((uintptr_t)format * 0x9E3779B97F4A7C15ull) >> 58) & (CK_SITE_SLOTS - 1);
 }
 
 static inline const ck_call_site *ck_call_site_of(const char *format) {
     ck_call_site *sites = ck_thread_sites;
     if (__builtin_expect(sites != NULL && format != NULL, 1)) {
-        const ck_call_site *site = &sites[ck_call_site_slot(format)];
-        if (site->format == format && ck_same_string(site->bytes, format))
+        ck_call_site *site = &sites[ck_call_site_slot(format)];
+        if (site->format == format &&
+            (site->fixed_epoch == atomic_load_explicit(&ck_call_sites_epoch, memory_order_relaxed) ||
+             ck_same_string(site->bytes, format))) {
+            site->challenges = 0;
             return site;
+        }
     }
     return ck_call_site_read_again(format);
 }

@@ -255,10 +255,11 @@ void ck_l1_store(const ck_l1_key *key, uint64_t snapshot, uint64_t ep, const cha
     pthread_mutex_unlock(&s->lock);
 }
 
-char *ck_l1_fetch(const ck_l1_key *key, uint64_t snapshot, size_t *len) {
+void *ck_l1_fetch_with(const ck_l1_key *key, uint64_t snapshot, ck_l1_use_fn use, void *arg, bool *found) {
     shard *s = shard_of(key->hash);
     uint64_t now = settings.clock();
-    char *copy = NULL;
+    void *made = NULL;
+    *found = false;
     pthread_mutex_lock(&s->lock);
     entry **link = find(s, key);
     entry *e = link != NULL ? *link : NULL;
@@ -266,15 +267,29 @@ char *ck_l1_fetch(const ck_l1_key *key, uint64_t snapshot, size_t *len) {
         drop(s, link); /* a write made it wrong: it can never be served again */
         e = NULL;
     }
-    if (e != NULL && now - e->stored_at <= settings.ttl_ns && (copy = malloc(e->len ? e->len : 1)) != NULL) {
-        memcpy(copy, reply_of(e), e->len);
-        *len = e->len;
+    if (e != NULL && now - e->stored_at <= settings.ttl_ns) {
+        *found = true;
+        made = use(reply_of(e), e->len, arg);
         s->hits++;
     } else {
         s->misses++;
     }
     pthread_mutex_unlock(&s->lock);
+    return made;
+}
+
+static void *copy_of(const char *bytes, size_t len, void *arg) {
+    char *copy = malloc(len ? len : 1);
+    if (copy != NULL) {
+        memcpy(copy, bytes, len);
+        *(size_t *)arg = len;
+    }
     return copy;
+}
+
+char *ck_l1_fetch(const ck_l1_key *key, uint64_t snapshot, size_t *len) {
+    bool found;
+    return ck_l1_fetch_with(key, snapshot, copy_of, len, &found);
 }
 
 void ck_l1_stats_get(ck_l1_stats *out) {

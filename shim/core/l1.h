@@ -67,6 +67,12 @@ void ck_l1_store(const ck_l1_key *key, uint64_t snapshot, uint64_t epoch, const 
  * sum of its keys' generations now) and the current epoch; NULL otherwise. */
 char *ck_l1_fetch(const ck_l1_key *key, uint64_t snapshot, size_t *len);
 
+/* The same entry's bytes handed to `use` under the entry's lock, without
+ * a copy: use's result (use must not call into the L1). *found: there was
+ * such an entry (use's NULL then means use failed). */
+typedef void *(*ck_l1_use_fn)(const char *bytes, size_t len, void *arg);
+void *ck_l1_fetch_with(const ck_l1_key *key, uint64_t snapshot, ck_l1_use_fn use, void *arg, bool *found);
+
 void ck_l1_stats_get(ck_l1_stats *out);
 /* Frees every entry (tests, process exit). */
 void ck_l1_clear(void);

@@ -31,7 +31,7 @@
 
 /* The site of a format call (call_site.h): what its format says,
  * remembered from the last call made with it; NULL when not remembered. */
-static inline const ck_call_site *call_site(ck_call *call) {
+static inline __attribute__((always_inline)) const ck_call_site *call_site(ck_call *call) {
     if (!call->site_looked_up) {
         call->site = ck_call_site_of(call->format);
         call->site_looked_up = true;
@@ -535,22 +535,22 @@ static inline bool rides_with_probe(ck_context_state *st) {
 /* A reply the shim makes up: the RESP bytes given (a stale value, a
  * session command's success), or nil (NULL bytes); NULL, with hiredis's
  * out-of-memory error on the context, when it cannot be built. */
-static void *made_up_reply(redisContext *c, const char *bytes, size_t len) {
-    void *made = bytes != NULL ? ck_reply_from_resp(c, bytes, len) : ck_reply_nil(c);
+static void *made_or_no_memory(redisContext *c, void *made) {
     if (made == NULL)
         CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
     return made;
+}
+static void *made_up_reply(redisContext *c, const char *bytes, size_t len) {
+    return made_or_no_memory(c, bytes != NULL ? ck_reply_from_resp(c, bytes, len) : ck_reply_nil(c));
 }
 
 /* The shim's own answer to a blocking call with nothing owed before it:
  * the L1's value, or nil, built and handed over at once (what
  * answer_synthesized gives from the queue). */
 static int answer_now(redisContext *c, ck_context_state *st, uint8_t l1, const ck_slot_cache *cache, void **reply) {
-    size_t len = 0;
-    char *stale = (l1 & CK_SLOT_L1_READ) ? ck_cache_stale(cache, &len) : NULL;
-    bool from_l1 = stale != NULL;
-    *reply = made_up_reply(c, stale, len);
-    free(stale);
+    bool from_l1 = false;
+    void *stale = (l1 & CK_SLOT_L1_READ) ? ck_cache_stale_reply(cache, c, &from_l1) : NULL;
+    *reply = from_l1 ? made_or_no_memory(c, stale) : made_up_reply(c, NULL, 0);
     if (*reply == NULL)
         return REDIS_ERR;
     ck_metrics_count(from_l1 ? &st->endpoint->metrics.synth_stale : &st->endpoint->metrics.synth_nil);
@@ -592,11 +592,11 @@ static inline bool plain_call_name(ck_call *call, const char **name, size_t *len
 bool ck_call_answer_open_slow(redisContext *c, ck_context_state *st, ck_call *call, void **reply) {
     const char *name;
     size_t name_len;
-    if (!open_path_applies(c, st) || !plain_call_name(call, &name, &name_len) ||
-        ck_command_classify(name, name_len) != CK_CMD_DATA)
+    if (!open_path_applies(c, st) || !plain_call_name(call, &name, &name_len))
         return false;
     command_entry entry = entry_of(call, name, name_len);
-    if (command_may_write(&entry))
+    ck_command_class cls = entry.looked_up ? call->site->cls : ck_command_classify(name, name_len);
+    if (cls != CK_CMD_DATA || command_may_write(&entry))
         return false;
     ck_permit permit = ck_endpoint_acquire(st->endpoint);
     if (permit.gate != CK_REJECT) {
@@ -656,10 +656,8 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         heal_abandoned(c, st);
     char *expanded = NULL;
     char local[512];
-    ck_arg_span spans[CK_SITE_STEPS];
     call->local = local;
     call->local_cap = sizeof local;
-    call->spans = spans;
     const char *name = "";
     size_t name_len = 0;
     ck_command_class cls = CK_CMD_DATA;
@@ -681,9 +679,10 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
                 ck_pending_push(&st->pending, CK_SLOT_REAL, CK_PERMIT_ALLOW, 0);
             return rc;
         }
-        cls = ck_command_classify(name, name_len);
     }
     command_entry entry = entry_of(call, name, name_len);
+    if (!opaque)
+        cls = entry.looked_up ? call->site->cls : ck_command_classify(name, name_len);
 
     /* decide */
     ck_situation situation = {.cls = cls};
@@ -739,8 +738,11 @@ int ck_call_append(redisContext *c, ck_context_state *st, ck_call *call) {
         rc = REDIS_ERR; /* not sent, so hiredis never saw it: its error as hiredis's append gives it */
     ck_slot_cache cache;
     uint8_t l1 = 0;
-    if (ck_cache_on && !opaque && rc == REDIS_OK && action != CK_ACT_REFUSE && action != CK_ACT_FAIL_DEAD)
+    ck_arg_span spans[CK_SITE_STEPS];
+    if (ck_cache_on && !opaque && rc == REDIS_OK && action != CK_ACT_REFUSE && action != CK_ACT_FAIL_DEAD) {
+        call->spans = spans; /* (the L1 is what uses them) */
         l1 = prepare_l1(st, cls, call, &expanded, &entry, &cache);
+    }
     if (session && session_kind != CK_SESSION_AUTH && session_kind != CK_SESSION_SETNAME)
         flags |= CK_SLOT_DB_CHANGE;
     if (session && (!st->in_transaction || session_kind == CK_SESSION_RESET)) /* RESET is never queued */

@@ -92,7 +92,7 @@ struct ck_call {
     size_t local_cap;
     ck_arg_span *spans; /* room for where each argument is in `local` (CK_SITE_STEPS)... */
     bool spans_filled;  /* ...filled: a site formatted the command there */
-    int format_error; /* what hiredis's formatting said: -1 out of memory, -2 an invalid format */
+    int format_error;   /* what hiredis's formatting said: -1 out of memory, -2 an invalid format */
     /* a blocking call whose reply is read right after the append
      * (redisCommand): the shim's own answer, when nothing is owed before
      * it, is handed over here at once, without the queue (the open path) */

@@ -218,6 +218,28 @@ char *ck_cache_stale(const ck_slot_cache *cache, size_t *len) {
     return ck_l1_fetch(&key, snapshot_of(cache), len);
 }
 
+static void *reply_of_bytes(const char *bytes, size_t len, void *context) {
+    return ck_reply_from_resp(context, bytes, len);
+}
+
+void *ck_cache_stale_reply(const ck_slot_cache *cache, redisContext *c, bool *found) {
+    *found = false;
+    if (cache->epoch != ck_l1_epoch())
+        return NULL;
+    if (ck_reply_foreign(c)) {
+        /* the program's own reply functions are not called under the L1's
+         * lock: from a copy */
+        size_t len = 0;
+        char *stale = ck_cache_stale(cache, &len);
+        void *made = stale != NULL ? ck_reply_from_resp(c, stale, len) : NULL;
+        *found = stale != NULL;
+        free(stale);
+        return made;
+    }
+    ck_l1_key key = key_of(cache);
+    return ck_l1_fetch_with(&key, snapshot_of(cache), reply_of_bytes, c, found);
+}
+
 void ck_cache_settle(uint8_t flags, const ck_slot_cache *cache, const void *reply, bool answered) {
     if (flags & CK_SLOT_L1_WRITE) {
         invalidate(cache);

@@ -41,6 +41,10 @@ uint8_t ck_cache_prepare(const ck_context_state *st, const ck_command_spec *spec
  * one: malloc'd RESP bytes. */
 char *ck_cache_stale(const ck_slot_cache *cache, size_t *len);
 
+/* The same value as a reply object of c's, built straight from the L1's
+ * bytes; *found: there was such a value (NULL then: out of memory). */
+void *ck_cache_stale_reply(const ck_slot_cache *cache, redisContext *c, bool *found);
+
 /* A read or write came back: keep a read's reply, invalidate a write's
  * keys again (a read sent meanwhile may have been answered before it). */
 void ck_cache_settle(uint8_t flags, const ck_slot_cache *cache, const void *reply, bool answered);

@@ -10,6 +10,9 @@
  *   timeout MS               redisSetTimeout
  *   cmd GET k                redisCommand(c, "GET k") (format without %)
  *   fmt GET k                redisCommand(c, "%s %s", "GET", "k") (format expanded)
+ *   reused SET k v           redisCommand(c, format, "k", "v"), the format
+ *                            ("SET %s %s") written into the same static
+ *                            buffer for every call (up to 5 arguments)
  *   argv GET k               redisCommandArgv
  *   append GET k             redisAppendCommandArgv
  *   appendfmt GET k          redisAppendCommand(c, "GET k")
@@ -315,6 +318,13 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         for (int i = 1; i < argc; i++)
             strcat(fmt, " %s");
         after_reply(redisCommand(ctx, fmt, argv[0], argv[1], argv[2], argv[3], argv[4]));
+    } else if (strcmp(op, "reused") == 0 && argc >= 1 && argc <= 6) {
+        /* one buffer for every format, as a program that builds them */
+        static char format[64];
+        snprintf(format, sizeof format, "%s", argv[0]);
+        for (int i = 1; i < argc; i++)
+            strcat(format, " %s");
+        after_reply(redisCommand(ctx, format, argv[1], argv[2], argv[3], argv[4], argv[5]));
     } else if (strcmp(op, "argv") == 0) {
         after_reply(redisCommandArgv(ctx, argc, (const char **)argv, NULL));
     } else if (strcmp(op, "connect-opt") == 0 || strcmp(op, "privdata") == 0) {

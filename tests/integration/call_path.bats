@@ -596,3 +596,55 @@ SCRIPT
     none grep 'GET keyB -> XXX' <<< "$output"
     [ "$(grep -c '^GET keyB -> BBB$' <<< "$output")" -eq 4 ]
 }
+
+# Call sites (core/call_site.h): the shim remembers what a format says by
+# its address. A program that writes its formats into one buffer, and one
+# whose formats come from a module it unloads, must each have every
+# command sent (or refused, or answered) as its bytes say now.
+@test "a format buffer reused for other commands: each call is the command its bytes say, healthy and with the circuit open" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect
+reused SET k first
+reused GET k
+reused SET k second
+reused GET k
+reused DEL other
+reused GET k
+sh $REDISCTL kill $REDIS_DIR
+reused GET k
+reused SET k third
+reused GET k
+reused DEL k
+reused GET k
+reused INCR n
+SCRIPT
+    THRESHOLD=1 COOLDOWN=30 run client_under_shim < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    output=$(sed 's/^NULL .*/NULL/; s/^err .*/err/' <<<"$output")
+    local shimmed=$output
+    # healthy: as plain hiredis (below); after the kill: reads get the
+    # L1's value (the first one, whose connection is lost, too), writes
+    # fail (never "OK" or a count: they were not done)
+    assert_output_is "$(printf '%s\n' "connect ok" "status OK" "str first" "status OK" "str second" "int 0" \
+        "str second" "str second" NULL "str second" NULL "str second" NULL)"
+    "$REDISCTL" start "$REDIS_DIR" "$PORT"
+    run plain_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(head -7 <<<"$output")" = "$(head -7 <<<"$shimmed")" ]
+}
+
+@test "a format from a module unloaded and another loaded at its address: the new format's command is sent" {
+    start_redis
+    local apps=$CK_BUILD/tests/apps
+    run env LD_PRELOAD="$SHIM" "$apps/dl_formats" -p "$PORT" "$apps/libformat_read.so" "$apps/libformat_write.so"
+    [ "$status" -eq 0 ]
+    # (the test means something only if the loader reused the address)
+    assert_output_is "$(printf '%s\n' "array 2" "array 2" "same address" "status OK")"
+    [ "$(rcli get k1)" = x ]
+    rcli del k1 >/dev/null
+    run env LD_PRELOAD= "$apps/dl_formats" -p "$PORT" "$apps/libformat_read.so" "$apps/libformat_write.so"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "array 2" "array 2" "same address" "status OK")"
+    [ "$(rcli get k1)" = x ]
+}

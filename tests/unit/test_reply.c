@@ -11,6 +11,8 @@
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
+#include "call_site.h"
+#include "command.h"
 #include "format.h"
 #include "real.h"
 #include "reply.h"
@@ -34,7 +36,14 @@ static void values_round_trip(void **state) {
     (void)state;
     assert_true(ck_real_ready());
     static const char *const same[] = {
-        "$5\r\nhello\r\n", "$0\r\n\r\n", "$-1\r\n", ":42\r\n", ":-7\r\n", "+OK\r\n", "-ERR nope\r\n", "*0\r\n",
+        "$5\r\nhello\r\n",
+        "$0\r\n\r\n",
+        "$-1\r\n",
+        ":42\r\n",
+        ":-7\r\n",
+        "+OK\r\n",
+        "-ERR nope\r\n",
+        "*0\r\n",
         "*3\r\n$1\r\na\r\n$-1\r\n:1\r\n",
         "*2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*1\r\n*1\r\n$4\r\ndeep\r\n",
         "$6\r\nbin\r\n\0!\r\n",
@@ -99,14 +108,43 @@ static long ours(char *out, size_t cap, const char *fmt, ...) {
     return n;
 }
 
-#define SAME_AS_HIREDIS(...)                                                                         \
-    do {                                                                                             \
-        char mine[512], *theirs = NULL;                                                              \
-        long n = ours(mine, sizeof mine, __VA_ARGS__);                                               \
-        int m = redisFormatCommand(&theirs, __VA_ARGS__);                                            \
-        assert_int_equal(n, m);                                                                      \
-        assert_memory_equal(mine, theirs, (size_t)m);                                                \
-        redisFreeCommand(theirs);                                                                    \
+/* The same through a call site read from the format (core/call_site.h):
+ * the bytes, and the span it gives of each argument. */
+static void check_arg_span(size_t index, const char *bytes, size_t len, void *arg) {
+    const char *resp = ((const char **)arg)[0];
+    const ck_arg_span *spans = ((const ck_arg_span **)arg)[1];
+    assert_int_equal(spans[index].at, (size_t)(bytes - resp));
+    assert_int_equal(spans[index].len, len);
+}
+
+static long through_site(char *out, size_t cap, const char *fmt, ...) {
+    ck_call_site site;
+    ck_arg_span spans[CK_SITE_STEPS];
+    if (!ck_call_site_read(&site, fmt) || !site.plain)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    long n = ck_call_site_format(&site, out, cap, ap, spans);
+    va_end(ap);
+    const void *both[2] = {out, spans};
+    if (n > 0)
+        assert_true(ck_command_each_resp_arg(out, (size_t)n, check_arg_span, both));
+    return n;
+}
+
+#define SAME_AS_HIREDIS(...)                                                                                           \
+    do {                                                                                                               \
+        char mine[512], by_site[512], *theirs = NULL;                                                                  \
+        long n = ours(mine, sizeof mine, __VA_ARGS__);                                                                 \
+        int m = redisFormatCommand(&theirs, __VA_ARGS__);                                                              \
+        assert_int_equal(n, m);                                                                                        \
+        assert_memory_equal(mine, theirs, (size_t)m);                                                                  \
+        long k = through_site(by_site, sizeof by_site, __VA_ARGS__);                                                   \
+        if (k >= 0) {                                                                                                  \
+            assert_int_equal(k, m);                                                                                    \
+            assert_memory_equal(by_site, theirs, (size_t)m);                                                           \
+        }                                                                                                              \
+        redisFreeCommand(theirs);                                                                                      \
     } while (0)
 
 static void formats_like_hiredis(void **state) {
@@ -128,10 +166,11 @@ static void formats_like_hiredis(void **state) {
         strcat(many, " k"); /* more pieces than the formatter follows: hiredis's */
     char room[1024];
     assert_int_equal(ours(room, sizeof room, many), -1);
-    assert_int_equal(ours(out, sizeof out, "INCRBY k %d", 5), -1);  /* printf conversions: hiredis's */
-    assert_int_equal(ours(out, sizeof out, "GET %s", "a very long key that does not fit in sixty-four bytes of room"), -1);
-    assert_int_equal(ours(out, sizeof out, "   "), -1);              /* no argument at all */
-    assert_int_equal(ours(out, sizeof out, "GET k%"), -1);           /* a lone % at the end: hiredis's */
+    assert_int_equal(ours(out, sizeof out, "INCRBY k %d", 5), -1); /* printf conversions: hiredis's */
+    assert_int_equal(ours(out, sizeof out, "GET %s", "a very long key that does not fit in sixty-four bytes of room"),
+                     -1);
+    assert_int_equal(ours(out, sizeof out, "   "), -1);    /* no argument at all */
+    assert_int_equal(ours(out, sizeof out, "GET k%"), -1); /* a lone % at the end: hiredis's */
 }
 
 /* Issue 12, item 4: no fixed line length (a 299-character host and a
@@ -157,10 +196,8 @@ static void printf_has_no_line_limit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(values_round_trip),
-        cmocka_unit_test(resp3_values_round_trip),
-        cmocka_unit_test(printf_has_no_line_limit),
-        cmocka_unit_test(binary_and_limits),
+        cmocka_unit_test(values_round_trip),        cmocka_unit_test(resp3_values_round_trip),
+        cmocka_unit_test(printf_has_no_line_limit), cmocka_unit_test(binary_and_limits),
         cmocka_unit_test(formats_like_hiredis),
     };
     int failed = cmocka_run_group_tests_name("reply encoding", tests, NULL, NULL);
