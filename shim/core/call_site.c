@@ -67,9 +67,10 @@ bool ck_call_site_read(ck_call_site *site, const char *format) {
     site->step_count = (uint8_t)(count >= 0 ? count : 0);
     site->argc = (uint8_t)argc;
     size_t prefix_len = 0;
+    ck_arg_span spans[CK_SITE_STEPS];
     int prefix_steps = count < 0 ? -1
                                  : ck_format_prefix(site->prefix, sizeof site->prefix, site->bytes, site->steps, count,
-                                                    argc, &prefix_len, site->prefix_spans);
+                                                    argc, &prefix_len, spans);
     if (count >= 0 && prefix_steps < 0)
         return false; /* plain, with more text than a site's prefix holds */
     site->plain = prefix_steps >= 0;
@@ -78,6 +79,10 @@ bool ck_call_site_read(ck_call_site *site, const char *format) {
     site->prefix_args = 0;
     for (int i = 0; i < site->prefix_steps; i++)
         site->prefix_args += site->steps[i].ends_arg;
+    for (int i = 0; i < site->prefix_args; i++) { /* (within the prefix: bytes) */
+        site->prefix_at[i] = (uint8_t)spans[i].at;
+        site->prefix_arg_len[i] = (uint8_t)spans[i].len;
+    }
     site->key_count = site->plain ? key_positions(site->spec, (size_t)argc, site->key_args) : CK_SITE_KEYS_UNKNOWN;
     site->fixed_epoch = CK_SITE_NOT_FIXED;
     site->format = format;

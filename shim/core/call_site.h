@@ -37,7 +37,7 @@ typedef struct {
      * where that prefix's arguments are in it */
     uint8_t prefix_steps, prefix_len, prefix_args;
     char prefix[CK_SITE_FORMAT_ROOM + 32];
-    ck_arg_span prefix_spans[CK_SITE_STEPS];
+    uint8_t prefix_at[CK_SITE_STEPS], prefix_arg_len[CK_SITE_STEPS]; /* (a prefix is short) */
     /* which arguments are keys (the spec's fixed positions), or
      * CK_SITE_KEYS_UNKNOWN */
     uint8_t key_count;
@@ -101,7 +101,7 @@ static inline long ck_call_site_format(const ck_call_site *site, char *out, size
         ck_format_apply_after(out, cap, site->prefix, site->prefix_len, site->bytes, site->steps + site->prefix_steps,
                               site->step_count - site->prefix_steps, ap, spans + site->prefix_args);
     for (int i = 0; i < site->prefix_args; i++)
-        spans[i] = site->prefix_spans[i];
+        spans[i] = (ck_arg_span){site->prefix_at[i], site->prefix_arg_len[i]};
     return n;
 }
 
