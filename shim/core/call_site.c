@@ -48,7 +48,7 @@ bool ck_call_site_read(ck_call_site *site, const char *format) {
     if (len == CK_SITE_FORMAT_ROOM)
         return false;
     memcpy(site->bytes, format, len + 1);
-    const char *name;
+    const char *name = site->bytes;
     size_t name_len;
     site->name_len = 0;
     site->cls = CK_CMD_DATA;
@@ -58,6 +58,7 @@ bool ck_call_site_read(ck_call_site *site, const char *format) {
         site->cls = ck_command_classify(name, name_len);
         site->spec = ck_command_spec_of(name, name_len);
     }
+    site->would_write = ck_command_would_write(site->spec, name, site->name_len);
     int argc = 0, count = ck_format_compile(site->bytes, site->steps, CK_SITE_STEPS, &argc);
     if (count < 0) {
         ck_format_step steps[CK_FORMAT_MAX_STEPS];

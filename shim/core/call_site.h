@@ -31,6 +31,7 @@ typedef struct {
     bool plain;                      /* %s, %b and %% only: `steps` write it */
     uint8_t step_count, argc;
     ck_command_class cls;        /* (of the name, when literal) */
+    bool would_write;            /* ck_command_would_write */
     const ck_command_spec *spec; /* NULL: Redis does not list the name */
     ck_format_step steps[CK_SITE_STEPS];
     /* a plain site's RESP up to its first interpolated argument, and

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 
 static const ck_command_spec table[] = {
 #define CK_COMMAND(name, flags, first, last, step) {name, (flags), (first), (last), (step)},
@@ -75,3 +76,9 @@ const ck_command_spec *ck_command_spec_of(const char *name, size_t len) {
 
 size_t ck_command_table_size(void) { return TABLE_LEN; }
 const ck_command_spec *ck_command_table_at(size_t i) { return i < TABLE_LEN ? &table[i] : NULL; }
+
+bool ck_command_would_write(const ck_command_spec *spec, const char *name, size_t len) {
+    if (spec == NULL || ck_command_may_write(spec))
+        return true;
+    return (len == 7 && strncasecmp(name, "PUBLISH", 7) == 0) || (len == 8 && strncasecmp(name, "SPUBLISH", 8) == 0);
+}

@@ -34,6 +34,11 @@ static inline bool ck_command_may_write(const ck_command_spec *spec) {
            ((spec->flags & CK_CMD_F_MOVABLEKEYS) && !(spec->flags & CK_CMD_F_READONLY));
 }
 
+/* Whether a command the shim does not send would have written: what
+ * Redis's table (spec) marks as writing, scripts, commands it does not
+ * list (spec NULL), and PUBLISH (a message for others, lost if not sent). */
+bool ck_command_would_write(const ck_command_spec *spec, const char *name, size_t len);
+
 /* Reads whose keys move (COMMAND gives no positions) but that the shim
  * finds itself: a key count then the keys (ZUNION, ZINTER, ZDIFF,
  * ZINTERCARD, SINTERCARD), the key of SORT_RO without BY or GET (their

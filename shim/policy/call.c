@@ -156,13 +156,14 @@ typedef struct {
     size_t len;
     const ck_command_spec *spec;
     bool looked_up;
+    const ck_call_site *site; /* the entry came from it */
 } command_entry;
 
 /* The entry of the name command_name or plain_call_name gave: the
  * site's when the name is its format's. */
 static inline command_entry entry_of(const ck_call *call, const char *name, size_t len) {
     bool from_site = call->site != NULL && name == call->format;
-    return (command_entry){name, len, from_site ? call->site->spec : NULL, from_site};
+    return (command_entry){name, len, from_site ? call->site->spec : NULL, from_site, from_site ? call->site : NULL};
 }
 
 static inline const ck_command_spec *entry_spec(command_entry *e) {
@@ -173,15 +174,12 @@ static inline const ck_command_spec *entry_spec(command_entry *e) {
     return e->spec;
 }
 
-/* Whether a command the shim does not send would have written: what
- * Redis's table marks as writing, scripts, commands it does not list, and
- * PUBLISH (a message for others, lost if not sent). */
+/* Whether a command the shim does not send would have written
+ * (ck_command_would_write); a call site knows it already. */
 static bool command_may_write(command_entry *e) {
-    const ck_command_spec *spec = entry_spec(e);
-    if (spec == NULL || ck_command_may_write(spec))
-        return true;
-    return (e->len == 7 && strncasecmp(e->name, "PUBLISH", 7) == 0) ||
-           (e->len == 8 && strncasecmp(e->name, "SPUBLISH", 8) == 0);
+    if (e->looked_up && e->site != NULL)
+        return e->site->would_write;
+    return ck_command_would_write(entry_spec(e), e->name, e->len);
 }
 
 static void note_batch_write(const char *cmd, size_t len, bool is_inline, void *arg) {
@@ -200,7 +198,7 @@ static void note_batch_write(const char *cmd, size_t len, bool is_inline, void *
         *writes = true;
         return;
     }
-    command_entry entry = {name, name_len, NULL, false};
+    command_entry entry = {name, name_len, NULL, false, NULL};
     *writes = command_may_write(&entry);
 }
 
