@@ -48,7 +48,8 @@ typedef struct {
 /* The site of `format` for the calling thread (read now if it was not,
  * or if its bytes changed); NULL when the format is not one to remember
  * (too long, memory short, or its slot is held by a site called more
- * often). Inline: a call's whole cost when the site is known is a table
+ * often). It stays valid until the thread's next lookup (the call path
+ * uses it while appending, where no other call of the program's runs). Inline: a call's whole cost when the site is known is a table
  * slot and, for a format outside the program's read-only images (a
  * buffer it may reuse), a comparison of the format's bytes. */
 extern __thread ck_call_site *ck_thread_sites __attribute__((tls_model("initial-exec")));
