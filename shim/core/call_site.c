@@ -1,12 +1,12 @@
 /* Call sites; see call_site.h. A thread's sites are a small table, one
  * way per slot, allocated when the thread first calls and freed when it
- * ends. A slot held by one site goes to another only after the other
- * was called CHALLENGES times in a row there: two formats that share a
- * slot and alternate leave one remembered (the other read each time, as
- * without sites) instead of each reading the other out. */
+ * ends. A slot held by one site goes to another only after CHALLENGES
+ * calls of other formats there with no call of its own between: two
+ * formats that share a slot and alternate leave one remembered (the
+ * other read each time, as without sites) instead of each reading the
+ * other out. */
 #include "call_site.h"
 
-#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,6 @@
 #define CHALLENGES 8
 
 __thread ck_call_site *ck_thread_sites __attribute__((tls_model("initial-exec")));
-_Atomic uint64_t ck_call_sites_epoch;
 static pthread_key_t sites_key;
 static pthread_once_t sites_key_once = PTHREAD_ONCE_INIT;
 static bool sites_key_made;
@@ -85,7 +84,6 @@ bool ck_call_site_read(ck_call_site *site, const char *format) {
         site->prefix_arg_len[i] = (uint8_t)spans[i].len;
     }
     site->key_count = site->plain ? key_positions(site->spec, (size_t)argc, site->key_args) : CK_SITE_KEYS_UNKNOWN;
-    site->fixed_epoch = CK_SITE_NOT_FIXED;
     site->format = format;
     return true;
 }
@@ -102,38 +100,6 @@ static ck_call_site *thread_table(void) {
     return ck_thread_sites = sites;
 }
 
-void ck_call_sites_forget_images(void) { atomic_fetch_add_explicit(&ck_call_sites_epoch, 1, memory_order_relaxed); }
-
-typedef struct {
-    uintptr_t address;
-    bool read_only;
-} image_search;
-
-static int find_image(struct dl_phdr_info *info, size_t size, void *arg) {
-    (void)size;
-    image_search *q = arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && q->address >= start && q->address - start < ph->p_memsz) {
-            q->read_only = !(ph->p_flags & PF_W);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The epoch in which a format's bytes cannot change: it lies in a
- * read-only segment of a loaded image (a string literal), which only an
- * unload can take away. CK_SITE_NOT_FIXED for anything else (the heap,
- * the stack, writable data). */
-static uint64_t fixed_epoch_of(const char *format) {
-    uint64_t epoch = atomic_load_explicit(&ck_call_sites_epoch, memory_order_relaxed);
-    image_search q = {(uintptr_t)format, false};
-    dl_iterate_phdr(find_image, &q);
-    return q.read_only ? epoch : CK_SITE_NOT_FIXED;
-}
-
 const ck_call_site *ck_call_site_read_again(const char *format) {
     ck_call_site *sites = ck_thread_sites;
     if (format == NULL || (sites == NULL && (sites = thread_table()) == NULL))
@@ -144,8 +110,5 @@ const ck_call_site *ck_call_site_read_again(const char *format) {
         return NULL; /* held by a site called more often */
     site->format = NULL;
     site->challenges = 0;
-    if (!ck_call_site_read(site, format))
-        return NULL;
-    site->fixed_epoch = changed ? CK_SITE_NOT_FIXED : fixed_epoch_of(format);
-    return site;
+    return ck_call_site_read(site, format) ? site : NULL;
 }

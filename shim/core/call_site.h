@@ -8,10 +8,10 @@
 #ifndef CACHEKIT_CALL_SITE_H
 #define CACHEKIT_CALL_SITE_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cmdtable.h"
 #include "command.h"
@@ -24,7 +24,6 @@
 
 typedef struct {
     const char *format;              /* where the program's format is; NULL: no site */
-    uint64_t fixed_epoch;            /* read-only image: the epoch it was read in; or CK_SITE_NOT_FIXED */
     uint8_t challenges;              /* calls of other formats for this slot since this one's last */
     char bytes[CK_SITE_FORMAT_ROOM]; /* what it held when it was read */
     uint8_t name_len;                /* the command's name, bytes[0, name_len); 0: not literal */
@@ -49,27 +48,14 @@ typedef struct {
  * or if its bytes changed); NULL when the format is not one to remember
  * (too long, memory short, or its slot is held by a site called more
  * often). It stays valid until the thread's next lookup (the call path
- * uses it while appending, where no other call of the program's runs). Inline: a call's whole cost when the site is known is a table
- * slot and, for a format outside the program's read-only images (a
- * buffer it may reuse), a comparison of the format's bytes. */
+ * uses it while appending, where no other call of the program's runs).
+ * Inline: a call's whole cost when the site is known is a table slot and
+ * a comparison of the format's bytes. (Bytes are compared even for a
+ * string literal: an image can be unloaded without the program's
+ * dlclose being seen, and its address reused.) */
 extern __thread ck_call_site *ck_thread_sites __attribute__((tls_model("initial-exec")));
-/* Bumped when an image is unloaded (dlclose): a site read from a
- * read-only image is trusted without comparing its bytes only while the
- * epoch it was read in lasts (the address may hold other bytes later). */
-extern _Atomic uint64_t ck_call_sites_epoch;
 #define CK_SITE_SLOTS 32 /* per thread; a power of two */
-#define CK_SITE_NOT_FIXED UINT64_MAX
 const ck_call_site *ck_call_site_read_again(const char *format);
-void ck_call_sites_forget_images(void);
-
-static inline bool ck_same_string(const char *a, const char *b) {
-    for (size_t i = 0;; i++) {
-        if (a[i] != b[i])
-            return false;
-        if (a[i] == '\0')
-            return true;
-    }
-}
 
 /* A format's slot in the table (string literals are packed: every bit of
  * the address counts). */
@@ -81,9 +67,7 @@ static inline const ck_call_site *ck_call_site_of(const char *format) {
     ck_call_site *sites = ck_thread_sites;
     if (__builtin_expect(sites != NULL && format != NULL, 1)) {
         ck_call_site *site = &sites[ck_call_site_slot(format)];
-        if (site->format == format &&
-            (site->fixed_epoch == atomic_load_explicit(&ck_call_sites_epoch, memory_order_relaxed) ||
-             ck_same_string(site->bytes, format))) {
+        if (site->format == format && strcmp(site->bytes, format) == 0) {
             site->challenges = 0;
             return site;
         }

@@ -84,7 +84,9 @@ static inline bool argv_name(const ck_call *call, const char **name, size_t *len
 static inline bool command_name(ck_call *call, char **expanded, const char **name, size_t *len) {
     switch (call->form) {
     case CK_BY_FORMAT:
-        if (call_site(call) != NULL && call->site->name_len != 0) {
+        /* the site pays for itself with the L1 (the command's RESP and
+         * keys); without it, reading the name is cheaper than the lookup */
+        if (ck_cache_on && call_site(call) != NULL && call->site->name_len != 0) {
             *name = call->format; /* (the site's bytes are the format's) */
             *len = call->site->name_len;
             return true;

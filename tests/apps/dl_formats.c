@@ -1,14 +1,15 @@
 /* A program whose format strings live in modules it loads and unloads:
- * it reads through module A's format ("MGET %s %s"), unloads A, loads B
- * (usually at the same address) and writes through B's format
- * ("MSET %s %s"). Without the shim, B's command is sent as B says. The
- * shim remembers formats by address (core/call_site.h): it must not take
- * B's for A's.
+ * it reads through module A's format ("MGET %s %s"), unloads A (whose
+ * destructor reads once more through it), loads B (usually at the same
+ * address) and writes through B's format ("MSET %s %s"). Without the
+ * shim, B's command is sent as B says. The shim remembers formats by
+ * address (core/call_site.h): it must not take B's for A's.
  *
- *   dl_formats -p PORT MODULE_A MODULE_B
+ *   dl_formats [-d] -p PORT MODULE_A MODULE_B
  *
- * Prints the replies ("array N", "status S", ...) and "same address" or
- * "other address" for B's format against A's. */
+ * With -d, A's format is met only in A's destructor (the program's own
+ * reads are skipped). Prints the replies ("array N", "status S", ...)
+ * and "same address" or "other address" for B's format against A's. */
 #include <dlfcn.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -42,12 +43,15 @@ static const char *load(const char *path, void **handle) {
 }
 
 int main(int argc, char **argv) {
-    int port = 6379, opt;
-    while ((opt = getopt(argc, argv, "p:")) != -1)
+    int port = 6379, opt, reads = 2;
+    while ((opt = getopt(argc, argv, "dp:")) != -1) {
         if (opt == 'p')
             port = atoi(optarg);
+        else if (opt == 'd')
+            reads = 0;
+    }
     if (argc - optind != 2) {
-        fprintf(stderr, "usage: %s -p PORT MODULE_A MODULE_B\n", argv[0]);
+        fprintf(stderr, "usage: %s [-d] -p PORT MODULE_A MODULE_B\n", argv[0]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -56,7 +60,10 @@ int main(int argc, char **argv) {
         return 1;
     void *a;
     const char *read_format = load(argv[optind], &a);
-    for (int i = 0; i < 2; i++)
+    void (*use)(redisContext *) = (void (*)(redisContext *))dlsym(a, "module_use");
+    if (use != NULL)
+        use(c);
+    for (int i = 0; i < reads; i++)
         print_reply(c, redisCommand(c, read_format, "k1", "k2"));
     dlclose(a);
     void *b;

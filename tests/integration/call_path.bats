@@ -643,6 +643,12 @@ SCRIPT
     assert_output_is "$(printf '%s\n' "array 2" "array 2" "same address" "status OK")"
     [ "$(rcli get k1)" = x ]
     rcli del k1 >/dev/null
+    # A's format met first in A's destructor, while dlclose runs (audit)
+    run env LD_PRELOAD="$SHIM" "$apps/dl_formats" -d -p "$PORT" "$apps/libformat_read.so" "$apps/libformat_write.so"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "same address" "status OK")"
+    [ "$(rcli get k1)" = x ]
+    rcli del k1 >/dev/null
     run env LD_PRELOAD= "$apps/dl_formats" -p "$PORT" "$apps/libformat_read.so" "$apps/libformat_write.so"
     [ "$status" -eq 0 ]
     assert_output_is "$(printf '%s\n' "array 2" "array 2" "same address" "status OK")"
