@@ -362,6 +362,7 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
         uint64_t now = ck_clock_monotonic_ns();
         uint64_t due = placeholder_due(ep, now);
         st->watch.placeholder = true;
+        st->watch.read_side = true; /* the program may still write to it: no SIGPIPE */
         ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
         ck_watch_arm(&st->watch, due > now + 100000000u ? due : now + 100000000u);
         /* A health check that closed the circuit between the read of
@@ -379,6 +380,11 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
     st->connecting = !(ck_ctx_flags(c) & REDIS_CONNECTED);
     ck_connect_hold_probe(st, ep, permit);
     if (ck_timeouts_socket_ns() != 0 || ck_timeouts_connect_ns() != 0) {
+        /* Only the reading side is shut down: hiredis keeps a connected
+         * context's reads armed, so its loop sees the end, and an event
+         * loop that writes before it reads (it found the socket writable
+         * first) gets no SIGPIPE. A connect under way ends either way. */
+        st->watch.read_side = true;
         ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
         if (st->connecting && ck_timeouts_connect_ns() != 0)
             ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_connect_ns());

@@ -25,9 +25,9 @@ typedef struct ck_watch {
     const char *what;             /* for the log line: the endpoint */
     bool placeholder;             /* an async placeholder, ended when Redis may be back */
     bool quiet;                   /* shut down without a log line (a health check's own connection) */
-    /* a sync context's socket: only its reading side is shut down (its
-     * program may write again: no SIGPIPE), and not while a reply waits
-     * unread on it (the program is slow, not Redis) */
+    /* a program's socket (sync or async): only its reading side is shut
+     * down (its program may write again: no SIGPIPE), and not while a
+     * reply waits unread on it (the program is slow, not Redis) */
     bool read_side;
 } ck_watch;
 

@@ -1,0 +1,118 @@
+/* An async program that writes before it reads: it sends a command,
+ * freezes the server (SIGSTOP to the pid in -P; with -b, before the
+ * command), waits past the shim's reply deadline without running its
+ * loop, then sends another command and writes it at once, as an event
+ * loop does that found the socket writable before it looks at reads;
+ * then thaws the server and reads until both callbacks ran. Without the
+ * shim both replies come after the thaw. Under the shim, with -b, the
+ * deadline ends the connection meanwhile: the program must get its
+ * callbacks (NULL), never a SIGPIPE from the write; without -b the first
+ * reply is in by the deadline, unread: the program is slow, not Redis.
+ *
+ *   async_late_write -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS]
+ *
+ * Prints one line per callback ("reply str S" or "reply NULL") and
+ * "exit ok" at the end. */
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+static redisAsyncContext *ac;
+static int callbacks;
+
+static long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void on_reply(redisAsyncContext *c, void *r, void *privdata) {
+    (void)c, (void)privdata;
+    redisReply *reply = r;
+    if (reply == NULL)
+        printf("reply NULL\n");
+    else if (reply->type == REDIS_REPLY_STRING)
+        printf("reply str %s\n", reply->str);
+    else
+        printf("reply type %d\n", reply->type);
+    callbacks++;
+}
+
+static void on_disconnect(const redisAsyncContext *c, int status) {
+    (void)c, (void)status;
+    ac = NULL; /* hiredis frees it */
+}
+
+static pid_t read_pid(const char *path) {
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f == NULL || fscanf(f, "%ld", &pid) != 1)
+        pid = 0;
+    if (f != NULL)
+        fclose(f);
+    return (pid_t)pid;
+}
+
+int main(int argc, char **argv) {
+    int port = 6379, opt, wait_ms = 600, stop_before = 0;
+    const char *pidfile = NULL;
+    while ((opt = getopt(argc, argv, "bp:P:w:")) != -1) {
+        if (opt == 'b')
+            stop_before = 1;
+        else if (opt == 'p')
+            port = atoi(optarg);
+        else if (opt == 'P')
+            pidfile = optarg;
+        else if (opt == 'w')
+            wait_ms = atoi(optarg);
+    }
+    pid_t redis = pidfile != NULL ? read_pid(pidfile) : 0;
+    if (redis <= 0) {
+        fprintf(stderr, "usage: %s -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS]\n", argv[0]);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    ac = redisAsyncConnect("127.0.0.1", port);
+    if (ac == NULL || ac->err)
+        return 1;
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    for (long start = now_ms(); ac != NULL && !(ac->c.flags & REDIS_CONNECTED) && now_ms() - start < 2000;) {
+        struct pollfd p = {ac->c.fd, POLLOUT, 0};
+        if (poll(&p, 1, 100) > 0)
+            redisAsyncHandleWrite(ac);
+    }
+    if (ac == NULL || !(ac->c.flags & REDIS_CONNECTED))
+        return 1;
+    if (stop_before)
+        kill(redis, SIGSTOP);
+    redisAsyncCommand(ac, on_reply, NULL, "GET k");
+    redisAsyncHandleWrite(ac);
+    if (!stop_before) {
+        usleep(50000); /* (its reply comes in meanwhile) */
+        kill(redis, SIGSTOP);
+    }
+    usleep((useconds_t)wait_ms * 1000);
+    if (ac != NULL) {
+        redisAsyncCommand(ac, on_reply, NULL, "GET k");
+        redisAsyncHandleWrite(ac); /* writes before it reads */
+    } else {
+        callbacks++; /* (ended already: nothing to send the second on) */
+    }
+    kill(redis, SIGCONT);
+    for (long start = now_ms(); callbacks < 2 && ac != NULL && now_ms() - start < 3000;) {
+        struct pollfd p = {ac->c.fd, POLLIN, 0};
+        if (poll(&p, 1, 100) > 0)
+            redisAsyncHandleRead(ac);
+    }
+    if (ac != NULL)
+        redisAsyncFree(ac);
+    printf("exit ok\n");
+    return 0;
+}
