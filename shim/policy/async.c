@@ -96,7 +96,9 @@ static void confirm_channel(size_t index, const char *channel, size_t len, void 
     char tail[32];
     int m = snprintf(tail, sizeof tail, "\r\n:%zu\r\n", index);
     struct iovec parts[3] = {{head, (size_t)n}, {(void *)channel, len}, {tail, (size_t)m}};
-    if (writev(to->fd, parts, 3) < 0)
+    /* (no SIGPIPE: the deadline thread may have shut the program's end) */
+    struct msghdr msg = {.msg_iov = parts, .msg_iovlen = 3};
+    if (sendmsg(to->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         CK_LOG_ONCE(CK_LOG_WARN, "could not confirm a subscription on an async placeholder: %s", strerror(errno));
 }
 
@@ -161,6 +163,7 @@ static bool deadline_applies(const ck_context_state *st) {
 /* The shim's socket timeout as a deadline with no progress: it runs from
  * the last reply (or the first command awaited), like a read timeout. */
 static void rearm(ck_context_state *st) {
+    atomic_store_explicit(&st->watch.connect_wait, false, memory_order_relaxed);
     ck_watch_arm(&st->watch, deadline_applies(st) ? ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st) : 0);
 }
 
@@ -386,8 +389,10 @@ static redisAsyncContext *track(redisAsyncContext *ac, ck_endpoint *ep, ck_permi
          * first) gets no SIGPIPE. A connect under way ends either way. */
         st->watch.read_side = true;
         ck_watchdog_add(&st->watch, ck_ctx_fd(c), ep->name);
-        if (st->connecting && ck_timeouts_connect_ns() != 0)
+        if (st->connecting && ck_timeouts_connect_ns() != 0) {
+            atomic_store_explicit(&st->watch.connect_wait, true, memory_order_relaxed);
             ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_connect_ns());
+        }
     }
     return ac;
 }

@@ -63,6 +63,14 @@ static void init_once(void) {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
+/* A socket whose connect is done (getpeername fails while it is under
+ * way, or failed). */
+static bool connected(int fd) {
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    return getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
+}
+
 /* Shuts down what is overdue; returns the earliest deadline still ahead. */
 static uint64_t expire(uint64_t now) {
     uint64_t earliest = UINT64_MAX;
@@ -83,6 +91,11 @@ static uint64_t expire(uint64_t now) {
             atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, later, memory_order_relaxed,
                                                     memory_order_relaxed);
             earliest = later < earliest ? later : earliest;
+            continue;
+        }
+        if (atomic_load_explicit(&w->connect_wait, memory_order_relaxed) && connected(w->sock.fd)) {
+            atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed,
+                                                    memory_order_relaxed);
             continue;
         }
         if (atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed,

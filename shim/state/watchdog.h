@@ -29,6 +29,9 @@ typedef struct ck_watch {
      * down (its program may write again: no SIGPIPE), and not while a
      * reply waits unread on it (the program is slow, not Redis) */
     bool read_side;
+    /* the deadline is a connect's: a socket found connected when it comes
+     * is let be (its program has not looked yet: no timeout of Redis's) */
+    _Atomic bool connect_wait;
 } ck_watch;
 
 /* Starts watching fd (the thread starts with the first watch). */

@@ -10,6 +10,16 @@
  * reply is in by the deadline, unread: the program is slow, not Redis.
  *
  *   async_late_write -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS]
+ *   async_late_write -p PORT -c IDLE_MS
+ *   async_late_write -p PORT -S WAIT_MS
+ *
+ * With -c, the program connects, then does other work for IDLE_MS before
+ * its loop first runs (the connect is done in the kernel meanwhile), and
+ * sends one GET: the shim's connect deadline must not end a connection
+ * that is up. With -S (PORT where nothing listens), it connects twice
+ * (under the shim with a failure threshold of 1 the second is an async
+ * placeholder), works for WAIT_MS (the placeholder is ended meanwhile,
+ * once a call may go through again), then subscribes and writes.
  *
  * Prints one line per callback ("reply str S" or "reply NULL") and
  * "exit ok" at the end. */
@@ -50,6 +60,12 @@ static void on_disconnect(const redisAsyncContext *c, int status) {
     ac = NULL; /* hiredis frees it */
 }
 
+static void on_connect(const redisAsyncContext *c, int status) {
+    (void)c;
+    if (status != REDIS_OK)
+        ac = NULL; /* hiredis frees it */
+}
+
 static pid_t read_pid(const char *path) {
     FILE *f = fopen(path, "r");
     long pid = 0;
@@ -61,10 +77,14 @@ static pid_t read_pid(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    int port = 6379, opt, wait_ms = 600, stop_before = 0;
+    int port = 6379, opt, wait_ms = 600, stop_before = 0, idle_ms = -1, subscribe_ms = -1;
     const char *pidfile = NULL;
-    while ((opt = getopt(argc, argv, "bp:P:w:")) != -1) {
-        if (opt == 'b')
+    while ((opt = getopt(argc, argv, "bc:p:P:S:w:")) != -1) {
+        if (opt == 'S')
+            subscribe_ms = atoi(optarg);
+        else if (opt == 'c')
+            idle_ms = atoi(optarg);
+        else if (opt == 'b')
             stop_before = 1;
         else if (opt == 'p')
             port = atoi(optarg);
@@ -74,15 +94,49 @@ int main(int argc, char **argv) {
             wait_ms = atoi(optarg);
     }
     pid_t redis = pidfile != NULL ? read_pid(pidfile) : 0;
-    if (redis <= 0) {
+    if (redis <= 0 && idle_ms < 0 && subscribe_ms < 0) {
         fprintf(stderr, "usage: %s -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS]\n", argv[0]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (subscribe_ms >= 0) {
+        for (int round = 0; round < 2; round++) { /* the first one fails (and opens the circuit) */
+            ac = redisAsyncConnect("127.0.0.1", port);
+            if (ac == NULL)
+                return 1;
+            redisAsyncSetDisconnectCallback(ac, on_disconnect);
+            redisAsyncSetConnectCallback(ac, on_connect);
+            if (round == 0) {
+                struct pollfd p = {ac->c.fd, POLLOUT, 0};
+                if (poll(&p, 1, 1000) > 0)
+                    redisAsyncHandleWrite(ac); /* refused: hiredis frees it */
+                if (ac != NULL)
+                    redisAsyncFree(ac);
+            }
+        }
+        usleep((useconds_t)subscribe_ms * 1000); /* other work */
+        if (ac != NULL) {
+            redisAsyncCommand(ac, on_reply, NULL, "SUBSCRIBE ch");
+            struct pollfd p = {ac->c.fd, POLLIN | POLLOUT, 0};
+            for (long start = now_ms(); ac != NULL && now_ms() - start < 1000;)
+                if (poll(&p, 1, 100) > 0) {
+                    if (p.revents & POLLOUT)
+                        redisAsyncHandleWrite(ac);
+                    if (ac != NULL && (p.revents & (POLLIN | POLLHUP)))
+                        redisAsyncHandleRead(ac);
+                }
+        }
+        if (ac != NULL)
+            redisAsyncFree(ac);
+        printf("exit ok\n");
+        return 0;
+    }
     ac = redisAsyncConnect("127.0.0.1", port);
     if (ac == NULL || ac->err)
         return 1;
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    if (idle_ms >= 0)
+        usleep((useconds_t)idle_ms * 1000); /* other start-up work */
     for (long start = now_ms(); ac != NULL && !(ac->c.flags & REDIS_CONNECTED) && now_ms() - start < 2000;) {
         struct pollfd p = {ac->c.fd, POLLOUT, 0};
         if (poll(&p, 1, 100) > 0)
@@ -90,6 +144,19 @@ int main(int argc, char **argv) {
     }
     if (ac == NULL || !(ac->c.flags & REDIS_CONNECTED))
         return 1;
+    if (idle_ms >= 0) {
+        redisAsyncCommand(ac, on_reply, NULL, "GET k");
+        redisAsyncHandleWrite(ac);
+        for (long start = now_ms(); callbacks < 1 && ac != NULL && now_ms() - start < 3000;) {
+            struct pollfd p = {ac->c.fd, POLLIN, 0};
+            if (poll(&p, 1, 100) > 0)
+                redisAsyncHandleRead(ac);
+        }
+        if (ac != NULL)
+            redisAsyncFree(ac);
+        printf("exit ok\n");
+        return 0;
+    }
     if (stop_before)
         kill(redis, SIGSTOP);
     redisAsyncCommand(ac, on_reply, NULL, "GET k");

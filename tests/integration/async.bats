@@ -314,3 +314,34 @@ latency_sum() {
         fi
     done
 }
+
+# Audit: the connect deadline ran until the program's loop first looked
+# at a connect the kernel had long finished: a program busy with its own
+# start-up found a healthy connection cut (and the circuit could open).
+@test "a connection that is up is not cut by the connect deadline when the program's loop looks late (control: plain hiredis)" {
+    start_redis
+    rcli set k hello > /dev/null
+    local app=$CK_BUILD/tests/apps/async_late_write
+    run env LD_PRELOAD= "$app" -c 500 -p "$PORT"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
+    run env CACHEKIT_SOCKET_CONNECT_TIMEOUT=0.2 LD_PRELOAD="$SHIM" "$app" -c 500 -p "$PORT"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
+}
+
+# Audit: once the deadline thread had ended an async placeholder, the
+# shim's own confirmation of a subscription, written into the other end
+# of its socket pair, raised SIGPIPE in the program.
+@test "a subscription sent on an async placeholder the shim has just ended is not answered with SIGPIPE (control: plain hiredis)" {
+    local app=$CK_BUILD/tests/apps/async_late_write dead
+    dead=$(ck_free_port)
+    run env LD_PRELOAD= "$app" -S 700 -p "$dead"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "reply NULL" "exit ok")"
+    run env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=1 CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=0.3 \
+        LD_PRELOAD="$SHIM" "$app" -S 700 -p "$dead"
+    [ "$status" -eq 0 ] # (141: SIGPIPE)
+    output=$(grep -E '^(reply|exit)' <<<"$output") # (the shim's log lines aside)
+    assert_output_is "$(printf '%s\n' "reply NULL" "exit ok")"
+}
