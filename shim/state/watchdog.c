@@ -94,8 +94,7 @@ static uint64_t expire(uint64_t now) {
             continue;
         }
         if (atomic_load_explicit(&w->connect_wait, memory_order_relaxed) && connected(w->sock.fd)) {
-            atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed,
-                                                    memory_order_relaxed);
+            atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed, memory_order_relaxed);
             continue;
         }
         if (atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed,
