@@ -66,6 +66,19 @@ static void on_connect(const redisAsyncContext *c, int status) {
         ac = NULL; /* hiredis frees it */
 }
 
+/* Reads until `want` callbacks ran (3 s at most), then ends. */
+static int finish(int want) {
+    for (long start = now_ms(); callbacks < want && ac != NULL && now_ms() - start < 3000;) {
+        struct pollfd p = {ac->c.fd, POLLIN, 0};
+        if (poll(&p, 1, 100) > 0)
+            redisAsyncHandleRead(ac);
+    }
+    if (ac != NULL)
+        redisAsyncFree(ac);
+    printf("exit ok\n");
+    return 0;
+}
+
 static pid_t read_pid(const char *path) {
     FILE *f = fopen(path, "r");
     long pid = 0;
@@ -147,15 +160,7 @@ int main(int argc, char **argv) {
     if (idle_ms >= 0) {
         redisAsyncCommand(ac, on_reply, NULL, "GET k");
         redisAsyncHandleWrite(ac);
-        for (long start = now_ms(); callbacks < 1 && ac != NULL && now_ms() - start < 3000;) {
-            struct pollfd p = {ac->c.fd, POLLIN, 0};
-            if (poll(&p, 1, 100) > 0)
-                redisAsyncHandleRead(ac);
-        }
-        if (ac != NULL)
-            redisAsyncFree(ac);
-        printf("exit ok\n");
-        return 0;
+        return finish(1);
     }
     if (stop_before)
         kill(redis, SIGSTOP);
@@ -173,13 +178,5 @@ int main(int argc, char **argv) {
         callbacks++; /* (ended already: nothing to send the second on) */
     }
     kill(redis, SIGCONT);
-    for (long start = now_ms(); callbacks < 2 && ac != NULL && now_ms() - start < 3000;) {
-        struct pollfd p = {ac->c.fd, POLLIN, 0};
-        if (poll(&p, 1, 100) > 0)
-            redisAsyncHandleRead(ac);
-    }
-    if (ac != NULL)
-        redisAsyncFree(ac);
-    printf("exit ok\n");
-    return 0;
+    return finish(2);
 }
