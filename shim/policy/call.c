@@ -532,14 +532,16 @@ static inline bool rides_with_probe(ck_context_state *st) {
     return false;
 }
 
-/* A reply the shim makes up: the RESP bytes given (a stale value, a
- * session command's success), or nil (NULL bytes); NULL, with hiredis's
- * out-of-memory error on the context, when it cannot be built. */
+/* A reply the shim made, or NULL with hiredis's out-of-memory error on
+ * the context when it could not be built. */
 static void *made_or_no_memory(redisContext *c, void *made) {
     if (made == NULL)
         CK_REAL_CALL(__redisSetError, c, REDIS_ERR_OOM, "Out of memory");
     return made;
 }
+
+/* A reply the shim makes up: the RESP bytes given (a stale value, a
+ * session command's success), or nil (NULL bytes). */
 static void *made_up_reply(redisContext *c, const char *bytes, size_t len) {
     return made_or_no_memory(c, bytes != NULL ? ck_reply_from_resp(c, bytes, len) : ck_reply_nil(c));
 }
@@ -1059,16 +1061,13 @@ int ck_call_settle_real(redisContext *c, ck_context_state *st, int rc, void *mad
         ck_metrics_observe(&st->endpoint->metrics, timing.elapsed_ns);
     void *stale = NULL;
     if (flags & (CK_SLOT_L1_READ | CK_SLOT_L1_WRITE)) {
-        size_t stale_len;
-        /* (not when the connection died for good: the program must see
-         * that, to connect again) */
-        char *bytes = !answered && ck_cache_stale_if_error && (flags & CK_SLOT_L1_READ) &&
-                              (rc == REDIS_OK || ck_ctx_reconnectable(c))
-                          ? ck_cache_stale(cache, &stale_len)
-                          : NULL;
-        if (bytes != NULL) /* stale-if-error: the last good value instead of the error */
-            stale = ck_reply_from_resp(c, bytes, stale_len);
-        free(bytes);
+        bool found;
+        /* stale-if-error: the last good value instead of the error (not
+         * when the connection died for good: the program must see that,
+         * to connect again; nor when it cannot be built) */
+        if (!answered && ck_cache_stale_if_error && (flags & CK_SLOT_L1_READ) &&
+            (rc == REDIS_OK || ck_ctx_reconnectable(c)))
+            stale = ck_cache_stale_reply(cache, c, &found);
         ck_cache_settle(flags, cache, seen, answered);
         ck_slot_cache_release(cache);
     }
