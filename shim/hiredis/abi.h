@@ -113,9 +113,12 @@ static inline void ck_reader_free_object(ck_reader_functions f, void *obj) {
  * reply under way when ridx >= 0. */
 static inline const char *ck_reader_buf(const void *reader) { return CK_FIELD(reader, ck_abi.reader_buf, char *); }
 static inline size_t ck_reader_len(const void *reader) { return CK_FIELD(reader, ck_abi.reader_len, size_t); }
+/* Every byte fed is parsed (none waits in the reader). */
+static inline bool ck_reader_drained(const void *reader) {
+    return CK_FIELD(reader, ck_abi.reader_pos, size_t) == ck_reader_len(reader);
+}
 static inline bool ck_reader_idle(const void *reader) {
-    return CK_FIELD(reader, ck_abi.reader_pos, size_t) == ck_reader_len(reader) &&
-           CK_FIELD(reader, ck_abi.reader_ridx, int) == -1;
+    return ck_reader_drained(reader) && CK_FIELD(reader, ck_abi.reader_ridx, int) == -1;
 }
 
 /* redisReply: type is the first int in every version. */

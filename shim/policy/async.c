@@ -252,12 +252,17 @@ void ck_async_handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext
         real(ac);
         return;
     }
-    if (real == ck_real.redisAsyncHandleRead && async_timed())
+    bool reads = real == ck_real.redisAsyncHandleRead;
+    if (reads && async_timed())
         st->read_at = ck_clock_monotonic_ns(); /* what this read brings arrived by now */
+    if (reads && st->watch.listed)
+        ck_watch_taking(&st->watch, true);
     /* not under the guard: the program's callbacks run inside, and their
      * commands are the program's */
     if (!run_watching(ac, real))
-        return;
+        return; /* (freed: its watch went with it) */
+    if (reads && st->watch.listed)
+        ck_watch_taking(&st->watch, false); /* hiredis took every whole reply */
     if (st->connecting && (ck_ctx_flags(c) & REDIS_CONNECTED)) {
         st->connecting = false;
         rearm(st);

@@ -1013,6 +1013,11 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         ck_timeouts_lift(c, st);
     else if (timed)
         ck_timeouts_before_read(c, st);
+    /* a non-blocking sync context's read (watchdog.h); an async one's
+     * reads are marked around the program's handler */
+    bool watched = __builtin_expect(st->watch.listed, 0) && !st->is_async;
+    if (watched)
+        ck_timeouts_taking(st, true);
     int rc = ck_real_get_reply(c, &made);
     /* the call's latency: the read alone, not the shim's bookkeeping below */
     uint64_t elapsed = measured ? ck_clock_monotonic_ns() - started : 0;
@@ -1029,6 +1034,8 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
     rc = ck_call_settle_real(c, st, rc, made, seen, timing, reply);
     if (__builtin_expect(st->watch.listed, 0) && !st->is_async)
         ck_timeouts_await_replies(c, st); /* the next reply gets its own time, or none is awaited */
+    if (watched)
+        ck_timeouts_taken(c, st, rc != REDIS_OK || made == NULL);
     return rc;
 }
 

@@ -144,16 +144,25 @@ int ck_driven_fill(redisContext *c, ck_context_state *st) {
     else if (blocking && ck_timeouts_time_calls())
         ck_timeouts_before_read(c, st);
     size_t before = before_read(c, st);
+    /* (what the program's reader held says whether bytes came) */
+    const void *reader = ck_ctx_reader(c);
+    size_t held = reader != NULL ? ck_reader_len(reader) : 0;
+    bool was_taking = st->watch.listed && atomic_load_explicit(&st->watch.taking, memory_order_relaxed);
+    ck_timeouts_taking(st, true);
     int rc = CK_REAL_CALL(redisBufferRead, c);
     if (blocking && unbounded)
         ck_timeouts_restore(c, st);
     if (rc != REDIS_OK) {
         io_failed(c, st);
-        return rc;
+    } else {
+        feed_shadow(c, st, before);
+        if (st->watch.listed)
+            ck_timeouts_await_replies(c, st); /* bytes came: progress */
     }
-    feed_shadow(c, st, before);
-    if (st->watch.listed)
-        ck_timeouts_await_replies(c, st); /* bytes came: progress */
+    /* bytes came: the program asks its reader next; none: as it was (a
+     * reply found partial stays so) */
+    bool came = rc == REDIS_OK && reader != NULL && ck_reader_len(reader) > held;
+    ck_timeouts_taking(st, came || was_taking);
     return rc;
 }
 
@@ -175,6 +184,7 @@ int ck_driven_take_reply(redisContext *c, ck_context_state *st, void **reply) {
     void *made = NULL;
     int rc = CK_REAL_CALL(redisGetReplyFromReader, c, &made);
     if (rc == REDIS_OK && made == NULL) {
+        ck_timeouts_taken(c, st, true); /* what it holds is no whole reply */
         if (reply != NULL)
             *reply = NULL;
         return REDIS_OK;
@@ -189,8 +199,10 @@ int ck_driven_take_reply(redisContext *c, ck_context_state *st, void **reply) {
     rc = ck_call_settle_real(c, st, rc, made, seen, timing, reply);
     if (shadow != NULL)
         CK_REAL_CALL(freeReplyObject, shadow);
-    if (st->watch.listed)
+    if (st->watch.listed) {
         ck_timeouts_await_replies(c, st); /* a reply is progress: the next one has its own time */
+        ck_timeouts_taken(c, st, rc != REDIS_OK);
+    }
     signal_owed_answer(c, st);
     return rc;
 }

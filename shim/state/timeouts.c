@@ -78,6 +78,11 @@ void ck_timeouts_await_replies(redisContext *c, ck_context_state *st) {
     ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st));
 }
 
+void ck_timeouts_taken(redisContext *c, ck_context_state *st, bool partial) {
+    const void *reader = ck_ctx_reader(c);
+    ck_timeouts_taking(st, !partial && reader != NULL && !ck_reader_drained(reader));
+}
+
 bool ck_timeouts_time_calls(void) { return slow_call_ns != 0 || adaptive; }
 
 static void set_socket_timeout(redisContext *c, uint64_t ns) {

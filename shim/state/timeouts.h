@@ -66,6 +66,18 @@ uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st);
  * Called when the commands were written, bytes came, or a reply was
  * taken: arms, re-arms or clears it. */
 void ck_timeouts_await_replies(redisContext *c, ck_context_state *st);
+/* Around a non-blocking context's read (the program's redisBufferRead,
+ * or redisGetReply's): before it, the program is taking what Redis sent;
+ * after it (and after a reply is taken from the reader), it still is
+ * while its reader holds input, which may be a whole reply it has not
+ * asked for yet (a program that waits for readability first: the
+ * deadline must not end a connection whose reply is in). A call that
+ * found no reply in the reader says its input is not one (`partial`). */
+static inline void ck_timeouts_taking(ck_context_state *st, bool taking) {
+    if (st->watch.listed)
+        ck_watch_taking(&st->watch, taking);
+}
+void ck_timeouts_taken(redisContext *c, ck_context_state *st, bool partial);
 
 /* Whether calls must be timed (slow-call detection or adaptive timeout). */
 bool ck_timeouts_time_calls(void);

@@ -85,8 +85,11 @@ static uint64_t expire(uint64_t now) {
         /* the owner may have re-armed it meanwhile: only an unchanged
          * deadline is overdue */
         int unread = 0;
-        if (w->read_side && ioctl(w->sock.fd, FIONREAD, &unread) == 0 && unread > 0) {
-            /* Redis answered; the program has not read it yet */
+        if (w->read_side && ((ioctl(w->sock.fd, FIONREAD, &unread) == 0 && unread > 0) ||
+                             atomic_load_explicit(&w->taking, memory_order_seq_cst))) {
+            /* Redis answered; the program has not read it yet, or is
+             * taking it (loaded after the ioctl: bytes the ioctl no longer
+             * saw were taken by a read the flag was set before) */
             uint64_t later = now + CK_WATCHDOG_TICK_NS;
             atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, later, memory_order_relaxed,
                                                     memory_order_relaxed);
@@ -149,6 +152,7 @@ void ck_watchdog_add(ck_watch *w, int fd, const char *what) {
     pthread_mutex_lock(&lock);
     w->sock = sock;
     w->what = what;
+    atomic_store_explicit(&w->taking, false, memory_order_relaxed); /* (a new socket) */
     w->prev = NULL;
     w->next = watched;
     if (watched != NULL)

@@ -32,6 +32,11 @@ typedef struct ck_watch {
     /* the deadline is a connect's: a socket found connected when it comes
      * is let be (its program has not looked yet: no timeout of Redis's) */
     _Atomic bool connect_wait;
+    /* its program is taking a reply Redis sent: reading it from the
+     * socket (the bytes are no longer seen unread, and the deadline its
+     * reply re-arms is not set yet: a program descheduled there was cut,
+     * in CI), or holding bytes in its reader that it has not asked for */
+    _Atomic bool taking;
 } ck_watch;
 
 /* Starts watching fd (the thread starts with the first watch). */
@@ -43,6 +48,13 @@ void ck_watchdog_remove(ck_watch *w);
  * watchdog wakes at least every CK_WATCHDOG_TICK_NS to see new ones. */
 static inline void ck_watch_arm(ck_watch *w, uint64_t deadline_ns) {
     atomic_store_explicit(&w->deadline_ns, deadline_ns, memory_order_relaxed);
+}
+/* Owner thread: set before its program reads from a watched socket, and
+ * after, whether the program's reader still holds input (timeouts.h). The
+ * watchdog leaves the socket alone while it is set; a deadline overdue
+ * when it is cleared is met at the next tick. */
+static inline void ck_watch_taking(ck_watch *w, bool taking) {
+    atomic_store_explicit(&w->taking, taking, memory_order_seq_cst);
 }
 static inline bool ck_watch_armed(const ck_watch *w) {
     return atomic_load_explicit(&w->deadline_ns, memory_order_relaxed) != 0;

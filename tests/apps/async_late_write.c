@@ -8,8 +8,10 @@
  * deadline ends the connection meanwhile: the program must get its
  * callbacks (NULL), never a SIGPIPE from the write; without -b the first
  * reply is in by the deadline, unread: the program is slow, not Redis.
+ * With -t, the server is thawed THAW_MS after the second command (by a
+ * child), so that its reply comes after the program read the first.
  *
- *   async_late_write -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS]
+ *   async_late_write -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS] [-t THAW_MS]
  *   async_late_write -p PORT -c IDLE_MS
  *   async_late_write -p PORT -S WAIT_MS
  *
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,9 +93,9 @@ static pid_t read_pid(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    int port = 6379, opt, wait_ms = 600, stop_before = 0, idle_ms = -1, subscribe_ms = -1;
+    int port = 6379, opt, wait_ms = 600, stop_before = 0, idle_ms = -1, subscribe_ms = -1, thaw_ms = 0;
     const char *pidfile = NULL;
-    while ((opt = getopt(argc, argv, "bc:p:P:S:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "bc:p:P:S:t:w:")) != -1) {
         if (opt == 'S')
             subscribe_ms = atoi(optarg);
         else if (opt == 'c')
@@ -105,10 +108,12 @@ int main(int argc, char **argv) {
             pidfile = optarg;
         else if (opt == 'w')
             wait_ms = atoi(optarg);
+        else if (opt == 't')
+            thaw_ms = atoi(optarg);
     }
     pid_t redis = pidfile != NULL ? read_pid(pidfile) : 0;
     if (redis <= 0 && idle_ms < 0 && subscribe_ms < 0) {
-        fprintf(stderr, "usage: %s -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS]\n", argv[0]);
+        fprintf(stderr, "usage: %s -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS] [-t THAW_MS]\n", argv[0]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -177,6 +182,16 @@ int main(int argc, char **argv) {
     } else {
         callbacks++; /* (ended already: nothing to send the second on) */
     }
-    kill(redis, SIGCONT);
-    return finish(2);
+    pid_t thawer = thaw_ms > 0 ? fork() : -1;
+    if (thawer == 0) {
+        usleep((useconds_t)thaw_ms * 1000);
+        kill(redis, SIGCONT);
+        _exit(0);
+    }
+    if (thawer < 0)
+        kill(redis, SIGCONT);
+    int rc = finish(2);
+    if (thawer > 0)
+        waitpid(thawer, NULL, 0);
+    return rc;
 }

@@ -53,11 +53,12 @@
  *                            until a reply, polling for POLLIN with no timeout of
  *                            its own (the test's timeout bounds a hang)
  *   drive-read               the same read alone (after append)
+ *   fill                     one redisBufferRead ("fill ok" or "fill failed")
  *   flush                    redisBufferWrite until done (the program then does
  *                            other work: sleep)
- *   poll-read                a read that waits first: poll for POLLIN (3 s:
- *                            "poll timeout"), redisBufferRead, then
- *                            redisGetReplyFromReader, until a reply
+ *   poll-read [MS]           a read that waits first: poll for POLLIN (MS,
+ *                            3000 by default: "poll timeout"), redisBufferRead,
+ *                            then redisGetReplyFromReader, until a reply
  *   own-replies              the context's reader gets reply functions of the
  *                            program's own (hiredis's, copied: other addresses)
  *
@@ -226,12 +227,12 @@ static void *drive_read(void) {
 }
 
 /* An event loop's read: it waits for the descriptor first. */
-static void *poll_read(int *timed_out) {
+static void *poll_read(int wait_ms, int *timed_out) {
     void *reply = NULL;
     *timed_out = 0;
     while (reply == NULL) {
         struct pollfd p = {.fd = ctx->fd, .events = POLLIN};
-        if (poll(&p, 1, 3000) != 1) {
+        if (poll(&p, 1, wait_ms) != 1) {
             *timed_out = 1;
             return NULL;
         }
@@ -346,7 +347,7 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
         printf("flush %s\n", done ? "ok" : "failed");
     } else if (strcmp(op, "poll-read") == 0) {
         int timed_out;
-        void *reply = poll_read(&timed_out);
+        void *reply = poll_read(argc >= 1 ? atoi(argv[0]) : 3000, &timed_out);
         if (timed_out)
             printf("poll timeout\n");
         else
@@ -354,6 +355,8 @@ static void run_words(char *op, char *rest, int argc, char **argv) {
     } else if (strcmp(op, "own-replies") == 0) {
         use_own_reply_functions();
         printf("own-replies ok\n");
+    } else if (strcmp(op, "fill") == 0) {
+        printf("fill %s\n", redisBufferRead(ctx) == REDIS_OK ? "ok" : "failed");
     } else if (strcmp(op, "drive-read") == 0) {
         after_reply(drive_read());
     } else if (strcmp(op, "append") == 0) {

@@ -315,6 +315,24 @@ latency_sum() {
     done
 }
 
+# CI: a program descheduled between its read of a reply and the callback
+# (tests/tools/slow_read holds it 150 ms after each read) had its
+# connection cut: the deadline, overdue while the reply waited unread,
+# took the bytes gone from the socket for silence. Redis is thawed 300 ms
+# after the second command, so its reply comes after that cut.
+@test "an async program held between its read and its callback is not cut by the deadline (control: plain hiredis)" {
+    start_redis
+    rcli set k hello > /dev/null
+    local app=$CK_BUILD/tests/apps/async_late_write slow=$CK_BUILD/tests/tools/libslow_read.so
+    local args=(-w 1000 -t 300 -p "$PORT" -P "$REDIS_DIR/redis.pid")
+    run env CK_SLOW_READ_MS=150 LD_PRELOAD="${CK_PRELOAD_FIRST:+$CK_PRELOAD_FIRST }$slow" "$app" "${args[@]}"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "reply str hello" "reply str hello" "exit ok")"
+    run env CK_SLOW_READ_MS=150 CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM $slow" "$app" "${args[@]}"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "reply str hello" "reply str hello" "exit ok")"
+}
+
 # Audit: the connect deadline ran until the program's loop first looked
 # at a connect the kernel had long finished: a program busy with its own
 # start-up found a healthy connection cut (and the circuit could open).

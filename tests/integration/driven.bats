@@ -11,14 +11,18 @@ load helpers
 
 RB_LOOP=$CK_ROOT/tests/apps/hiredis_rb_loop.rb
 
-plain_client() { "$CLIENT" -p "$PORT" "$@" 2>/dev/null; }
+# EXTRA_PRELOAD: a library preloaded into both runs (after the shim).
+plain_client() {
+    env ${EXTRA_PRELOAD:+LD_PRELOAD="${CK_PRELOAD_FIRST:+$CK_PRELOAD_FIRST }$EXTRA_PRELOAD"} \
+        "$CLIENT" -p "$PORT" "$@" 2>/dev/null
+}
 
 # The client under the shim (helpers.bash's client_under_shim), with a
 # 0.3 s socket timeout, ended after 20 s if it hangs.
 bounded_client() {
     timeout 20 env CACHEKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD="${THRESHOLD:-2}" \
-        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="${COOLDOWN:-30}" CACHEKIT_SOCKET_TIMEOUT=0.3 LD_PRELOAD="$SHIM" \
-        "$CLIENT" -p "$PORT" 2> "$BATS_TEST_TMPDIR/stderr"
+        CACHEKIT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="${COOLDOWN:-30}" CACHEKIT_SOCKET_TIMEOUT=0.3 \
+        LD_PRELOAD="$SHIM${EXTRA_PRELOAD:+ $EXTRA_PRELOAD}" "$CLIENT" -p "$PORT" 2> "$BATS_TEST_TMPDIR/stderr"
 }
 
 # kill_script: the driver-style program through a kill and a restart of
@@ -252,6 +256,45 @@ drive-read
 drive GET a
 SCRIPT
     same_as_without_the_shim_no_deadline
+}
+
+# CI: a program descheduled between its read and the reply the bytes make
+# (tests/tools/slow_read holds it 150 ms after each read) had its
+# connection cut: the deadline took the bytes gone from the socket for
+# silence. Then a program that waits for readability before it asks its
+# reader for a reply already there (plain hiredis waits out its poll).
+@test "a program held after its read, or waiting while its reply is in its reader, is not cut by the deadline" {
+    start_redis
+    rcli mset a 1 b 2 >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+append GET a
+append GET b
+flush
+sleep 600
+poll-read
+poll-read 700
+drive-read
+drive GET a
+SCRIPT
+    CK_SLOW_READ_MS=150 EXTRA_PRELOAD=$CK_BUILD/tests/tools/libslow_read.so same_as_without_the_shim_no_deadline
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" "flush ok" "str 1" "poll timeout" "str 2" "str 1")"
+    # the same through redisGetReply, which takes from the reader only on
+    # a non-blocking context; the program works while reply 2 waits there
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+append GET a
+append GET b
+flush
+sleep 400
+fill
+get
+sleep 700
+get
+drive GET a
+SCRIPT
+    CK_SLOW_READ_MS=150 EXTRA_PRELOAD=$CK_BUILD/tests/tools/libslow_read.so same_as_without_the_shim_no_deadline
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" "flush ok" "fill ok" "str 1" "str 2" "str 1")"
 }
 
 @test "audit: a program that polls for readability first gets the open circuit's answers on a placeholder" {
