@@ -164,7 +164,10 @@ static bool deadline_applies(const ck_context_state *st) {
  * the last reply (or the first command awaited), like a read timeout. */
 static void rearm(ck_context_state *st) {
     atomic_store_explicit(&st->watch.connect_wait, false, memory_order_relaxed);
-    ck_watch_arm(&st->watch, deadline_applies(st) ? ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st) : 0);
+    if (deadline_applies(st))
+        ck_watch_arm_replies(&st->watch, ck_clock_coarse_ns(), ck_timeouts_reply_deadline_ns(st));
+    else
+        ck_watch_arm(&st->watch, 0);
 }
 
 /* Only the metrics, slow-call detection and the adaptive timeout use an

@@ -75,7 +75,7 @@ void ck_timeouts_await_replies(redisContext *c, ck_context_state *st) {
         st->watch.read_side = true; /* the program may still write: no SIGPIPE */
         ck_watchdog_add(&st->watch, fd, st->endpoint->name);
     }
-    ck_watch_arm(&st->watch, ck_clock_coarse_ns() + ck_timeouts_reply_deadline_ns(st));
+    ck_watch_arm_replies(&st->watch, ck_clock_coarse_ns(), ck_timeouts_reply_deadline_ns(st));
 }
 
 void ck_timeouts_taken(redisContext *c, ck_context_state *st, bool partial) {

@@ -9,7 +9,10 @@
  * a forked child. */
 #include "watchdog.h"
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -71,6 +74,37 @@ static bool connected(int fd) {
     return getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
 }
 
+/* The bytes the kernel has received on a TCP socket (0 where it does not
+ * count them: a Unix socket, a kernel before 4.1). */
+static uint64_t bytes_received(int fd) {
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received)
+        return 0;
+    return info.tcpi_bytes_received;
+}
+
+/* A reply deadline that came with bytes received since it was first seen
+ * (the program's loop took them, but no whole reply yet) runs again from
+ * now, as a read timeout restarts on bytes. */
+static bool restarted_by_bytes(ck_watch *w, uint64_t d, uint64_t now, uint64_t *earliest) {
+    uint64_t span = atomic_load_explicit(&w->span_ns, memory_order_relaxed);
+    if (span == 0 || !w->read_side)
+        return false;
+    uint64_t bytes = bytes_received(w->sock.fd);
+    if (bytes <= w->seen_bytes)
+        return false;
+    uint64_t later = now + span;
+    if (atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, later, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+        w->seen_deadline_ns = later;
+        w->seen_bytes = bytes;
+        *earliest = later < *earliest ? later : *earliest;
+    }
+    return true; /* (re-armed by the owner meanwhile otherwise) */
+}
+
 /* Shuts down what is overdue; returns the earliest deadline still ahead. */
 static uint64_t expire(uint64_t now) {
     uint64_t earliest = UINT64_MAX;
@@ -78,6 +112,12 @@ static uint64_t expire(uint64_t now) {
         uint64_t d = atomic_load_explicit(&w->deadline_ns, memory_order_relaxed);
         if (d == 0)
             continue;
+        if (d != w->seen_deadline_ns && atomic_load_explicit(&w->span_ns, memory_order_relaxed) != 0) {
+            /* a new reply deadline: what had come before it is no progress
+             * (seen within a tick of its arming) */
+            w->seen_deadline_ns = d;
+            w->seen_bytes = bytes_received(w->sock.fd);
+        }
         if (d > now) {
             earliest = d < earliest ? d : earliest;
             continue;
@@ -96,6 +136,8 @@ static uint64_t expire(uint64_t now) {
             earliest = later < earliest ? later : earliest;
             continue;
         }
+        if (restarted_by_bytes(w, d, now, &earliest))
+            continue;
         if (atomic_load_explicit(&w->connect_wait, memory_order_relaxed) && connected(w->sock.fd)) {
             atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, 0, memory_order_relaxed, memory_order_relaxed);
             continue;
@@ -153,6 +195,7 @@ void ck_watchdog_add(ck_watch *w, int fd, const char *what) {
     w->sock = sock;
     w->what = what;
     atomic_store_explicit(&w->taking, false, memory_order_relaxed); /* (a new socket) */
+    w->seen_deadline_ns = 0;
     w->prev = NULL;
     w->next = watched;
     if (watched != NULL)

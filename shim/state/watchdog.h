@@ -37,6 +37,12 @@ typedef struct ck_watch {
      * reply re-arms is not set yet: a program descheduled there was cut,
      * in CI), or holding bytes in its reader that it has not asked for */
     _Atomic bool taking;
+    /* a reply deadline's length: bytes coming in restart it, as they
+     * restart a read timeout (0: none, a connect's or a placeholder's) */
+    _Atomic uint64_t span_ns;
+    /* the deadline thread's own: the bytes the kernel had received on the
+     * socket when it first saw this deadline (TCP only) */
+    uint64_t seen_deadline_ns, seen_bytes;
 } ck_watch;
 
 /* Starts watching fd (the thread starts with the first watch). */
@@ -47,7 +53,16 @@ void ck_watchdog_remove(ck_watch *w);
 /* Owner thread: set or clear (0) the deadline. One relaxed store: the
  * watchdog wakes at least every CK_WATCHDOG_TICK_NS to see new ones. */
 static inline void ck_watch_arm(ck_watch *w, uint64_t deadline_ns) {
+    atomic_store_explicit(&w->span_ns, 0, memory_order_relaxed);
     atomic_store_explicit(&w->deadline_ns, deadline_ns, memory_order_relaxed);
+}
+/* The same for awaited replies, span_ns from now: a reply that trickles in
+ * is not cut while its bytes keep coming (within about a span of each
+ * other), where the kernel counts them (TCP; a Unix socket's deadline
+ * restarts only on whole replies). */
+static inline void ck_watch_arm_replies(ck_watch *w, uint64_t now_ns, uint64_t span_ns) {
+    atomic_store_explicit(&w->span_ns, span_ns, memory_order_relaxed);
+    atomic_store_explicit(&w->deadline_ns, now_ns + span_ns, memory_order_relaxed);
 }
 /* Owner thread: set before its program reads from a watched socket, and
  * after, whether the program's reader still holds input (timeouts.h). The

@@ -9,7 +9,9 @@
  * callbacks (NULL), never a SIGPIPE from the write; without -b the first
  * reply is in by the deadline, unread: the program is slow, not Redis.
  * With -t, the server is thawed THAW_MS after the second command (by a
- * child), so that its reply comes after the program read the first.
+ * thread: a fork would run the shim's fork handlers, which lock more
+ * mutexes than ThreadSanitizer follows), so that its reply comes after
+ * the program read the first.
  *
  *   async_late_write -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS] [-t THAW_MS]
  *   async_late_write -p PORT -c IDLE_MS
@@ -28,12 +30,13 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +85,16 @@ static int finish(int want) {
     return 0;
 }
 
+static pid_t redis;
+static int thaw_ms;
+
+static void *thaw_later(void *unused) {
+    (void)unused;
+    usleep((useconds_t)thaw_ms * 1000);
+    kill(redis, SIGCONT);
+    return NULL;
+}
+
 static pid_t read_pid(const char *path) {
     FILE *f = fopen(path, "r");
     long pid = 0;
@@ -93,7 +106,7 @@ static pid_t read_pid(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    int port = 6379, opt, wait_ms = 600, stop_before = 0, idle_ms = -1, subscribe_ms = -1, thaw_ms = 0;
+    int port = 6379, opt, wait_ms = 600, stop_before = 0, idle_ms = -1, subscribe_ms = -1;
     const char *pidfile = NULL;
     while ((opt = getopt(argc, argv, "bc:p:P:S:t:w:")) != -1) {
         if (opt == 'S')
@@ -111,7 +124,7 @@ int main(int argc, char **argv) {
         else if (opt == 't')
             thaw_ms = atoi(optarg);
     }
-    pid_t redis = pidfile != NULL ? read_pid(pidfile) : 0;
+    redis = pidfile != NULL ? read_pid(pidfile) : 0;
     if (redis <= 0 && idle_ms < 0 && subscribe_ms < 0) {
         fprintf(stderr, "usage: %s -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS] [-t THAW_MS]\n", argv[0]);
         return 2;
@@ -182,16 +195,12 @@ int main(int argc, char **argv) {
     } else {
         callbacks++; /* (ended already: nothing to send the second on) */
     }
-    pid_t thawer = thaw_ms > 0 ? fork() : -1;
-    if (thawer == 0) {
-        usleep((useconds_t)thaw_ms * 1000);
-        kill(redis, SIGCONT);
-        _exit(0);
-    }
-    if (thawer < 0)
+    pthread_t thawer;
+    bool thawing = thaw_ms > 0 && pthread_create(&thawer, NULL, thaw_later, NULL) == 0;
+    if (!thawing)
         kill(redis, SIGCONT);
     int rc = finish(2);
-    if (thawer > 0)
-        waitpid(thawer, NULL, 0);
+    if (thawing)
+        pthread_join(thawer, NULL);
     return rc;
 }

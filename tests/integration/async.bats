@@ -329,8 +329,34 @@ latency_sum() {
     [ "$status" -eq 0 ]
     assert_output_is "$(printf '%s\n' "reply str hello" "reply str hello" "exit ok")"
     run env CK_SLOW_READ_MS=150 CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM $slow" "$app" "${args[@]}"
-    [ "$status" -eq 0 ]
+    [ "$status" -eq 0 ] || { echo "status $status: $output" >&2; false; }
     assert_output_is "$(printf '%s\n' "reply str hello" "reply str hello" "exit ok")"
+}
+
+# Audit: the async deadline restarted on whole replies only: a reply that
+# trickled in, read byte by byte by the program's loop, was cut, where a
+# sync read timeout restarts on every byte. Bytes the kernel counts
+# (TCP) restart it now; a gap longer than the timeout still ends it.
+@test "an async reply that trickles in a byte at a time is not cut while its bytes keep coming; a longer gap is (control: plain hiredis)" {
+    start_redis
+    rcli set k hello > /dev/null
+    start_proxy
+    echo "trickle 150" > "$PROXY_MODE"
+    local app=$CK_BUILD/tests/apps/async_late_write
+    run env LD_PRELOAD= "$app" -c 0 -p "$PROXY_PORT"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
+    # 11 bytes 150 ms apart: 1.5 s in all, three times the timeout
+    run env CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" "$app" -c 0 -p "$PROXY_PORT"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
+    # a byte every 1.2 s: the program itself gives up after 3 s without
+    # the shim; under it, the first gap ends the connection
+    echo "trickle 1200" > "$PROXY_MODE"
+    run env CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" "$app" -c 0 -p "$PROXY_PORT"
+    [ "$status" -eq 0 ]
+    grep -q 'no reply within the deadline' <<<"$output"
+    [ "$(grep -E '^(reply|exit)' <<<"$output")" = "$(printf '%s\n' "reply NULL" "exit ok")" ]
 }
 
 # Audit: the connect deadline ran until the program's loop first looked
