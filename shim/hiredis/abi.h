@@ -117,8 +117,18 @@ static inline size_t ck_reader_len(const void *reader) { return CK_FIELD(reader,
 static inline bool ck_reader_drained(const void *reader) {
     return CK_FIELD(reader, ck_abi.reader_pos, size_t) == ck_reader_len(reader);
 }
+/* The bytes fed and not parsed yet. */
+static inline const char *ck_reader_unparsed(const void *reader, size_t *n) {
+    size_t pos = CK_FIELD(reader, ck_abi.reader_pos, size_t);
+    *n = ck_reader_len(reader) - pos;
+    return ck_reader_buf(reader) + pos;
+}
+/* No reply under way: the unparsed bytes, if any, start one. */
+static inline bool ck_reader_between_replies(const void *reader) {
+    return CK_FIELD(reader, ck_abi.reader_ridx, int) == -1;
+}
 static inline bool ck_reader_idle(const void *reader) {
-    return ck_reader_drained(reader) && CK_FIELD(reader, ck_abi.reader_ridx, int) == -1;
+    return ck_reader_drained(reader) && ck_reader_between_replies(reader);
 }
 
 /* redisReply: type is the first int in every version. */

@@ -1031,11 +1031,14 @@ int ck_call_get_reply(redisContext *c, ck_context_state *st, void **reply) {
         ck_context_drop_shadow(st);
     }
     ck_call_timing timing = {.elapsed_ns = elapsed, .measured = measured, .timed = timed};
+    bool none = rc == REDIS_OK && made == NULL; /* a non-blocking context's reader had no reply */
     rc = ck_call_settle_real(c, st, rc, made, seen, timing, reply);
-    if (__builtin_expect(st->watch.listed, 0) && !st->is_async)
-        ck_timeouts_await_replies(c, st); /* the next reply gets its own time, or none is awaited */
+    /* the next reply gets its own time, or none is awaited (nothing taken
+     * is no progress: audit) */
+    if (__builtin_expect(st->watch.listed, 0) && !st->is_async && !none)
+        ck_timeouts_await_replies(c, st);
     if (watched)
-        ck_timeouts_taken(c, st, rc != REDIS_OK || made == NULL);
+        ck_timeouts_taken(c, st, none || rc != REDIS_OK);
     return rc;
 }
 

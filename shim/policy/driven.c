@@ -152,17 +152,18 @@ int ck_driven_fill(redisContext *c, ck_context_state *st) {
     int rc = CK_REAL_CALL(redisBufferRead, c);
     if (blocking && unbounded)
         ck_timeouts_restore(c, st);
+    bool came = rc == REDIS_OK && reader != NULL && ck_reader_len(reader) > held;
     if (rc != REDIS_OK) {
         io_failed(c, st);
     } else {
         feed_shadow(c, st, before);
-        if (st->watch.listed)
-            ck_timeouts_await_replies(c, st); /* bytes came: progress */
+        /* bytes came: progress (a read that found none is none: audit, a
+         * program that polls briefly and reads at each wake-up was never
+         * cut off a frozen Redis) */
+        if (came && st->watch.listed)
+            ck_timeouts_await_replies(c, st);
     }
-    /* bytes came: the program asks its reader next; none: as it was (a
-     * reply found partial stays so) */
-    bool came = rc == REDIS_OK && reader != NULL && ck_reader_len(reader) > held;
-    ck_timeouts_taking(st, came || was_taking);
+    ck_timeouts_fed(c, st, came, was_taking);
     return rc;
 }
 

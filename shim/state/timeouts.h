@@ -68,16 +68,18 @@ uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st);
 void ck_timeouts_await_replies(redisContext *c, ck_context_state *st);
 /* Around a non-blocking context's read (the program's redisBufferRead,
  * or redisGetReply's): before it, the program is taking what Redis sent;
- * after it (and after a reply is taken from the reader), it still is
- * while its reader holds input, which may be a whole reply it has not
- * asked for yet (a program that waits for readability first: the
- * deadline must not end a connection whose reply is in). A call that
- * found no reply in the reader says its input is not one (`partial`). */
+ * after it, it still is while a whole reply waits in its reader that it
+ * has not asked for yet (a program that waits for readability first: the
+ * deadline must not end a connection whose reply is in), not while the
+ * reader holds only the start of one (Redis stalled mid-reply: cut). */
 static inline void ck_timeouts_taking(ck_context_state *st, bool taking) {
     if (st->watch.listed)
         ck_watch_taking(&st->watch, taking);
 }
+/* After the program asked its reader for a reply; `partial`: none came. */
 void ck_timeouts_taken(redisContext *c, ck_context_state *st, bool partial);
+/* After its read: `came`, bytes did; else it stays as it was. */
+void ck_timeouts_fed(redisContext *c, ck_context_state *st, bool came, bool was_taking);
 
 /* Whether calls must be timed (slow-call detection or adaptive timeout). */
 bool ck_timeouts_time_calls(void);

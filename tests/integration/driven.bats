@@ -297,6 +297,62 @@ SCRIPT
     assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" "flush ok" "fill ok" "str 1" "str 2" "str 1")"
 }
 
+# Audit: the link stalled with a whole reply and the start of the next in
+# the reader; once the program took the first, the deadline waited for
+# its next call to the reader, which a program that polls first never
+# makes. The proxy trickles (10 ms a byte), then is stopped.
+@test "audit: a stall mid-reply is cut after the program took the whole reply before it (control: plain hiredis)" {
+    start_redis
+    rcli set a x > /dev/null
+    rcli set b "$(head -c 1000 /dev/zero | tr '\0' y)" > /dev/null
+    start_proxy
+    echo "trickle 10" > "$PROXY_MODE"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+append GET a
+append GET b
+flush
+sleep 250
+sh kill -STOP $PROXY_PID
+sleep 100
+fill
+get
+poll-read 2000
+SCRIPT
+    run "$CLIENT" -p "$PROXY_PORT" < "$BATS_TEST_TMPDIR/script"
+    kill -CONT "$PROXY_PID"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" "flush ok" "fill ok" "str x" "poll timeout")"
+    PORT=$PROXY_PORT run bounded_client < "$BATS_TEST_TMPDIR/script"
+    kill -CONT "$PROXY_PID"
+    [ "$status" -eq 0 ]
+    grep -q "no reply within the deadline (CACHEKIT_SOCKET_TIMEOUT)" "$BATS_TEST_TMPDIR/stderr"
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "append ok" "flush ok" "fill ok" "str x" \
+        "NULL Server closed the connection")"
+}
+
+# Audit: every read re-armed the deadline, those that found nothing too:
+# a program that polls briefly and reads at each wake-up was never cut
+# off a frozen Redis.
+@test "audit: reads that find nothing do not put the deadline off: a frozen Redis is cut (control: plain hiredis)" {
+    start_redis
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+sh $REDISCTL freeze $REDIS_DIR
+append GET a
+flush
+loop 12 100 fill
+SCRIPT
+    run "$CLIENT" -p "$PORT" < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c '^fill ok$' <<<"$output")" -eq 12 ]
+    "$REDISCTL" thaw "$REDIS_DIR"
+    run bounded_client < "$BATS_TEST_TMPDIR/script"
+    [ "$status" -eq 0 ]
+    grep -q "no reply within the deadline (CACHEKIT_SOCKET_TIMEOUT)" "$BATS_TEST_TMPDIR/stderr"
+    grep -q '^fill failed$' <<<"$output"
+}
+
 @test "audit: a program that polls for readability first gets the open circuit's answers on a placeholder" {
     start_redis
     rcli set k v >/dev/null

@@ -32,7 +32,7 @@ start_redis() {
 }
 
 teardown() {
-    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null
+    [ -n "${PROXY_PID:-}" ] && { kill "$PROXY_PID" && kill -CONT "$PROXY_PID"; } 2>/dev/null # (a stopped one too)
     [ -n "${REDIS_DIR:-}" ] && "$REDISCTL" thaw "$REDIS_DIR" 2>/dev/null
     [ -n "${REDIS_DIR:-}" ] && "$REDISCTL" kill "$REDIS_DIR"
     [ -n "${BACKGROUND_PID:-}" ] && kill "$BACKGROUND_PID" 2>/dev/null
@@ -114,7 +114,7 @@ start_proxy() {
 }
 
 stop_proxy() {
-    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null
+    [ -n "${PROXY_PID:-}" ] && { kill "$PROXY_PID" && kill -CONT "$PROXY_PID"; } 2>/dev/null # (a stopped one too)
     PROXY_PID=
     return 0
 }
