@@ -37,9 +37,16 @@ bool ck_resp_starts_whole(const char *buf, size_t len) {
         long long n = 0;
         owed--;
         switch (type) {
-        case '+': case '-': case ':': case '_': case ',': case '#': case '(':
-            break; /* a line */
-        case '$': case '!': case '=': /* a length, then as many bytes and CRLF */
+        case '+':
+        case '-':
+        case ':':
+        case '_':
+        case ',':
+        case '#':
+        case '(': break; /* a line */
+        case '$':
+        case '!':
+        case '=': /* a length, then as many bytes and CRLF */
             if (!header_number(p + 1, line_end, &n))
                 return true;
             if (n >= 0) {
@@ -48,7 +55,11 @@ bool ck_resp_starts_whole(const char *buf, size_t len) {
                 next += n + 2;
             }
             break;
-        case '*': case '~': case '>': case '%': case '|': /* a count, then as many values */
+        case '*':
+        case '~':
+        case '>':
+        case '%':
+        case '|': /* a count, then as many values */
             if (!header_number(p + 1, line_end, &n))
                 return true;
             if (n > 0) {
@@ -60,8 +71,7 @@ bool ck_resp_starts_whole(const char *buf, size_t len) {
             if (type == '|')
                 owed++; /* an attribute comes before the value it describes */
             break;
-        default:
-            return true; /* no RESP: the program's reader reports it when asked */
+        default: return true; /* no RESP: the program's reader reports it when asked */
         }
         p = next;
     }
