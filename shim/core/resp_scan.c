@@ -6,7 +6,22 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The length in a header line ("-1" for none); false if it is no number. */
+/* The CR of the first CRLF at or after p, as hiredis's reader finds line
+ * ends (a bare LF ends no line); NULL when none is complete yet. */
+static const char *line_end(const char *p, const char *end) {
+    while (p < end) {
+        const char *cr = memchr(p, '\r', (size_t)(end - p));
+        if (cr == NULL || cr + 1 == end)
+            return NULL;
+        if (cr[1] == '\n')
+            return cr;
+        p = cr + 1;
+    }
+    return NULL;
+}
+
+/* The length in a header line ("-1" for none); false if it is no number
+ * (or one of more digits than a reader takes). */
 static bool header_number(const char *p, const char *line_end, long long *n) {
     bool negative = p < line_end && *p == '-';
     p += negative;
@@ -28,11 +43,10 @@ bool ck_resp_starts_whole(const char *buf, size_t len) {
     while (owed > 0) {
         if (p == end)
             return false;
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (nl == NULL)
+        const char *cr = line_end(p, end);
+        if (cr == NULL)
             return false;
-        const char *line_end = nl > p + 1 && nl[-1] == '\r' ? nl - 1 : nl;
-        const char *next = nl + 1;
+        const char *next = cr + 2;
         char type = *p;
         long long n = 0;
         owed--;
@@ -47,8 +61,8 @@ bool ck_resp_starts_whole(const char *buf, size_t len) {
         case '$':
         case '!':
         case '=': /* a length, then as many bytes and CRLF */
-            if (!header_number(p + 1, line_end, &n))
-                return true;
+            if (!header_number(p + 1, cr, &n))
+                return false;
             if (n >= 0) {
                 if ((uint64_t)(end - next) < (uint64_t)n + 2)
                     return false;
@@ -60,8 +74,8 @@ bool ck_resp_starts_whole(const char *buf, size_t len) {
         case '>':
         case '%':
         case '|': /* a count, then as many values */
-            if (!header_number(p + 1, line_end, &n))
-                return true;
+            if (!header_number(p + 1, cr, &n))
+                return false;
             if (n > 0) {
                 uint64_t values = (type == '%' || type == '|') ? 2 * (uint64_t)n : (uint64_t)n;
                 if (values > (uint64_t)(end - next) / 3) /* each value takes 3 bytes at least */
@@ -71,7 +85,7 @@ bool ck_resp_starts_whole(const char *buf, size_t len) {
             if (type == '|')
                 owed++; /* an attribute comes before the value it describes */
             break;
-        default: return true; /* no RESP: the program's reader reports it when asked */
+        default: return false; /* no RESP: the program's reader reports it when asked */
         }
         p = next;
     }

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* True when buf[0..len) starts with a whole value, or with bytes that are
- * no RESP a reader would wait on (its reader reports them, not the
- * network); false when the value is cut short (or len is 0). */
+/* True when buf[0..len) starts with one whole, well-formed value; false
+ * when it is cut short (or len is 0), or is no RESP (the program's reader
+ * reports that when asked, whatever the deadline did meanwhile). */
 bool ck_resp_starts_whole(const char *buf, size_t len);
 
 #endif

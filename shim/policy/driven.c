@@ -163,7 +163,9 @@ int ck_driven_fill(redisContext *c, ck_context_state *st) {
         if (came && st->watch.listed)
             ck_timeouts_await_replies(c, st);
     }
-    ck_timeouts_fed(c, st, came, was_taking);
+    /* bytes came: the program asks its reader next; none: as it was (a
+     * reply found partial stays so) */
+    ck_timeouts_taking(st, came || was_taking);
     return rc;
 }
 

@@ -79,14 +79,13 @@ void ck_timeouts_await_replies(redisContext *c, ck_context_state *st) {
     ck_watch_arm_replies(&st->watch, ck_clock_coarse_ns(), ck_timeouts_reply_deadline_ns(st));
 }
 
-/* A whole reply waits in the reader for the program (the start of one is
- * Redis's to finish). A reply under way: `under_way` says. */
-static bool whole_reply_waits(redisContext *c, bool under_way) {
+/* A whole reply waits in the reader for the program, after the one it
+ * took (the start of one is Redis's to finish). Scanned once per reply
+ * taken: only the next one, never the rest of a pipeline. */
+static bool whole_reply_waits(redisContext *c) {
     const void *reader = ck_ctx_reader(c);
-    if (reader == NULL)
+    if (reader == NULL || !ck_reader_between_replies(reader))
         return false;
-    if (!ck_reader_between_replies(reader))
-        return under_way;
     size_t n;
     const char *next = ck_reader_unparsed(reader, &n);
     return ck_resp_starts_whole(next, n);
@@ -94,14 +93,7 @@ static bool whole_reply_waits(redisContext *c, bool under_way) {
 
 void ck_timeouts_taken(redisContext *c, ck_context_state *st, bool partial) {
     if (st->watch.listed)
-        ck_watch_taking(&st->watch, !partial && whole_reply_waits(c, false));
-}
-
-void ck_timeouts_fed(redisContext *c, ck_context_state *st, bool came, bool was_taking) {
-    /* bytes that went on with a reply under way may have ended it: the
-     * program's next call to its reader tells */
-    if (st->watch.listed)
-        ck_watch_taking(&st->watch, came ? whole_reply_waits(c, true) : was_taking);
+        ck_watch_taking(&st->watch, !partial && whole_reply_waits(c));
 }
 
 bool ck_timeouts_time_calls(void) { return slow_call_ns != 0 || adaptive; }

@@ -67,19 +67,20 @@ uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st);
  * taken: arms, re-arms or clears it. */
 void ck_timeouts_await_replies(redisContext *c, ck_context_state *st);
 /* Around a non-blocking context's read (the program's redisBufferRead,
- * or redisGetReply's): before it, the program is taking what Redis sent;
- * after it, it still is while a whole reply waits in its reader that it
- * has not asked for yet (a program that waits for readability first: the
- * deadline must not end a connection whose reply is in), not while the
- * reader holds only the start of one (Redis stalled mid-reply: cut). */
+ * or redisGetReply's): before it, the program is taking what Redis sent.
+ * After a read that brought bytes it still is, until it asks its reader
+ * (not scanned there: a program that reads until EAGAIN would have the
+ * buffer scanned again at each read, audit). After it asked, it still is
+ * while a whole reply waits in its reader that it has not asked for yet
+ * (a program that waits for readability first: the deadline must not end
+ * a connection whose reply is in), not while the reader holds only the
+ * start of one (Redis stalled mid-reply: cut). */
 static inline void ck_timeouts_taking(ck_context_state *st, bool taking) {
     if (st->watch.listed)
         ck_watch_taking(&st->watch, taking);
 }
 /* After the program asked its reader for a reply; `partial`: none came. */
 void ck_timeouts_taken(redisContext *c, ck_context_state *st, bool partial);
-/* After its read: `came`, bytes did; else it stays as it was. */
-void ck_timeouts_fed(redisContext *c, ck_context_state *st, bool came, bool was_taking);
 
 /* Whether calls must be timed (slow-call detection or adaptive timeout). */
 bool ck_timeouts_time_calls(void);

@@ -131,8 +131,9 @@ static uint64_t expire(uint64_t now) {
              * taking it (loaded after the ioctl: bytes the ioctl no longer
              * saw were taken by a read the flag was set before) */
             uint64_t later = now + CK_WATCHDOG_TICK_NS;
-            atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, later, memory_order_relaxed,
-                                                    memory_order_relaxed);
+            if (atomic_compare_exchange_strong_explicit(&w->deadline_ns, &d, later, memory_order_relaxed,
+                                                        memory_order_relaxed))
+                w->seen_deadline_ns = later; /* the same deadline, put off: bytes since still count (audit) */
             earliest = later < earliest ? later : earliest;
             continue;
         }

@@ -78,14 +78,24 @@ static void counts_the_bytes_cannot_honour(void **state) {
     assert_false(ck_resp_starts_whole(bulk, strlen(bulk)));
 }
 
-static void bytes_that_are_no_resp_are_left_to_the_reader(void **state) {
+static void bytes_that_are_no_resp_are_no_whole_reply(void **state) {
     (void)state;
-    assert_true(ck_resp_starts_whole("hello\r\n", 7));
-    assert_true(ck_resp_starts_whole("$abc\r\n", 6));
-    assert_true(ck_resp_starts_whole("*1x\r\n", 5));
-    /* a count past any reader's bound: its reader refuses it */
-    assert_true(ck_resp_starts_whole("*9223372036854775807\r\n", 22));
+    assert_false(ck_resp_starts_whole("hello\r\n", 7));
+    assert_false(ck_resp_starts_whole("$abc\r\n", 6));
+    assert_false(ck_resp_starts_whole("*1x\r\n", 5));
+    /* more digits than a reader takes */
+    assert_false(ck_resp_starts_whole("*9223372036854775807\r\n", 22));
+    assert_false(ck_resp_starts_whole("$1000000000000000000\r\n", 22));
     assert_false(ck_resp_starts_whole("", 0));
+}
+
+/* hiredis ends a line at CRLF only (audit: a bare LF was taken for one) */
+static void a_line_ends_at_crlf_only(void **state) {
+    (void)state;
+    assert_false(ck_resp_starts_whole("+OK\n", 4));
+    assert_false(ck_resp_starts_whole("*2\r\n+a\n+b\r\n", 13));
+    assert_true(ck_resp_starts_whole("+a\rb\r\n", 7)); /* a CR alone is data */
+    assert_false(ck_resp_starts_whole("+a\r", 3));
 }
 
 int main(void) {
@@ -94,7 +104,8 @@ int main(void) {
         cmocka_unit_test(a_whole_value_then_the_start_of_the_next),
         cmocka_unit_test(nesting_deeper_than_any_stack),
         cmocka_unit_test(counts_the_bytes_cannot_honour),
-        cmocka_unit_test(bytes_that_are_no_resp_are_left_to_the_reader),
+        cmocka_unit_test(bytes_that_are_no_resp_are_no_whole_reply),
+        cmocka_unit_test(a_line_ends_at_crlf_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
