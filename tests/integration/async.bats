@@ -47,6 +47,24 @@ finish_async_client() {
     [ "$late" -le "$([ "$LOOP" = poll ] && echo "$BOUND_MS" || echo "$LATE_MS")" ]
 }
 
+# late_write_as_without_the_shim EXPECTED [VAR=VALUE...] -- ARGS...:
+# tests/apps/async_late_write with ARGS prints EXPECTED and exits 0, run
+# without the shim (the control) and under it, both with the settings
+# given (CACHEKIT_* count under the shim only) and with the library in
+# SLOW, if set, preloaded (after the shim).
+late_write_as_without_the_shim() {
+    local expected=$1 settings=() extra=${SLOW:-} app=$CK_BUILD/tests/apps/async_late_write
+    shift
+    while [ "$1" != -- ]; do settings+=("$1"); shift; done
+    shift
+    run env "${settings[@]}" LD_PRELOAD="${extra:+${CK_PRELOAD_FIRST:+$CK_PRELOAD_FIRST }$extra}" "$app" "$@"
+    [ "$status" -eq 0 ] || { echo "without the shim: status $status: $output" >&2; return 1; }
+    assert_output_is "$expected"
+    run env "${settings[@]}" LD_PRELOAD="$SHIM${extra:+ $extra}" "$app" "$@"
+    [ "$status" -eq 0 ] || { echo "under the shim: status $status: $output" >&2; return 1; }
+    assert_output_is "$expected"
+}
+
 # ms of a reply line.
 ms_of() { sed -n 's/.* ms=\([0-9]*\)$/\1/p' <<< "$1"; }
 
@@ -323,14 +341,9 @@ latency_sum() {
 @test "an async program held between its read and its callback is not cut by the deadline (control: plain hiredis)" {
     start_redis
     rcli set k hello > /dev/null
-    local app=$CK_BUILD/tests/apps/async_late_write slow=$CK_BUILD/tests/tools/libslow_read.so
-    local args=(-w 1000 -t 300 -p "$PORT" -P "$REDIS_DIR/redis.pid")
-    run env CK_SLOW_READ_MS=150 LD_PRELOAD="${CK_PRELOAD_FIRST:+$CK_PRELOAD_FIRST }$slow" "$app" "${args[@]}"
-    [ "$status" -eq 0 ]
-    assert_output_is "$(printf '%s\n' "reply str hello" "reply str hello" "exit ok")"
-    run env CK_SLOW_READ_MS=150 CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM $slow" "$app" "${args[@]}"
-    [ "$status" -eq 0 ] || { echo "status $status: $output" >&2; false; }
-    assert_output_is "$(printf '%s\n' "reply str hello" "reply str hello" "exit ok")"
+    SLOW=$CK_BUILD/tests/tools/libslow_read.so late_write_as_without_the_shim \
+        "$(printf '%s\n' "reply str hello" "reply str hello" "exit ok")" \
+        CK_SLOW_READ_MS=150 CACHEKIT_SOCKET_TIMEOUT=0.5 -- -w 1000 -t 300 -p "$PORT" -P "$REDIS_DIR/redis.pid"
 }
 
 # Audit: the async deadline restarted on whole replies only: a reply that
@@ -341,28 +354,18 @@ latency_sum() {
     start_redis
     rcli set k hello > /dev/null
     start_proxy
-    echo "trickle 150" > "$PROXY_MODE"
-    local app=$CK_BUILD/tests/apps/async_late_write
-    run env LD_PRELOAD= "$app" -c 0 -p "$PROXY_PORT"
-    [ "$status" -eq 0 ]
-    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
+    local served
+    served=$(printf '%s\n' "reply str hello" "exit ok")
     # 11 bytes 150 ms apart: 1.5 s in all, three times the timeout
-    run env CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM" "$app" -c 0 -p "$PROXY_PORT"
-    [ "$status" -eq 0 ]
-    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
+    echo "trickle 150" > "$PROXY_MODE"
+    late_write_as_without_the_shim "$served" CACHEKIT_SOCKET_TIMEOUT=0.5 -- -c 0 -p "$PROXY_PORT"
     # the program busy past the deadline once (its first read held 0.6 s:
     # the deadline put off), then catching up: the bytes that came while it
     # was put off count (audit: they were taken for none, and it was cut)
     echo "trickle 100" > "$PROXY_MODE"
-    local slow=$CK_BUILD/tests/tools/libslow_read.so
-    run env CK_SLOW_READ_MS=600 CK_SLOW_READ_TIMES=1 LD_PRELOAD="${CK_PRELOAD_FIRST:+$CK_PRELOAD_FIRST }$slow" \
-        "$app" -c 0 -p "$PROXY_PORT"
-    [ "$status" -eq 0 ]
-    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
-    run env CK_SLOW_READ_MS=600 CK_SLOW_READ_TIMES=1 CACHEKIT_SOCKET_TIMEOUT=0.5 LD_PRELOAD="$SHIM $slow" \
-        "$app" -c 0 -p "$PROXY_PORT"
-    [ "$status" -eq 0 ]
-    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
+    SLOW=$CK_BUILD/tests/tools/libslow_read.so late_write_as_without_the_shim "$served" \
+        CK_SLOW_READ_MS=600 CK_SLOW_READ_TIMES=1 CACHEKIT_SOCKET_TIMEOUT=0.5 -- -c 0 -p "$PROXY_PORT"
+    local app=$CK_BUILD/tests/apps/async_late_write
     # a byte every 1.2 s: the program itself gives up after 3 s without
     # the shim; under it, the first gap ends the connection
     echo "trickle 1200" > "$PROXY_MODE"
@@ -378,13 +381,8 @@ latency_sum() {
 @test "a connection that is up is not cut by the connect deadline when the program's loop looks late (control: plain hiredis)" {
     start_redis
     rcli set k hello > /dev/null
-    local app=$CK_BUILD/tests/apps/async_late_write
-    run env LD_PRELOAD= "$app" -c 500 -p "$PORT"
-    [ "$status" -eq 0 ]
-    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
-    run env CACHEKIT_SOCKET_CONNECT_TIMEOUT=0.2 LD_PRELOAD="$SHIM" "$app" -c 500 -p "$PORT"
-    [ "$status" -eq 0 ]
-    assert_output_is "$(printf '%s\n' "reply str hello" "exit ok")"
+    late_write_as_without_the_shim "$(printf '%s\n' "reply str hello" "exit ok")" \
+        CACHEKIT_SOCKET_CONNECT_TIMEOUT=0.2 -- -c 500 -p "$PORT"
 }
 
 # Audit: once the deadline thread had ended an async placeholder, the
