@@ -10,7 +10,7 @@
         .ctx_command_timeout = CK_NO_FIELD, .ctx_app_field_count = 0, .reply_integer = 8, .reply_len = 16,             \
         .reply_str = 24, .reply_elements = 32, .reply_element = 40, .reply_vtype = CK_NO_FIELD, .reply_size = 48,      \
         .ctx_reader = 152, .reader_buf = 136, .reader_pos = 144, .reader_len = 152, .reader_ridx = 528,                \
-        .reader_fn = 544, .reader_privdata = 552, .fns_free_object = 32,                                               \
+        .reader_fn = 544, .reader_privdata = 552, .fns_free_object = 32, .ctx_obuf = 144,                              \
     }
 
 static const ck_abi_layout layout_v014 = LAYOUT_V014;
@@ -45,6 +45,7 @@ static const ck_abi_layout layout_v1 = {
     .reader_fn = 200,
     .reader_privdata = 208,
     .fns_free_object = 48,
+    .ctx_obuf = 152,
 };
 
 ck_abi_layout ck_abi = LAYOUT_V014;

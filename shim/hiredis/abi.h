@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hiredis_types.h"
@@ -27,6 +28,7 @@ typedef struct {
      * version) and the reply functions a program may replace (Ruby's
      * driver builds Ruby objects) */
     size_t ctx_reader, reader_buf, reader_pos, reader_len, reader_ridx, reader_fn, reader_privdata;
+    size_t ctx_obuf;        /* the commands appended and not written yet (an sds) */
     size_t fns_free_object; /* redisReplyObjectFunctions: offset of freeObject */
 } ck_abi_layout;
 
@@ -113,6 +115,37 @@ static inline void ck_reader_free_object(ck_reader_functions f, void *obj) {
  * reply under way when ridx >= 0. */
 static inline const char *ck_reader_buf(const void *reader) { return CK_FIELD(reader, ck_abi.reader_buf, char *); }
 static inline size_t ck_reader_len(const void *reader) { return CK_FIELD(reader, ck_abi.reader_len, size_t); }
+/* The bytes of commands appended and not written yet, from the output
+ * buffer's sds header (the same layouts in 0.14 and 1.x: len, alloc,
+ * flags, packed, of 1 to 8 bytes each). */
+static inline size_t ck_ctx_unsent_bytes(const redisContext *c) {
+    const unsigned char *obuf = CK_FIELD(c, ck_abi.ctx_obuf, const unsigned char *);
+    if (obuf == NULL)
+        return 0;
+    unsigned char flags = obuf[-1];
+    switch (flags & 7) {
+    case 0: return flags >> 3; /* sdshdr5: the length in the flags */
+    case 1: return obuf[-3];
+    case 2: {
+        uint16_t len;
+        memcpy(&len, obuf - 5, sizeof len);
+        return len;
+    }
+    case 3: {
+        uint32_t len;
+        memcpy(&len, obuf - 9, sizeof len);
+        return len;
+    }
+    case 4: {
+        uint64_t len;
+        memcpy(&len, obuf - 17, sizeof len);
+        return (size_t)len;
+    }
+    default: return SIZE_MAX; /* (no sds type: taken for unsent, the safe side) */
+    }
+}
+static inline bool ck_ctx_unsent(const redisContext *c) { return ck_ctx_unsent_bytes(c) != 0; }
+
 /* Every byte fed is parsed (none waits in the reader). */
 static inline bool ck_reader_drained(const void *reader) {
     return CK_FIELD(reader, ck_abi.reader_pos, size_t) == ck_reader_len(reader);

@@ -155,13 +155,17 @@ static void settle_placeholder(ck_context_state *st) {
 
 /* ------------------------------------------------------------ deadlines */
 
+/* Not while commands wait unwritten in hiredis's buffer (audit: a program
+ * busy before its loop wrote them, or a large write under way, was cut):
+ * their replies cannot come yet. */
 static bool deadline_applies(const ck_context_state *st) {
-    return st->watch.listed && !st->connecting && st->awaited > 0 && st->unbounded == 0 && !st->program_timeout &&
-           !st->passthrough && ck_timeouts_socket_ns() != 0;
+    return st->watch.listed && !st->connecting && !st->unsent && st->awaited > 0 && st->unbounded == 0 &&
+           !st->program_timeout && !st->passthrough && ck_timeouts_socket_ns() != 0;
 }
 
 /* The shim's socket timeout as a deadline with no progress: it runs from
- * the last reply (or the first command awaited), like a read timeout. */
+ * the last reply (or the write of the first command awaited), like a read
+ * timeout. */
 static void rearm(ck_context_state *st) {
     atomic_store_explicit(&st->watch.connect_wait, false, memory_order_relaxed);
     if (deadline_applies(st))
@@ -179,11 +183,10 @@ static void async_sent(ck_context_state *st, uint8_t slot_flags) {
     st->awaited++;
     if (async_timed())
         ck_stamps_push(&st->sent_at, ck_clock_monotonic_ns());
+    st->unsent = true; /* armed once the loop has written it (ck_async_handle_event) */
     if (slot_flags & CK_SLOT_UNBOUNDED) {
         st->unbounded++;
         ck_watch_arm(&st->watch, 0);
-    } else if (!ck_watch_armed(&st->watch)) {
-        rearm(st);
     }
 }
 
@@ -269,6 +272,11 @@ void ck_async_handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext
     if (st->connecting && (ck_ctx_flags(c) & REDIS_CONNECTED)) {
         st->connecting = false;
         rearm(st);
+    }
+    if (st->unsent && !ck_ctx_unsent(c)) { /* the loop wrote what was queued */
+        st->unsent = false;
+        if (!ck_watch_armed(&st->watch))
+            rearm(st);
     }
     const ck_slot *front = ck_pending_front(&st->pending);
     if (front != NULL && front->kind != CK_SLOT_REAL && (ck_ctx_flags(c) & REDIS_CONNECTED) &&

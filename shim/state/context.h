@@ -98,6 +98,7 @@ typedef struct {
     bool is_async;
     const struct ck_transport *transport; /* how its replies are read (policy/call.h); NULL: sync */
     bool connecting;                      /* its connect is not seen to complete yet */
+    bool unsent;                          /* async: commands queued that its loop has not written yet */
     bool condemned;                       /* placeholder to close once it owes nothing */
     bool failure_recorded;                /* the breaker has heard of this connection's failure */
     uint32_t awaited;                     /* replies awaited from the connection */

@@ -58,9 +58,11 @@ uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st) {
 
 static bool reply_deadline_applies(redisContext *c, const ck_context_state *st) {
     const ck_slot *front = ck_pending_front(&st->pending);
+    /* (not while commands wait unwritten: their replies cannot come yet,
+     * audit; the flush that writes them arms it) */
     return !(ck_ctx_flags(c) & REDIS_BLOCK) && !st->program_timeout && !st->passthrough && socket_timeout_ns != 0 &&
            front != NULL && !(front->kind == CK_SLOT_REAL && (front->flags & CK_SLOT_UNBOUNDED)) &&
-           ck_pending_awaits_real(&st->pending);
+           ck_pending_awaits_real(&st->pending) && !ck_ctx_unsent(c);
 }
 
 void ck_timeouts_await_replies(redisContext *c, ck_context_state *st) {

@@ -14,13 +14,14 @@
  * the program read the first.
  *
  *   async_late_write -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS] [-t THAW_MS]
- *   async_late_write -p PORT -c IDLE_MS
+ *   async_late_write -p PORT -c IDLE_MS [-q BUSY_MS]
  *   async_late_write -p PORT -S WAIT_MS
  *
  * With -c, the program connects, then does other work for IDLE_MS before
  * its loop first runs (the connect is done in the kernel meanwhile), and
  * sends one GET: the shim's connect deadline must not end a connection
- * that is up. With -S (PORT where nothing listens), it connects twice
+ * that is up. With -q, it queues the GET, then works BUSY_MS before its
+ * loop writes it (a reply cannot come before: no deadline may run). With -S (PORT where nothing listens), it connects twice
  * (under the shim with a failure threshold of 1 the second is an async
  * placeholder), works for WAIT_MS (the placeholder is ended meanwhile,
  * once a call may go through again), then subscribes and writes.
@@ -106,9 +107,9 @@ static pid_t read_pid(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    int port = 6379, opt, wait_ms = 600, stop_before = 0, idle_ms = -1, subscribe_ms = -1;
+    int port = 6379, opt, wait_ms = 600, stop_before = 0, idle_ms = -1, subscribe_ms = -1, busy_ms = 0;
     const char *pidfile = NULL;
-    while ((opt = getopt(argc, argv, "bc:p:P:S:t:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "bc:p:P:q:S:t:w:")) != -1) {
         if (opt == 'S')
             subscribe_ms = atoi(optarg);
         else if (opt == 'c')
@@ -123,6 +124,8 @@ int main(int argc, char **argv) {
             wait_ms = atoi(optarg);
         else if (opt == 't')
             thaw_ms = atoi(optarg);
+        else if (opt == 'q')
+            busy_ms = atoi(optarg);
     }
     redis = pidfile != NULL ? read_pid(pidfile) : 0;
     if (redis <= 0 && idle_ms < 0 && subscribe_ms < 0) {
@@ -177,6 +180,7 @@ int main(int argc, char **argv) {
         return 1;
     if (idle_ms >= 0) {
         redisAsyncCommand(ac, on_reply, NULL, "GET k");
+        usleep((useconds_t)busy_ms * 1000); /* (queued, not written yet) */
         redisAsyncHandleWrite(ac);
         return finish(1);
     }

@@ -385,6 +385,16 @@ latency_sum() {
         CACHEKIT_SOCKET_CONNECT_TIMEOUT=0.2 -- -c 500 -p "$PORT"
 }
 
+# Audit: the deadline ran from the command's queueing, not its writing:
+# a program busy between the two (or a large write under way) was cut
+# before its command could even reach Redis.
+@test "a command queued but not written yet gets no deadline: the program busy before its loop writes it is served (control: plain hiredis)" {
+    start_redis
+    rcli set k hello > /dev/null
+    late_write_as_without_the_shim "$(printf '%s\n' "reply str hello" "exit ok")" \
+        CACHEKIT_SOCKET_TIMEOUT=0.3 -- -c 0 -q 800 -p "$PORT"
+}
+
 # Audit: once the deadline thread had ended an async placeholder, the
 # shim's own confirmation of a subscription, written into the other end
 # of its socket pair, raised SIGPIPE in the program.

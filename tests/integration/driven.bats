@@ -331,6 +331,26 @@ SCRIPT
         "NULL Server closed the connection")"
 }
 
+# Audit: taking a reply re-armed the deadline for the next command, still
+# unwritten in hiredis's buffer: the program working before it flushed
+# was cut before its command reached Redis.
+@test "audit: a command appended but not flushed gets no deadline while the program works (control: plain hiredis)" {
+    start_redis
+    rcli mset a 1 b 2 >/dev/null
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+append GET a
+flush
+append GET b
+poll-read
+sleep 700
+flush
+poll-read
+SCRIPT
+    same_as_without_the_shim_no_deadline
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "flush ok" "append ok" "str 1" "flush ok" "str 2")"
+}
+
 # Audit: every read re-armed the deadline, those that found nothing too:
 # a program that polls briefly and reads at each wake-up was never cut
 # off a frozen Redis.

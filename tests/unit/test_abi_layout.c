@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include "abi.h"
 
@@ -60,6 +61,7 @@ static void layout_matches_the_headers(void **state) {
     assert_int_equal(CK_REDIS_OPT_PREFER_IPV6, REDIS_OPT_PREFER_IPV6);
 #endif
     assert_int_equal(ck_abi.ctx_reader, offsetof(redisContext, reader));
+    assert_int_equal(ck_abi.ctx_obuf, offsetof(redisContext, obuf));
     assert_int_equal(ck_abi.reader_buf, offsetof(redisReader, buf));
     assert_int_equal(ck_abi.reader_pos, offsetof(redisReader, pos));
     assert_int_equal(ck_abi.reader_len, offsetof(redisReader, len));
@@ -70,6 +72,24 @@ static void layout_matches_the_headers(void **state) {
     assert_int_equal(0, offsetof(redisReply, type));
     /* every (redisContext *)ac cast of the shim relies on it */
     assert_int_equal(0, offsetof(redisAsyncContext, c));
+}
+
+/* Commands appended and not written are seen through the output buffer's
+ * sds header, whichever header size its length needed. */
+static void unsent_commands_seen_in_the_output_buffer(void **state) {
+    (void)state;
+    ck_abi_select(HIREDIS_MAJOR >= 1);
+    static char value[200000];
+    const size_t sizes[] = {0, 100, 300, 70000, sizeof value};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        redisContext *c = redisConnectUnixNonBlock("/nonexistent/cachekit-abi-test");
+        assert_non_null(c);
+        assert_false(ck_ctx_unsent((const void *)c));
+        assert_int_equal(redisAppendCommand(c, "SET k %b", value, sizes[i]), REDIS_OK);
+        assert_true(ck_ctx_unsent((const void *)c));
+        assert_int_equal(ck_ctx_unsent_bytes((const void *)c), sdslen(c->obuf));
+        redisFree(c);
+    }
 }
 
 /* The constants the shim declares itself (hiredis_types.h) are hiredis's. */
@@ -114,6 +134,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layout_matches_the_headers),
         cmocka_unit_test(constants_match_the_headers),
+        cmocka_unit_test(unsent_commands_seen_in_the_output_buffer),
     };
     return cmocka_run_group_tests_name(
         "abi layout (hiredis " STR(HIREDIS_MAJOR) "." STR(HIREDIS_MINOR) "." STR(HIREDIS_PATCH) ")", tests, NULL, NULL);
