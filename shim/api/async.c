@@ -53,6 +53,19 @@ CK_EXPORT void redisAsyncHandleWrite(redisAsyncContext *ac) {
     ck_async_handle_event(ac, ck_real.redisAsyncHandleWrite);
 }
 
+/* hiredis 1.x: the handlers' I/O halves, public in async.h (a program may
+ * write with redisAsyncWrite right after its command: audit, its deadline
+ * waited for ever on the write it never saw) */
+CK_EXPORT void redisAsyncRead(redisAsyncContext *ac) {
+    CK_ENTRY(redisAsyncRead, ac, );
+    ck_async_handle_event(ac, ck_real.redisAsyncRead);
+}
+
+CK_EXPORT void redisAsyncWrite(redisAsyncContext *ac) {
+    CK_ENTRY(redisAsyncWrite, ac, );
+    ck_async_handle_event(ac, ck_real.redisAsyncWrite);
+}
+
 CK_EXPORT redisAsyncContext *redisAsyncConnect(const char *ip, int port) {
     CK_ENTRY(redisAsyncConnect, CK_NO_CONTEXT, NULL);
     return ck_async_connect(&(ck_async_target){.form = CK_ASYNC_TCP, .recipe = {.address = (char *)ip, .port = port}});

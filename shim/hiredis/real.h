@@ -68,6 +68,8 @@
       (redisAsyncContext * ac, redisCallbackFn * fn, void *privdata, const char *cmd, size_t len), true, false)        \
     X(void, redisAsyncHandleRead, (redisAsyncContext * ac), true, false)                                               \
     X(void, redisAsyncHandleWrite, (redisAsyncContext * ac), true, false)                                              \
+    X(void, redisAsyncRead, (redisAsyncContext * ac), false, false)                                                    \
+    X(void, redisAsyncWrite, (redisAsyncContext * ac), false, false)                                                   \
     X(void, redisProcessCallbacks, (redisAsyncContext * ac), true, false)                                              \
     X(int, redisCheckConnectDone, (redisContext * c, int *completed), false, true)
 

@@ -258,7 +258,7 @@ void ck_async_handle_event(redisAsyncContext *ac, void (*real)(redisAsyncContext
         real(ac);
         return;
     }
-    bool reads = real == ck_real.redisAsyncHandleRead;
+    bool reads = real == ck_real.redisAsyncHandleRead || real == ck_real.redisAsyncRead;
     if (reads && async_timed())
         st->read_at = ck_clock_monotonic_ns(); /* what this read brings arrived by now */
     if (reads && st->watch.listed)

@@ -59,10 +59,12 @@ uint64_t ck_timeouts_reply_deadline_ns(const ck_context_state *st) {
 static bool reply_deadline_applies(redisContext *c, const ck_context_state *st) {
     const ck_slot *front = ck_pending_front(&st->pending);
     /* (not while commands wait unwritten: their replies cannot come yet,
-     * audit; the flush that writes them arms it) */
+     * audit; the flush that writes them arms it. Unless a reply is under
+     * way in the reader: its command went out, and Redis may stall in it) */
+    const void *reader = ck_ctx_reader(c);
     return !(ck_ctx_flags(c) & REDIS_BLOCK) && !st->program_timeout && !st->passthrough && socket_timeout_ns != 0 &&
            front != NULL && !(front->kind == CK_SLOT_REAL && (front->flags & CK_SLOT_UNBOUNDED)) &&
-           ck_pending_awaits_real(&st->pending) && !ck_ctx_unsent(c);
+           ck_pending_awaits_real(&st->pending) && (!ck_ctx_unsent(c) || (reader != NULL && !ck_reader_idle(reader)));
 }
 
 void ck_timeouts_await_replies(redisContext *c, ck_context_state *st) {

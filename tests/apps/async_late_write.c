@@ -8,12 +8,15 @@
  * deadline ends the connection meanwhile: the program must get its
  * callbacks (NULL), never a SIGPIPE from the write; without -b the first
  * reply is in by the deadline, unread: the program is slow, not Redis.
+ * With -W (hiredis 1.x; exit 77 with 0.14), commands are written with
+ * redisAsyncWrite, the handler's public half, instead of
+ * redisAsyncHandleWrite.
  * With -t, the server is thawed THAW_MS after the second command (by a
  * thread: a fork would run the shim's fork handlers, which lock more
  * mutexes than ThreadSanitizer follows), so that its reply comes after
  * the program read the first.
  *
- *   async_late_write -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS] [-t THAW_MS]
+ *   async_late_write -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS] [-t THAW_MS] [-W]
  *   async_late_write -p PORT -c IDLE_MS [-q BUSY_MS]
  *   async_late_write -p PORT -S WAIT_MS
  *
@@ -88,6 +91,18 @@ static int finish(int want) {
 
 static pid_t redis;
 static int thaw_ms;
+static bool write_half; /* -W */
+
+/* Writes what is queued, as the program's loop does. */
+static void write_queued(redisAsyncContext *c) {
+#if HIREDIS_MAJOR >= 1
+    if (write_half) {
+        redisAsyncWrite(c);
+        return;
+    }
+#endif
+    redisAsyncHandleWrite(c);
+}
 
 static void *thaw_later(void *unused) {
     (void)unused;
@@ -109,7 +124,7 @@ static pid_t read_pid(const char *path) {
 int main(int argc, char **argv) {
     int port = 6379, opt, wait_ms = 600, stop_before = 0, idle_ms = -1, subscribe_ms = -1, busy_ms = 0;
     const char *pidfile = NULL;
-    while ((opt = getopt(argc, argv, "bc:p:P:q:S:t:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "bc:p:P:q:S:t:w:W")) != -1) {
         if (opt == 'S')
             subscribe_ms = atoi(optarg);
         else if (opt == 'c')
@@ -126,12 +141,16 @@ int main(int argc, char **argv) {
             thaw_ms = atoi(optarg);
         else if (opt == 'q')
             busy_ms = atoi(optarg);
+        else if (opt == 'W')
+            write_half = true;
     }
     redis = pidfile != NULL ? read_pid(pidfile) : 0;
     if (redis <= 0 && idle_ms < 0 && subscribe_ms < 0) {
         fprintf(stderr, "usage: %s -p PORT -P REDIS_PIDFILE [-b] [-w WAIT_MS] [-t THAW_MS]\n", argv[0]);
         return 2;
     }
+    if (write_half && HIREDIS_MAJOR < 1)
+        return 77; /* (no redisAsyncWrite in 0.14) */
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (subscribe_ms >= 0) {
         for (int round = 0; round < 2; round++) { /* the first one fails (and opens the circuit) */
@@ -187,7 +206,7 @@ int main(int argc, char **argv) {
     if (stop_before)
         kill(redis, SIGSTOP);
     redisAsyncCommand(ac, on_reply, NULL, "GET k");
-    redisAsyncHandleWrite(ac);
+    write_queued(ac);
     if (!stop_before) {
         usleep(50000); /* (its reply comes in meanwhile) */
         kill(redis, SIGSTOP);
@@ -195,7 +214,7 @@ int main(int argc, char **argv) {
     usleep((useconds_t)wait_ms * 1000);
     if (ac != NULL) {
         redisAsyncCommand(ac, on_reply, NULL, "GET k");
-        redisAsyncHandleWrite(ac); /* writes before it reads */
+        write_queued(ac); /* writes before it reads */
     } else {
         callbacks++; /* (ended already: nothing to send the second on) */
     }

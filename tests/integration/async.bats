@@ -395,6 +395,23 @@ latency_sum() {
         CACHEKIT_SOCKET_TIMEOUT=0.3 -- -c 0 -q 800 -p "$PORT"
 }
 
+# Audit: a hiredis 1.x program that writes with redisAsyncWrite (public in
+# async.h) left the shim believing its command unwritten: no deadline ever
+# ran, and a frozen Redis held it as without the shim.
+@test "hiredis 1.x: a program that writes with redisAsyncWrite is still cut off a frozen Redis (control: plain hiredis)" {
+    start_redis
+    rcli set k hello > /dev/null
+    local app=$CK_BUILD/tests/apps/async_late_write
+    run env LD_PRELOAD= "$app" -W -b -w 1000 -p "$PORT" -P "$REDIS_DIR/redis.pid"
+    [ "$status" -ne 77 ] || skip "hiredis 0.14 has no redisAsyncWrite"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "reply str hello" "reply str hello" "exit ok")"
+    run env CACHEKIT_SOCKET_TIMEOUT=0.3 LD_PRELOAD="$SHIM" "$app" -W -b -w 1000 -p "$PORT" -P "$REDIS_DIR/redis.pid"
+    [ "$status" -eq 0 ]
+    grep -q 'no reply within the deadline' <<<"$output"
+    [ "$(grep -E '^(reply|exit)' <<<"$output" | head -1)" = "reply NULL" ]
+}
+
 # Audit: once the deadline thread had ended an async placeholder, the
 # shim's own confirmation of a subscription, written into the other end
 # of its socket pair, raised SIGPIPE in the program.

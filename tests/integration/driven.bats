@@ -351,6 +351,35 @@ SCRIPT
     assert_output_is "$(printf '%s\n' "connect ok" "append ok" "flush ok" "append ok" "str 1" "flush ok" "str 2")"
 }
 
+# Audit: with its next command appended and not flushed, a program's
+# deadline was off while a reply stalled mid-way (the reply under way says
+# its command went out). The proxy trickles 200 KB a byte per ms, then is
+# stopped.
+@test "audit: a reply stalled mid-way is cut though the next command waits unflushed (control: plain hiredis)" {
+    start_redis
+    head -c 200000 /dev/zero | tr '\0' y | rcli -x set big > /dev/null
+    start_proxy
+    echo "trickle 1" > "$PROXY_MODE"
+    cat > "$BATS_TEST_TMPDIR/script" <<SCRIPT
+connect-nb
+append GET big
+flush
+append GET b
+sleep 300
+sh kill -STOP $PROXY_PID
+poll-read 2000
+SCRIPT
+    run "$CLIENT" -p "$PROXY_PORT" < "$BATS_TEST_TMPDIR/script"
+    kill -CONT "$PROXY_PID"
+    [ "$status" -eq 0 ]
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "flush ok" "append ok" "poll timeout")"
+    PORT=$PROXY_PORT run bounded_client < "$BATS_TEST_TMPDIR/script"
+    kill -CONT "$PROXY_PID"
+    [ "$status" -eq 0 ]
+    grep -q "no reply within the deadline (CACHEKIT_SOCKET_TIMEOUT)" "$BATS_TEST_TMPDIR/stderr"
+    assert_output_is "$(printf '%s\n' "connect ok" "append ok" "flush ok" "append ok" "NULL Server closed the connection")"
+}
+
 # Audit: every read re-armed the deadline, those that found nothing too:
 # a program that polls briefly and reads at each wake-up was never cut
 # off a frozen Redis.
