@@ -55,7 +55,11 @@ CK_EXPORT void redisAsyncHandleWrite(redisAsyncContext *ac) {
 
 /* hiredis 1.x: the handlers' I/O halves, public in async.h (a program may
  * write with redisAsyncWrite right after its command: audit, its deadline
- * waited for ever on the write it never saw) */
+ * waited for ever on the write it never saw). hiredis's own table of
+ * connection functions names them too, so its handlers reach these through
+ * it: ck_async_handle_event then runs nested, once for the handler and
+ * once for its half, which is harmless (every step after hiredis returns
+ * may run twice; a context freed inside marks every frame). */
 CK_EXPORT void redisAsyncRead(redisAsyncContext *ac) {
     CK_ENTRY(redisAsyncRead, ac, );
     ck_async_handle_event(ac, ck_real.redisAsyncRead);
